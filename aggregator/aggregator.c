@@ -1,0 +1,323 @@
+/*  aggregator - the county's daemon: receive, validate, store, (evaluate), acknowledge
+ *
+ *  Per batch: decode (a refusal of the whole message if it is not an edu.v1.Batch), check its
+ *  shape (spool id, ascending sequence numbers, size), judge every record (validate), store it
+ *  exactly once (store, which runs the next stage inside the transaction), and answer with an
+ *  Ack carrying the spool's new mark and the refusals. Nothing is acknowledged before COMMIT.
+ */
+#include "aggregator.h"
+
+#include "log.h"
+#include "migrate.h"
+#include "receiver.h"
+#include "rules.h"
+#include "schools.h"
+#include "store.h"
+#include "util.h"
+#include "validate.h"
+
+#include <czmq.h>
+#include <signal.h>
+#include <stddef.h>
+#include <string.h>
+
+#define S_MAX_RECORDS 100000 // most records one batch may carry
+
+#define S_KEY(sec, k, t, def, lo, hi, field, desc)                                                 \
+    {sec, k, t, def, lo, hi, offsetof(aggregator_config_t, field), desc}
+
+const config_key_t aggregator_config_keys[] = {
+    S_KEY("aggregator", "county", CONFIG_STRING, NULL, 0, 0, county,
+          "6-digit administrative division code (行政区划代码) of the county"),
+    S_KEY("aggregator", "listen", CONFIG_STRING, "tcp://*:5555", 0, 0, listen,
+          "endpoint the collectors connect to"),
+    S_KEY("aggregator", "alerts", CONFIG_STRING, "tcp://*:5556", 0, 0, alerts,
+          "PUB endpoint for supervisors (edu-alerts)"),
+    S_KEY("aggregator", "query", CONFIG_STRING, "tcp://*:5557", 0, 0, query,
+          "endpoint the province pulls from"),
+    S_KEY("aggregator", "database", CONFIG_STRING, "dbname=edu host=/var/run/postgresql", 0, 0,
+          database, "libpq connection string of the county database"),
+    S_KEY("aggregator", "rules", CONFIG_STRING, "/etc/edu/rules.ini", 0, 0, rules,
+          "indicator catalog and warning rules"),
+    S_KEY("aggregator", "schools", CONFIG_STRING, "/etc/edu/schools.csv", 0, 0, schools,
+          "registry of the county's schools"),
+    S_KEY("aggregator", "max_batch_bytes", CONFIG_INT, "4194304", 65536, 268435456,
+          max_batch_bytes, "largest message a collector may send (bytes)"),
+    S_KEY("curve", "enabled", CONFIG_BOOL, "true", 0, 0, curve_enabled,
+          "CURVE encryption and authentication (false only for loopback endpoints)"),
+    S_KEY("curve", "secret", CONFIG_STRING, "/etc/edu/keys/aggregator_secret", 0, 0, curve_secret,
+          "the aggregator's secret certificate"),
+    S_KEY("curve", "clients", CONFIG_STRING, "/etc/edu/keys/schools", 0, 0, curve_clients,
+          "public certificates of the schools allowed to submit, each named by its school code"),
+    S_KEY("curve", "readers", CONFIG_STRING, "/etc/edu/keys/readers", 0, 0, curve_readers,
+          "public certificates allowed on `alerts` and `query`"),
+    {"webhook.*", "url", CONFIG_STRING, NULL, 0, 0, 0, "URL POSTed with each alert"},
+    {"webhook.*", "format", CONFIG_STRING, "json", 0, 0, 0, "json | dingtalk | wecom"},
+    {"webhook.*", "min_level", CONFIG_STRING, "yellow", 0, 0, 0, "yellow | red"},
+    S_KEY("smtp", "url", CONFIG_STRING, "smtp://127.0.0.1:25", 0, 0, smtp_url,
+          "mail server for [email.*]"),
+    S_KEY("smtp", "from", CONFIG_STRING, "eduwatch@localhost", 0, 0, smtp_from, "sender address"),
+    {"email.*", "to", CONFIG_STRING, NULL, 0, 0, 0, "recipient address"},
+    {"email.*", "min_level", CONFIG_STRING, "yellow", 0, 0, 0, "yellow | red"},
+    {NULL, NULL, 0, NULL, 0, 0, 0, NULL},
+};
+
+/*  [webhook.NAME], [email.NAME] and [smtp] are read by the alert stage; here their values
+ *  are checked so that --check catches mistakes. */
+static int s_on_named(void *arg, const char *prefix, const char *name, const char *key,
+                      const char *value, char *err, size_t errlen)
+{
+    (void) arg, (void) prefix, (void) name;
+    if (strcmp(key, "min_level") == 0 && strcmp(value, "yellow") && strcmp(value, "red"))
+        return errorf(err, errlen, "min_level = \"%s\" must be yellow or red", value);
+    if (strcmp(key, "format") == 0 && strcmp(value, "json") && strcmp(value, "dingtalk") &&
+        strcmp(value, "wecom"))
+        return errorf(err, errlen, "format = \"%s\" must be json, dingtalk or wecom", value);
+    return 0;
+}
+
+int aggregator_config_load(const char *path, aggregator_config_t *config, char *err,
+                           size_t errlen)
+{
+    *config = (aggregator_config_t){0};
+    if (config_load(path, aggregator_config_keys, config, s_on_named, NULL, err, errlen) != 0)
+        return -1;
+    if (strlen(config->county) != 6 || strspn(config->county, "0123456789") != 6)
+        return errorf(err, errlen, "%s: county \"%s\" is not a 6-digit division code", path,
+                      config->county);
+    rules_t *rules = rules_load(config->rules, err, errlen);
+    if (!rules)
+        return -1;
+    rules_destroy(&rules);
+    schools_t *schools = schools_load(config->schools, err, errlen);
+    if (!schools)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < schools_count(schools) && rc == 0; i++)
+        if (strcmp(schools_at(schools, i)->county, config->county) != 0)
+            rc = errorf(err, errlen, "%s: school %s belongs to county %s, not %s",
+                        config->schools, schools_at(schools, i)->code,
+                        schools_at(schools, i)->county, config->county);
+    schools_destroy(&schools);
+    return rc;
+}
+
+void aggregator_config_free(aggregator_config_t *config)
+{
+    config_free(aggregator_config_keys, config);
+}
+
+struct aggregator_t {
+    const aggregator_config_t *config; // borrowed from main
+    receiver_t *receiver;              // the collectors' socket
+    store_t *store;                    // the database
+    schools_t *schools;                // registry in force
+    rules_t *rules;                    // rules in force
+    uint64_t batches;                  // batches committed since start
+    uint64_t records;                  // records committed (accepted + refused)
+    log_complain_t garbage;            // undecodable messages, reported with back-off
+};
+
+static volatile sig_atomic_t s_reload_requested = 0;
+
+static void s_on_sighup(int sig)
+{
+    (void) sig;
+    s_reload_requested = 1;
+}
+
+int aggregator_migrate(const aggregator_config_t *config, char *err, size_t errlen)
+{
+    store_t *store = store_new(config->database);
+    int rc = store_connect(store, err, errlen);
+    if (rc == 0)
+        rc = migrate_run(store_conn(store), err, errlen) < 0 ? -1 : 0;
+    store_destroy(&store);
+    return rc;
+}
+
+aggregator_t *aggregator_new(const aggregator_config_t *config, char *err, size_t errlen)
+{
+    aggregator_t *self = xcalloc(1, sizeof *self);
+    self->config = config;
+    self->rules = rules_load(config->rules, err, errlen);
+    if (!self->rules)
+        goto failed;
+    self->schools = schools_load(config->schools, err, errlen);
+    if (!self->schools)
+        goto failed;
+    self->store = store_new(config->database);
+    if (store_connect(self->store, err, errlen) != 0)
+        goto failed;
+    if (migrate_run(store_conn(self->store), err, errlen) < 0)
+        goto failed;
+    receiver_config_t rc = {.endpoint = config->listen,
+                            .curve = config->curve_enabled,
+                            .secret = config->curve_secret,
+                            .clients = config->curve_clients,
+                            .max_message_bytes = (int) config->max_batch_bytes};
+    self->receiver = receiver_new(&rc, err, errlen);
+    if (!self->receiver)
+        goto failed;
+    return self;
+failed:
+    aggregator_destroy(&self);
+    return NULL;
+}
+
+void aggregator_destroy(aggregator_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    aggregator_t *self = *self_p;
+    receiver_destroy(&self->receiver);
+    store_destroy(&self->store);
+    schools_destroy(&self->schools);
+    rules_destroy(&self->rules);
+    free(self);
+    *self_p = NULL;
+}
+
+static void s_self_reload(aggregator_t *self)
+{
+    char err[512];
+    rules_t *rules = rules_load(self->config->rules, err, sizeof err);
+    if (!rules) {
+        log_error("aggregator", "cannot reload rules, the rules in force stay: %s", err);
+        return;
+    }
+    schools_t *schools = schools_load(self->config->schools, err, sizeof err);
+    if (!schools) {
+        log_error("aggregator", "cannot reload schools, the registry in force stays: %s", err);
+        rules_destroy(&rules);
+        return;
+    }
+    rules_destroy(&self->rules);
+    schools_destroy(&self->schools);
+    self->rules = rules;
+    self->schools = schools;
+    log_info("aggregator", "reloaded %zu indicators and %zu schools", rules_count(rules),
+             schools_count(schools));
+}
+
+static void s_self_reply(aggregator_t *self, zframe_t **routing_id, Edu__V1__Ack *ack)
+{
+    size_t size = edu__v1__ack__get_packed_size(ack);
+    uint8_t *buf = xmalloc(size);
+    edu__v1__ack__pack(ack, buf);
+    receiver_send(self->receiver, routing_id, buf, size);
+    free(buf);
+}
+
+/*  The shape a batch must have before any record is judged. */
+static int s_check_batch(const Edu__V1__Batch *batch, char *err, size_t errlen)
+{
+    size_t id_len = strlen(batch->spool_id);
+    if (id_len < 8 || id_len > 64 || strspn(batch->spool_id, "0123456789abcdef") != id_len)
+        return errorf(err, errlen, "spool_id \"%.64s\" is not 8 to 64 lowercase hex digits",
+                      batch->spool_id);
+    if (batch->n_records > S_MAX_RECORDS)
+        return errorf(err, errlen, "batch of %zu records exceeds %d", batch->n_records,
+                      S_MAX_RECORDS);
+    for (size_t i = 0; i < batch->n_records; i++) {
+        uint64_t seq = batch->records[i]->seq;
+        if (seq == 0 || (i && seq <= batch->records[i - 1]->seq))
+            return errorf(err, errlen, "record %zu has seq %llu, not above the one before", i,
+                          (unsigned long long) seq);
+    }
+    return 0;
+}
+
+static void s_self_handle_batch(aggregator_t *self, const char *school, zframe_t **routing_id,
+                                zframe_t *payload)
+{
+    char err[1024] = "";
+    Edu__V1__Ack ack = EDU__V1__ACK__INIT;
+    Edu__V1__Batch *batch =
+        edu__v1__batch__unpack(NULL, zframe_size(payload), zframe_data(payload));
+    if (!batch || s_check_batch(batch, err, sizeof err) != 0) {
+        if (!batch)
+            snprintf(err, sizeof err, "cannot decode a %zu-byte message as edu.v1.Batch",
+                     zframe_size(payload));
+        log_complain(&self->garbage, LOG_LEVEL_WARN, "aggregator", "refused a message from %s: %s",
+                     *school ? school : "a peer", err);
+        ack.status = EDU__V1__ACK__STATUS__INVALID;
+        ack.detail = err;
+        s_self_reply(self, routing_id, &ack);
+        if (batch)
+            edu__v1__batch__free_unpacked(batch, NULL);
+        return;
+    }
+    verdict_t *verdicts = xcalloc(batch->n_records ? batch->n_records : 1, sizeof *verdicts);
+    for (size_t i = 0; i < batch->n_records; i++) {
+        const Edu__V1__Record *r = batch->records[i];
+        // without CURVE nobody is bound to a key: each record speaks for its own school
+        validate_record(self->schools, self->rules, *school ? school : r->school_code,
+                        r->school_code, r->indicator, r->period, r->value, &verdicts[i]);
+    }
+    store_outcome_t outcome;
+    store_status_t st = store_batch(self->store, school, batch, verdicts, &outcome, err, sizeof err);
+    ack.spool_id = batch->spool_id;
+    if (st == STORE_OK) {
+        ack.status = outcome.gap ? EDU__V1__ACK__STATUS__GAP : EDU__V1__ACK__STATUS__OK;
+        ack.acked_through = outcome.acked_through;
+        ack.n_refusals = outcome.refusal_count;
+        ack.refusals = outcome.refusals;
+        if (!outcome.gap) {
+            self->batches++;
+            self->records += batch->n_records;
+        }
+        log_debug("aggregator", "school %s spool %s: %zu records, mark %llu%s", school,
+                  batch->spool_id, batch->n_records, (unsigned long long) outcome.acked_through,
+                  outcome.gap ? " (gap)" : "");
+    } else {
+        // RETRY: the collector sends again later. ERROR: it also sends again later (it never
+        // drops a record), and the log says why this batch cannot be stored.
+        if (st == STORE_ERROR)
+            log_error("aggregator", "cannot store a batch of school %s: %s", school, err);
+        ack.status = EDU__V1__ACK__STATUS__RETRY;
+        ack.detail = err;
+    }
+    s_self_reply(self, routing_id, &ack);
+    store_outcome_clear(&outcome);
+    free(verdicts);
+    edu__v1__batch__free_unpacked(batch, NULL);
+}
+
+static void s_self_handle_receiver(aggregator_t *self)
+{
+    zframe_t *routing_id = NULL, *payload = NULL;
+    const char *school = NULL;
+    char err[256];
+    if (receiver_recv(self->receiver, &routing_id, &payload, &school, err, sizeof err) != 0) {
+        log_complain(&self->garbage, LOG_LEVEL_WARN, "aggregator", "dropped a message: %s", err);
+        return;
+    }
+    s_self_handle_batch(self, school, &routing_id, payload);
+    zframe_destroy(&routing_id);
+    zframe_destroy(&payload);
+}
+
+int aggregator_run(aggregator_t *self)
+{
+    struct sigaction sa = {.sa_handler = s_on_sighup};
+    sigaction(SIGHUP, &sa, NULL);
+    log_info("aggregator", "county %s listening on %s (%zu schools, %zu indicators)",
+             self->config->county, receiver_endpoint(self->receiver),
+             schools_count(self->schools), rules_count(self->rules));
+    zmq_pollitem_t items[] = {{zsock_resolve(receiver_socket(self->receiver)), 0, ZMQ_POLLIN, 0}};
+    while (!zsys_interrupted) {
+        if (s_reload_requested) {
+            s_reload_requested = 0;
+            s_self_reload(self);
+        }
+        int n = zmq_poll(items, 1, 1000);
+        if (n < 0 && zmq_errno() != EINTR)
+            break;
+        if (n > 0 && (items[0].revents & ZMQ_POLLIN))
+            s_self_handle_receiver(self);
+    }
+    log_info("aggregator", "stopping after %llu batches, %llu records",
+             (unsigned long long) self->batches, (unsigned long long) self->records);
+    return 0;
+}

@@ -1,0 +1,55 @@
+/*  aggregator - the county's daemon: receive, validate, store, (evaluate), acknowledge
+ *
+ *  An actor in CZMQ's manner: one private self, one handler per source (the collectors'
+ *  socket, SIGHUP), a loop that ends when the process is asked to stop. Each batch is handled
+ *  to its end (committed or refused) before the next is read, so stopping never leaves one
+ *  half done.
+ */
+#ifndef EDU_AGGREGATOR_H
+#define EDU_AGGREGATOR_H
+
+#include "config.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct {
+    char *county;          // 6-digit 行政区划代码
+    char *listen;          // collectors connect here
+    char *alerts;          // PUB for supervisors
+    char *query;           // the province pulls here
+    char *database;        // libpq conninfo
+    char *rules;           // rules.ini
+    char *schools;         // schools.csv
+    long max_batch_bytes;  // largest message accepted from a collector
+    bool curve_enabled;    // [curve] enabled
+    char *curve_secret;    // the aggregator's secret certificate
+    char *curve_clients;   // schools' public certificates
+    char *curve_readers;   // supervisors' and the province's public certificates
+    char *smtp_url;        // [smtp] url, for the alert stage
+    char *smtp_from;       // [smtp] from
+} aggregator_config_t;
+
+/*  The configuration's keys (for config_load, --help and the example file). */
+extern const config_key_t aggregator_config_keys[];
+
+/*  Loads and checks a configuration file and the rules and schools files it names.
+ *  Returns 0, or -1 with err naming the file, line and problem. */
+int aggregator_config_load(const char *path, aggregator_config_t *config, char *err,
+                           size_t errlen);
+void aggregator_config_free(aggregator_config_t *config);
+
+typedef struct aggregator_t aggregator_t;
+
+/*  Loads the registry and rules, connects to the database and brings its schema up to date,
+ *  then binds. Returns NULL with err. */
+aggregator_t *aggregator_new(const aggregator_config_t *config, char *err, size_t errlen);
+void aggregator_destroy(aggregator_t **self_p);
+
+/*  Serves until SIGINT or SIGTERM. Returns 0. */
+int aggregator_run(aggregator_t *self);
+
+/*  Applies the schema migrations only. Returns 0, or -1 with err. */
+int aggregator_migrate(const aggregator_config_t *config, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,150 @@
+/*  migrate - brings the county's schema (edu) up to date */
+#include "migrate.h"
+
+#include "log.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef struct {
+    int version;             // applied in increasing order
+    const char *description; // recorded in edu.schema_version
+    const char *sql;         // one or more statements
+} s_migration_t;
+
+static const s_migration_t s_migrations[] = {
+    {1, "observations, refusals and per-spool high-water marks",
+     // Every accepted record, once, with the spool position it came from (the history).
+     "CREATE TABLE edu.observation_log ("
+     "  school_code text NOT NULL,"
+     "  indicator text NOT NULL,"
+     "  period text NOT NULL,"
+     "  value double precision NOT NULL,"
+     "  received_at timestamptz NOT NULL,"
+     "  sender text NOT NULL,"
+     "  spool_id text NOT NULL,"
+     "  seq bigint NOT NULL,"
+     "  source_file text,"
+     "  source_row integer);"
+     "CREATE INDEX observation_log_key ON edu.observation_log (school_code, indicator, period);"
+     // The latest accepted value per school x indicator x period, maintained per batch.
+     "CREATE TABLE edu.current_value ("
+     "  school_code text NOT NULL,"
+     "  indicator text NOT NULL,"
+     "  period text NOT NULL,"
+     "  value double precision NOT NULL,"
+     "  received_at timestamptz NOT NULL,"
+     "  PRIMARY KEY (school_code, indicator, period));"
+     // Every refused record, once, with the reason in the contract's words.
+     "CREATE TABLE edu.rejected_log ("
+     "  school_code text NOT NULL,"
+     "  indicator text NOT NULL,"
+     "  period text NOT NULL,"
+     "  value double precision,"
+     "  reason text NOT NULL,"
+     "  column_name text NOT NULL,"
+     "  detail text NOT NULL,"
+     "  received_at timestamptz NOT NULL,"
+     "  sender text NOT NULL,"
+     "  spool_id text NOT NULL,"
+     "  seq bigint NOT NULL,"
+     "  source_file text,"
+     "  source_row integer);"
+     "CREATE INDEX rejected_log_spool ON edu.rejected_log (sender, spool_id, seq);"
+     // Exactly-once: the highest committed seq of each collector spool, per sending school.
+     "CREATE TABLE edu.spool_state ("
+     "  sender text NOT NULL,"
+     "  spool_id text NOT NULL,"
+     "  hwm bigint NOT NULL,"
+     "  updated_at timestamptz NOT NULL DEFAULT now(),"
+     "  PRIMARY KEY (sender, spool_id));"
+     // The contract's views: what acceptance tests and people read.
+     "CREATE VIEW edu.observation AS"
+     "  SELECT school_code, indicator, period, value, received_at FROM edu.observation_log;"
+     "CREATE VIEW edu.current_observation AS"
+     "  SELECT school_code, indicator, period, value FROM edu.current_value;"
+     "CREATE VIEW edu.rejected_record AS"
+     "  SELECT school_code, indicator, period, reason, received_at FROM edu.rejected_log;"},
+};
+
+int migrate_latest(void)
+{
+    return s_migrations[sizeof s_migrations / sizeof *s_migrations - 1].version;
+}
+
+static int s_exec(PGconn *conn, const char *sql, char *err, size_t errlen)
+{
+    PGresult *res = PQexec(conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+    int rc = 0;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        rc = errorf(err, errlen, "%s", PQresultErrorMessage(res));
+    PQclear(res);
+    return rc;
+}
+
+int migrate_run(PGconn *conn, char *err, size_t errlen)
+{
+    char inner[1024];
+    // a fixed key for "edu schema migration" (the bytes of "eduwatch" read as a number)
+    if (s_exec(conn, "SELECT pg_advisory_lock(7306075157148184680)", inner, sizeof inner) != 0)
+        return errorf(err, errlen, "could not lock for migration: %s", inner);
+    int applied = 0, rc = 0;
+    if (s_exec(conn,
+               "CREATE SCHEMA IF NOT EXISTS edu;"
+               "CREATE TABLE IF NOT EXISTS edu.schema_version ("
+               "  version integer PRIMARY KEY,"
+               "  description text NOT NULL,"
+               "  applied_at timestamptz NOT NULL DEFAULT now())",
+               inner, sizeof inner) != 0) {
+        rc = errorf(err, errlen, "could not create edu.schema_version: %s", inner);
+        goto cleanup;
+    }
+    PGresult *res = PQexec(conn, "SELECT coalesce(max(version), 0) FROM edu.schema_version");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = errorf(err, errlen, "could not read schema version: %s", PQresultErrorMessage(res));
+        PQclear(res);
+        goto cleanup;
+    }
+    int current = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (current > migrate_latest()) {
+        rc = errorf(err, errlen,
+                    "cannot use schema version %d: this program knows versions up to %d "
+                    "(upgrade the aggregator)", current, migrate_latest());
+        goto cleanup;
+    }
+    for (size_t i = 0; i < sizeof s_migrations / sizeof *s_migrations; i++) {
+        const s_migration_t *m = &s_migrations[i];
+        if (m->version <= current)
+            continue;
+        char version[16];
+        snprintf(version, sizeof version, "%d", m->version);
+        const char *params[2] = {version, m->description};
+        if (s_exec(conn, "BEGIN", inner, sizeof inner) != 0 ||
+            s_exec(conn, m->sql, inner, sizeof inner) != 0) {
+            rc = errorf(err, errlen, "could not apply migration %d (%s): %s", m->version,
+                        m->description, inner);
+            s_exec(conn, "ROLLBACK", inner, sizeof inner);
+            goto cleanup;
+        }
+        res = PQexecParams(conn, "INSERT INTO edu.schema_version (version, description) "
+                                 "VALUES ($1::integer, $2)",
+                           2, NULL, params, NULL, NULL, 0);
+        bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        if (!ok)
+            snprintf(inner, sizeof inner, "%s", PQresultErrorMessage(res));
+        PQclear(res);
+        if (!ok || s_exec(conn, "COMMIT", inner, sizeof inner) != 0) {
+            rc = errorf(err, errlen, "could not record migration %d: %s", m->version, inner);
+            s_exec(conn, "ROLLBACK", inner, sizeof inner);
+            goto cleanup;
+        }
+        log_info("migrate", "applied migration %d: %s", m->version, m->description);
+        applied++;
+    }
+cleanup:
+    s_exec(conn, "SELECT pg_advisory_unlock(7306075157148184680)", inner, sizeof inner);
+    return rc == 0 ? applied : -1;
+}

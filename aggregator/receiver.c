@@ -1,0 +1,168 @@
+/*  receiver - the county's door for collectors: a CURVE ROUTER socket behind zauth
+ *
+ *  Socket options and why:
+ *  - ZMQ_MAXMSGSIZE: a peer that sends more than the limit is disconnected by libzmq before
+ *    the message is ever allocated here, so an oversize or garbage length cannot exhaust memory.
+ *  - Heartbeats (ZMQ_HEARTBEAT_IVL/TIMEOUT): a school PC that vanishes without closing TCP (a
+ *    power cut, a NAT that forgets) is dropped after the timeout instead of holding a pipe.
+ *  - ZMQ_LINGER 0: at shutdown unsent acknowledgements are dropped; the collectors resend and
+ *    the spool mark makes that harmless, so there is no reason to wait.
+ *  - ZMQ_ROUTER_MANDATORY off (default): an ack for a peer that has gone is dropped silently,
+ *    again harmless.
+ */
+#include "receiver.h"
+
+#include "keys.h"
+#include "log.h"
+#include "util.h"
+
+#include <string.h>
+
+struct receiver_t {
+    zsock_t *router;       // bound ROUTER socket
+    zactor_t *auth;        // zauth actor (NULL without curve)
+    keys_dir_t *keys;      // public key -> school (NULL without curve)
+    char *clients;         // the clients directory, to reload when a key is new
+    int64_t next_reload_ms;// fewest time between two reloads
+    char *endpoint;        // what was bound
+};
+
+static bool s_is_loopback(const char *endpoint)
+{
+    static const char *ok[] = {"tcp://127.", "tcp://localhost:", "tcp://[::1]:", "ipc://",
+                               "inproc://"};
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+        if (strncmp(endpoint, ok[i], strlen(ok[i])) == 0)
+            return true;
+    return false;
+}
+
+receiver_t *receiver_new(const receiver_config_t *config, char *err, size_t errlen)
+{
+    if (!config->curve && !s_is_loopback(config->endpoint)) {
+        errorf(err, errlen,
+               "cannot listen on \"%s\" without CURVE: only loopback addresses may go without "
+               "encryption ([curve] enabled = false)", config->endpoint);
+        return NULL;
+    }
+    receiver_t *self = xcalloc(1, sizeof *self);
+    self->router = zsock_new(ZMQ_ROUTER);
+    zsock_set_linger(self->router, 0);
+    zsock_set_maxmsgsize(self->router, config->max_message_bytes);
+    zsock_set_heartbeat_ivl(self->router, 10000);
+    zsock_set_heartbeat_timeout(self->router, 30000);
+    zsock_set_rcvhwm(self->router, 10000);
+    if (config->curve) {
+        zcert_t *cert = keys_load_secret(config->secret, err, errlen);
+        if (!cert)
+            goto failed;
+        self->keys = keys_dir_load(config->clients, err, errlen);
+        if (!self->keys) {
+            zcert_destroy(&cert);
+            goto failed;
+        }
+        self->clients = xstrdup(config->clients);
+        self->auth = zactor_new(zauth, NULL);
+        zstr_sendx(self->auth, "CURVE", config->clients, NULL);
+        zsock_wait(self->auth);
+        zcert_apply(cert, self->router);
+        zsock_set_curve_server(self->router, 1);
+        zcert_destroy(&cert);
+    }
+    if (zsock_bind(self->router, "%s", config->endpoint) < 0) {
+        errorf(err, errlen, "could not listen on \"%s\": %s", config->endpoint,
+               zmq_strerror(zmq_errno()));
+        goto failed;
+    }
+    self->endpoint = xstrdup(zsock_endpoint(self->router));
+    return self;
+failed:
+    receiver_destroy(&self);
+    return NULL;
+}
+
+void receiver_destroy(receiver_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    receiver_t *self = *self_p;
+    zsock_destroy(&self->router);
+    zactor_destroy(&self->auth);
+    keys_dir_destroy(&self->keys);
+    free(self->clients);
+    free(self->endpoint);
+    free(self);
+    *self_p = NULL;
+}
+
+zsock_t *receiver_socket(receiver_t *self)
+{
+    return self->router;
+}
+
+const char *receiver_endpoint(receiver_t *self)
+{
+    return self->endpoint;
+}
+
+/*  The school bound to a key zauth has let in. A certificate added to the directory since the
+ *  last load is found by reloading (at most once a second). */
+static const char *s_school(receiver_t *self, const char *key)
+{
+    const char *school = keys_dir_name(self->keys, key);
+    if (school || clock_mono_ms() < self->next_reload_ms)
+        return school;
+    self->next_reload_ms = clock_mono_ms() + 1000;
+    char err[256];
+    keys_dir_t *fresh = keys_dir_load(self->clients, err, sizeof err);
+    if (!fresh) {
+        log_warn("receiver", "could not reload school keys: %s", err);
+        return NULL;
+    }
+    keys_dir_destroy(&self->keys);
+    self->keys = fresh;
+    return keys_dir_name(self->keys, key);
+}
+
+int receiver_recv(receiver_t *self, zframe_t **routing_id, zframe_t **payload,
+                  const char **school, char *err, size_t errlen)
+{
+    zmsg_t *msg = zmsg_recv(self->router);
+    if (!msg)
+        return errorf(err, errlen, "interrupted");
+    int rc = -1;
+    if (zmsg_size(msg) != 2) {
+        errorf(err, errlen, "malformed message: %zu frames where 1 was expected",
+               zmsg_size(msg) - 1);
+        goto cleanup;
+    }
+    zframe_t *id = zmsg_pop(msg);
+    zframe_t *body = zmsg_pop(msg);
+    const char *who = "";
+    if (self->auth) {
+        const char *key = zframe_meta(body, "User-Id");
+        who = key ? s_school(self, key) : NULL;
+        if (!who) {
+            errorf(err, errlen, "message from key %s which no school certificate names",
+                   key ? key : "(none)");
+            zframe_destroy(&id);
+            zframe_destroy(&body);
+            goto cleanup;
+        }
+    }
+    *routing_id = id;
+    *payload = body;
+    *school = who;
+    rc = 0;
+cleanup:
+    zmsg_destroy(&msg);
+    return rc;
+}
+
+int receiver_send(receiver_t *self, zframe_t **routing_id, const void *data, size_t size)
+{
+    zmsg_t *msg = zmsg_new();
+    zmsg_append(msg, routing_id);
+    zmsg_addmem(msg, data, size);
+    return zmsg_send(&msg, self->router);
+}

@@ -1,0 +1,47 @@
+/*  receiver - the county's door for collectors: a CURVE ROUTER socket behind zauth
+ *
+ *  Only schools whose public certificate is in the `clients` directory complete the CURVE
+ *  handshake (zauth checks it). Every message then carries the sender's public key in its
+ *  User-Id property, which the receiver maps to the school the certificate file is named after.
+ *  So a school is bound to its key: whatever a message says, it is from that school.
+ *
+ *  With CURVE disabled (tests, a loopback-only aggregator) the sender is unknown and
+ *  receiver_recv() gives an empty school.
+ */
+#ifndef EDU_RECEIVER_H
+#define EDU_RECEIVER_H
+
+#include <czmq.h>
+#include <stdbool.h>
+
+typedef struct receiver_t receiver_t;
+
+typedef struct {
+    const char *endpoint;    // where to bind, e.g. tcp://*:5555
+    bool curve;              // CURVE on (the default)
+    const char *secret;      // the aggregator's secret certificate
+    const char *clients;     // directory of the schools' public certificates
+    int max_message_bytes;   // larger messages make ZeroMQ drop the connection
+} receiver_config_t;
+
+/*  Binds the socket (and starts zauth when curve is on). Returns NULL with err when the
+ *  certificate or directory cannot be read, the endpoint cannot be bound, or curve is off and
+ *  the endpoint is not a loopback address. */
+receiver_t *receiver_new(const receiver_config_t *config, char *err, size_t errlen);
+void receiver_destroy(receiver_t **self_p);
+
+zsock_t *receiver_socket(receiver_t *self);
+/*  The endpoint actually bound (with the port when it was ephemeral). Borrowed. */
+const char *receiver_endpoint(receiver_t *self);
+
+/*  Receives one message. On success returns 0 with the peer's routing id and the payload
+ *  (both owned by the caller) and the sending school (borrowed, "" without curve). Returns -1
+ *  when there was nothing to read or the envelope was malformed (then *school says why in
+ *  err, and nothing is owned). */
+int receiver_recv(receiver_t *self, zframe_t **routing_id, zframe_t **payload,
+                  const char **school, char *err, size_t errlen);
+
+/*  Sends data to the peer routing_id (which it takes ownership of). Returns 0 or -1. */
+int receiver_send(receiver_t *self, zframe_t **routing_id, const void *data, size_t size);
+
+#endif

@@ -1,0 +1,417 @@
+/*  store - writes each batch to PostgreSQL exactly once, in one transaction
+ *
+ *  One batch is: BEGIN; read and lock the spool's mark; COPY the new records into the
+ *  session's stage table; one statement moves them into edu.observation_log,
+ *  edu.current_value (latest wins), edu.rejected_log and raises the mark; the next stage runs;
+ *  COMMIT. Four round trips per batch whatever its size, and no per-record index probe.
+ */
+#include "store.h"
+
+#include "log.h"
+#include "util.h"
+
+#include <czmq.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_RECONNECT_MS 2000 // fewest milliseconds between two connection attempts
+
+struct store_t {
+    char *conninfo;          // libpq connection string
+    PGconn *conn;            // NULL while disconnected
+    int64_t next_connect_ms; // monotonic time of the next connection attempt
+    store_stage_fn *stage;   // next stage, run before COMMIT (may be NULL)
+    void *stage_arg;         // its argument
+    log_complain_t down;     // "database unavailable", reported once with back-off
+};
+
+static const char *s_stage_sql =
+    "CREATE TEMP TABLE IF NOT EXISTS edu_stage ("
+    "  seq bigint NOT NULL, school_code text NOT NULL, indicator text NOT NULL,"
+    "  period text NOT NULL, value double precision, source_file text, source_row integer,"
+    "  reason text, column_name text, detail text) ON COMMIT DELETE ROWS";
+
+static const char *s_move_sql =
+    "WITH accepted AS ("
+    "  INSERT INTO edu.observation_log (school_code, indicator, period, value, received_at,"
+    "                                   sender, spool_id, seq, source_file, source_row)"
+    "  SELECT school_code, indicator, period, value, now(), $1, $2, seq, source_file, source_row"
+    "  FROM edu_stage WHERE reason IS NULL),"
+    " latest AS ("
+    "  INSERT INTO edu.current_value AS c (school_code, indicator, period, value, received_at)"
+    "  SELECT DISTINCT ON (school_code, indicator, period)"
+    "         school_code, indicator, period, value, now()"
+    "  FROM edu_stage WHERE reason IS NULL"
+    "  ORDER BY school_code, indicator, period, seq DESC"
+    "  ON CONFLICT (school_code, indicator, period)"
+    "  DO UPDATE SET value = EXCLUDED.value, received_at = EXCLUDED.received_at),"
+    " refused AS ("
+    "  INSERT INTO edu.rejected_log (school_code, indicator, period, value, reason, column_name,"
+    "                                detail, received_at, sender, spool_id, seq, source_file,"
+    "                                source_row)"
+    "  SELECT school_code, indicator, period, value, reason, column_name, detail, now(), $1, $2,"
+    "         seq, source_file, source_row"
+    "  FROM edu_stage WHERE reason IS NOT NULL)"
+    " INSERT INTO edu.spool_state (sender, spool_id, hwm) VALUES ($1, $2, $3::bigint)"
+    " ON CONFLICT (sender, spool_id) DO UPDATE SET hwm = EXCLUDED.hwm, updated_at = now()";
+
+store_t *store_new(const char *conninfo)
+{
+    store_t *self = xcalloc(1, sizeof *self);
+    self->conninfo = xstrdup(conninfo);
+    return self;
+}
+
+void store_destroy(store_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    store_t *self = *self_p;
+    if (self->conn)
+        PQfinish(self->conn);
+    free(self->conninfo);
+    free(self);
+    *self_p = NULL;
+}
+
+PGconn *store_conn(store_t *self)
+{
+    return self->conn;
+}
+
+void store_set_stage(store_t *self, store_stage_fn *fn, void *arg)
+{
+    self->stage = fn;
+    self->stage_arg = arg;
+}
+
+static void s_disconnect(store_t *self)
+{
+    if (self->conn)
+        PQfinish(self->conn);
+    self->conn = NULL;
+}
+
+int store_connect(store_t *self, char *err, size_t errlen)
+{
+    if (self->conn && PQstatus(self->conn) == CONNECTION_OK)
+        return 0;
+    s_disconnect(self);
+    // later keywords win: the configured string may override the defaults before it
+    const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+    const char *values[] = {"5", "edu-aggregator", self->conninfo, NULL};
+    PGconn *conn = PQconnectdbParams(keys, values, 1);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        errorf(err, errlen, "could not connect to database \"%s\": %s", self->conninfo,
+               PQerrorMessage(conn));
+        PQfinish(conn);
+        return -1;
+    }
+    PGresult *res = PQexec(conn, s_stage_sql);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok)
+        errorf(err, errlen, "could not create the stage table: %s", PQresultErrorMessage(res));
+    PQclear(res);
+    if (!ok) {
+        PQfinish(conn);
+        return -1;
+    }
+    self->conn = conn;
+    return 0;
+}
+
+/*  RETRY for what may pass (connection lost, shutdown, resources, serialization, locks),
+ *  ERROR for the rest. */
+static store_status_t s_classify(store_t *self, const PGresult *res)
+{
+    if (PQstatus(self->conn) != CONNECTION_OK)
+        return STORE_RETRY;
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (!state)
+        return STORE_RETRY;
+    static const char *passing[] = {"08", "57", "53", "40", "55", "58"};
+    for (size_t i = 0; i < sizeof passing / sizeof *passing; i++)
+        if (strncmp(state, passing[i], 2) == 0)
+            return STORE_RETRY;
+    return STORE_ERROR;
+}
+
+/*  Appends s to buf as a COPY text field: backslash escapes for the four special bytes,
+ *  invalid UTF-8 replaced by '?', at most `limit` bytes of input. */
+static void s_copy_field(zchunk_t *buf, const char *s, size_t limit)
+{
+    size_t n = strnlen(s, limit);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char) s[i];
+        const char *esc = c == '\\' ? "\\\\" : c == '\t' ? "\\t" : c == '\n' ? "\\n"
+                        : c == '\r' ? "\\r" : NULL;
+        if (esc) {
+            zchunk_extend(buf, esc, 2);
+            continue;
+        }
+        size_t len = utf8_sequence_length(s + i, n - i);
+        if (len == 0) {
+            zchunk_extend(buf, "?", 1);
+            continue;
+        }
+        zchunk_extend(buf, s + i, len);
+        i += len - 1;
+    }
+}
+
+static void s_copy_double(zchunk_t *buf, double v)
+{
+    char text[40];
+    if (isnan(v))
+        snprintf(text, sizeof text, "NaN");
+    else if (isinf(v))
+        snprintf(text, sizeof text, "%sInfinity", v < 0 ? "-" : "");
+    else
+        snprintf(text, sizeof text, "%.17g", v);
+    zchunk_extend(buf, text, strlen(text));
+}
+
+static void s_copy_row(zchunk_t *buf, const Edu__V1__Record *r, const verdict_t *v)
+{
+    char num[32];
+    snprintf(num, sizeof num, "%" PRIu64 "\t", r->seq);
+    zchunk_extend(buf, num, strlen(num));
+    s_copy_field(buf, r->school_code, 64);
+    zchunk_extend(buf, "\t", 1);
+    s_copy_field(buf, r->indicator, 128);
+    zchunk_extend(buf, "\t", 1);
+    s_copy_field(buf, r->period, 64);
+    zchunk_extend(buf, "\t", 1);
+    s_copy_double(buf, r->value);
+    zchunk_extend(buf, "\t", 1);
+    s_copy_field(buf, r->source_file, 255);
+    snprintf(num, sizeof num, "\t%u\t", r->source_row);
+    zchunk_extend(buf, num, strlen(num));
+    if (v->reason == REFUSE_NONE) {
+        zchunk_extend(buf, "\\N\t\\N\t\\N\n", 9);
+        return;
+    }
+    const char *reason = refusal_name(v->reason);
+    zchunk_extend(buf, reason, strlen(reason));
+    zchunk_extend(buf, "\t", 1);
+    zchunk_extend(buf, v->column, strlen(v->column));
+    zchunk_extend(buf, "\t", 1);
+    s_copy_field(buf, v->detail, sizeof v->detail);
+    zchunk_extend(buf, "\n", 1);
+}
+
+static Edu__V1__Refusal *s_refusal(uint64_t seq, const char *reason, const char *column,
+                                   const char *detail, const char *file, unsigned row)
+{
+    Edu__V1__Refusal *r = xmalloc(sizeof *r);
+    edu__v1__refusal__init(r);
+    r->seq = seq;
+    r->reason = xstrdup(reason);
+    r->column = xstrdup(column);
+    r->detail = xstrdup(detail);
+    r->source_file = xstrdup(file);
+    r->source_row = row;
+    return r;
+}
+
+static void s_add_refusal(store_outcome_t *out, Edu__V1__Refusal *r)
+{
+    out->refusals = xrealloc(out->refusals, (out->refusal_count + 1) * sizeof *out->refusals);
+    out->refusals[out->refusal_count++] = r;
+}
+
+void store_outcome_clear(store_outcome_t *out)
+{
+    for (size_t i = 0; i < out->refusal_count; i++) {
+        Edu__V1__Refusal *r = out->refusals[i];
+        free(r->reason), free(r->column), free(r->detail), free(r->source_file), free(r);
+    }
+    free(out->refusals);
+    *out = (store_outcome_t){0};
+}
+
+/*  The refusals already stored for resent records seq in [from, to]. */
+static store_status_t s_stored_refusals(store_t *self, const char *sender, const char *spool,
+                                        uint64_t from, uint64_t to, store_outcome_t *out,
+                                        char *err, size_t errlen)
+{
+    char lo[24], hi[24];
+    snprintf(lo, sizeof lo, "%" PRIu64, from);
+    snprintf(hi, sizeof hi, "%" PRIu64, to);
+    const char *params[] = {sender, spool, lo, hi};
+    PGresult *res = PQexecParams(
+        self->conn,
+        "SELECT seq, reason, column_name, detail, coalesce(source_file, ''),"
+        "       coalesce(source_row, 0) FROM edu.rejected_log"
+        " WHERE sender = $1 AND spool_id = $2 AND seq BETWEEN $3::bigint AND $4::bigint"
+        " ORDER BY seq",
+        4, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        errorf(err, errlen, "could not read stored refusals: %s", PQresultErrorMessage(res));
+        store_status_t st = s_classify(self, res);
+        PQclear(res);
+        return st;
+    }
+    for (int i = 0; i < PQntuples(res); i++)
+        s_add_refusal(out, s_refusal(strtoull(PQgetvalue(res, i, 0), NULL, 10),
+                                     PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+                                     PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
+                                     (unsigned) atoi(PQgetvalue(res, i, 5))));
+    PQclear(res);
+    return STORE_OK;
+}
+
+/*  Runs a command that returns no rows; on failure fills err and classifies. */
+static store_status_t s_command(store_t *self, const char *what, PGresult *res, char *err,
+                                size_t errlen)
+{
+    ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        PQclear(res);
+        return STORE_OK;
+    }
+    errorf(err, errlen, "could not %s: %s", what, PQresultErrorMessage(res));
+    store_status_t rc = s_classify(self, res);
+    PQclear(res);
+    return rc;
+}
+
+store_status_t store_batch(store_t *self, const char *sender, const Edu__V1__Batch *batch,
+                           const verdict_t *verdicts, store_outcome_t *out, char *err,
+                           size_t errlen)
+{
+    *out = (store_outcome_t){0};
+    int64_t now = clock_mono_ms();
+    if (!self->conn || PQstatus(self->conn) != CONNECTION_OK) {
+        if (now < self->next_connect_ms)
+            return errorf(err, errlen, "database unavailable"), STORE_RETRY;
+        self->next_connect_ms = now + S_RECONNECT_MS;
+        if (store_connect(self, err, errlen) != 0)
+            return STORE_RETRY;
+    }
+    store_status_t rc = STORE_OK;
+    zchunk_t *rows = NULL;
+    const verdict_t **stored = NULL;
+    bool in_txn = false;
+    const char *spool = batch->spool_id;
+
+    rc = s_command(self, "begin a transaction", PQexec(self->conn, "BEGIN"), err, errlen);
+    if (rc != STORE_OK)
+        goto cleanup;
+    in_txn = true;
+    const char *key[] = {sender, spool};
+    PGresult *res = PQexecParams(self->conn,
+                                 "SELECT hwm FROM edu.spool_state"
+                                 " WHERE sender = $1 AND spool_id = $2 FOR UPDATE",
+                                 2, NULL, key, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        errorf(err, errlen, "could not read the spool's mark: %s", PQresultErrorMessage(res));
+        rc = s_classify(self, res);
+        PQclear(res);
+        goto cleanup;
+    }
+    uint64_t hwm = PQntuples(res) ? strtoull(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+    PQclear(res);
+    out->acked_through = hwm;
+
+    size_t n = batch->n_records;
+    uint64_t first = n ? batch->records[0]->seq : 0, last = n ? batch->records[n - 1]->seq : 0;
+    if (n == 0 || last <= hwm) {
+        // a probe, or a resend of what is committed: answer with the stored refusals
+        if (n)
+            rc = s_stored_refusals(self, sender, spool, first, last, out, err, errlen);
+        goto cleanup;
+    }
+    if (first > hwm + 1 && batch->floor < first) {
+        out->gap = true;
+        goto cleanup;
+    }
+    if (first > hwm + 1)
+        log_warn("store", "school %s spool %s declares records %" PRIu64 "..%" PRIu64
+                 " lost (quarantined at the school)", sender, spool, hwm + 1, first - 1);
+    if (first <= hwm) {
+        rc = s_stored_refusals(self, sender, spool, first, hwm, out, err, errlen);
+        if (rc != STORE_OK)
+            goto cleanup;
+    }
+
+    rows = zchunk_new(NULL, 64 * n + 64);
+    stored = xcalloc(n, sizeof *stored);
+    for (size_t i = 0; i < n; i++) {
+        const Edu__V1__Record *r = batch->records[i];
+        if (r->seq <= hwm)
+            continue;
+        stored[i] = &verdicts[i];
+        s_copy_row(rows, r, &verdicts[i]);
+        if (verdicts[i].reason != REFUSE_NONE)
+            s_add_refusal(out, s_refusal(r->seq, refusal_name(verdicts[i].reason),
+                                         verdicts[i].column, verdicts[i].detail, r->source_file,
+                                         r->source_row));
+    }
+    res = PQexec(self->conn, "COPY edu_stage (seq, school_code, indicator, period, value,"
+                             " source_file, source_row, reason, column_name, detail) FROM STDIN");
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        rc = s_command(self, "start COPY", res, err, errlen);
+        if (rc == STORE_OK) { // a statement that succeeded without asking for data
+            errorf(err, errlen, "could not start COPY: the server did not ask for data");
+            rc = STORE_ERROR;
+        }
+        goto cleanup;
+    }
+    PQclear(res);
+    if (PQputCopyData(self->conn, (const char *) zchunk_data(rows), (int) zchunk_size(rows)) != 1 ||
+        PQputCopyEnd(self->conn, NULL) != 1) {
+        errorf(err, errlen, "could not send COPY data: %s", PQerrorMessage(self->conn));
+        rc = STORE_RETRY;
+        goto cleanup;
+    }
+    rc = s_command(self, "copy the batch", PQgetResult(self->conn), err, errlen);
+    while ((res = PQgetResult(self->conn)))
+        PQclear(res);
+    if (rc != STORE_OK)
+        goto cleanup;
+
+    char mark[24];
+    snprintf(mark, sizeof mark, "%" PRIu64, last);
+    const char *params[] = {sender, spool, mark};
+    rc = s_command(self, "store the batch",
+                   PQexecParams(self->conn, s_move_sql, 3, NULL, params, NULL, NULL, 0), err,
+                   errlen);
+    if (rc != STORE_OK)
+        goto cleanup;
+    if (self->stage &&
+        self->stage(self->stage_arg, self->conn, sender, batch, stored, err, errlen) != 0) {
+        rc = s_classify(self, NULL) == STORE_RETRY ? STORE_RETRY : STORE_ERROR;
+        goto cleanup;
+    }
+    rc = s_command(self, "commit the batch", PQexec(self->conn, "COMMIT"), err, errlen);
+    in_txn = false;
+    if (rc == STORE_OK)
+        out->acked_through = last;
+
+cleanup:
+    if (in_txn) {
+        // a failed transaction must be ended before the connection can be used again
+        PGresult *end = PQexec(self->conn, rc == STORE_OK ? "COMMIT" : "ROLLBACK");
+        if (PQresultStatus(end) != PGRES_COMMAND_OK && rc == STORE_OK) {
+            errorf(err, errlen, "could not end the transaction: %s", PQresultErrorMessage(end));
+            rc = STORE_RETRY;
+        }
+        PQclear(end);
+    }
+    if (rc != STORE_OK) {
+        store_outcome_clear(out);
+        if (PQstatus(self->conn) != CONNECTION_OK) {
+            log_complain(&self->down, LOG_LEVEL_WARN, "store", "database unavailable: %s", err);
+            s_disconnect(self);
+        }
+    } else {
+        log_release(&self->down, "store", "database available again");
+    }
+    zchunk_destroy(&rows);
+    free(stored);
+    return rc;
+}

@@ -1,0 +1,158 @@
+/*  collector - the school's daemon: inbox -> spool -> sender */
+#include "collector.h"
+
+#include "inbox.h"
+#include "log.h"
+#include "sender.h"
+#include "spool.h"
+#include "util.h"
+
+#include <czmq.h>
+#include <inttypes.h>
+#include <string.h>
+
+#define S_KEY(sec, k, t, def, lo, hi, field, desc)                                                 \
+    {sec, k, t, def, lo, hi, offsetof(collector_config_t, field), desc}
+
+const config_key_t collector_config_keys[] = {
+    S_KEY("collector", "school", CONFIG_STRING, NULL, 0, 0, school,
+          "10-digit school identification code (学校标识码) of this school"),
+    S_KEY("collector", "endpoint", CONFIG_STRING, "tcp://127.0.0.1:5555", 0, 0, endpoint,
+          "the county aggregator"),
+    S_KEY("collector", "inbox", CONFIG_STRING, "/var/lib/edu-collector/inbox", 0, 0, inbox,
+          "folder where staff drop CSV files (done/ and rejected/ are made inside)"),
+    S_KEY("collector", "spool", CONFIG_STRING, "/var/lib/edu-collector/spool", 0, 0, spool,
+          "folder of the durable queue of records not yet acknowledged"),
+    S_KEY("collector", "spool_max_mb", CONFIG_INT, "1024", 1, 1048576, spool_max_mb,
+          "cap of the spool in MiB; beyond it new files wait in the inbox, nothing is dropped"),
+    S_KEY("collector", "batch_records", CONFIG_INT, "1000", 1, 50000, batch_records,
+          "records per message to the county"),
+    S_KEY("collector", "window_records", CONFIG_INT, "10000", 1, 1000000, window_records,
+          "most records sent and not yet acknowledged"),
+    S_KEY("collector", "ack_timeout_ms", CONFIG_INT, "15000", 100, 3600000, ack_timeout_ms,
+          "wait for an acknowledgement before sending again"),
+    S_KEY("collector", "max_backoff_ms", CONFIG_INT, "60000", 100, 3600000, max_backoff_ms,
+          "longest pause between tries while the county is unreachable"),
+    S_KEY("collector", "scan_interval_ms", CONFIG_INT, "5000", 100, 3600000, scan_interval_ms,
+          "how often the inbox is scanned besides file-system events"),
+    S_KEY("curve", "enabled", CONFIG_BOOL, "true", 0, 0, curve_enabled,
+          "CURVE encryption and authentication"),
+    S_KEY("curve", "secret", CONFIG_STRING, "/etc/edu/keys/school_secret", 0, 0, curve_secret,
+          "this school's secret certificate"),
+    S_KEY("curve", "server", CONFIG_STRING, "/etc/edu/keys/aggregator", 0, 0, curve_server,
+          "the aggregator's public certificate"),
+    {NULL, NULL, 0, NULL, 0, 0, 0, NULL},
+};
+
+int collector_config_load(const char *path, collector_config_t *config, char *err, size_t errlen)
+{
+    *config = (collector_config_t){0};
+    if (config_load(path, collector_config_keys, config, NULL, NULL, err, errlen) != 0)
+        return -1;
+    if (strlen(config->school) != 10 || strspn(config->school, "0123456789") != 10)
+        return errorf(err, errlen, "%s: school \"%s\" is not a 10-digit school code", path,
+                      config->school);
+    return 0;
+}
+
+void collector_config_free(collector_config_t *config)
+{
+    config_free(collector_config_keys, config);
+}
+
+struct collector_t {
+    const collector_config_t *config; // borrowed from main
+    spool_t *spool;                   // durable queue
+    inbox_t *inbox;                   // CSV files in
+    sender_t *sender;                 // records out
+    int64_t next_scan_ms;             // next periodic inbox scan
+    bool was_idle;                    // everything acknowledged at the last look
+};
+
+static void s_on_refusal(void *arg, const Edu__V1__Refusal *refusal)
+{
+    collector_t *self = arg;
+    inbox_report_refusal(self->inbox, refusal);
+}
+
+collector_t *collector_new(const collector_config_t *config, char *err, size_t errlen)
+{
+    collector_t *self = xcalloc(1, sizeof *self);
+    self->config = config;
+    self->spool = spool_open(config->spool, (uint64_t) config->spool_max_mb << 20, err, errlen);
+    if (!self->spool)
+        goto failed;
+    self->inbox = inbox_new(config->inbox, self->spool, err, errlen);
+    if (!self->inbox)
+        goto failed;
+    sender_config_t sc = {.endpoint = config->endpoint,
+                          .curve = config->curve_enabled,
+                          .secret = config->curve_secret,
+                          .server = config->curve_server,
+                          .batch_records = (size_t) config->batch_records,
+                          .window_records = (size_t) config->window_records,
+                          .ack_timeout_ms = (int) config->ack_timeout_ms,
+                          .max_backoff_ms = (int) config->max_backoff_ms};
+    self->sender = sender_new(&sc, self->spool, s_on_refusal, self, err, errlen);
+    if (!self->sender)
+        goto failed;
+    return self;
+failed:
+    collector_destroy(&self);
+    return NULL;
+}
+
+void collector_destroy(collector_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    collector_t *self = *self_p;
+    sender_destroy(&self->sender);
+    inbox_destroy(&self->inbox);
+    spool_destroy(&self->spool);
+    free(self);
+    *self_p = NULL;
+}
+
+static void s_self_handle_inbox(collector_t *self)
+{
+    inbox_drain_events(self->inbox);
+    inbox_take_ready(self->inbox);
+    self->next_scan_ms = clock_mono_ms() + self->config->scan_interval_ms;
+}
+
+int collector_run(collector_t *self)
+{
+    log_info("collector", "school %s sending to %s; spool %s holds %" PRIu64 " records to send",
+             self->config->school, self->config->endpoint, spool_id(self->spool),
+             spool_pending(self->spool));
+    s_self_handle_inbox(self);
+    zmq_pollitem_t items[] = {
+        {zsock_resolve(sender_socket(self->sender)), 0, ZMQ_POLLIN, 0},
+        {NULL, inbox_fd(self->inbox), ZMQ_POLLIN, 0},
+    };
+    while (!zsys_interrupted) {
+        sender_pump(self->sender);
+        bool idle = sender_idle(self->sender);
+        if (idle && !self->was_idle)
+            log_info("collector", "every spooled record is acknowledged (mark %" PRIu64 ")",
+                     spool_acked(self->spool));
+        self->was_idle = idle;
+        int64_t wait = self->next_scan_ms - clock_mono_ms();
+        int sender_wait = sender_wait_ms(self->sender);
+        if (sender_wait >= 0 && sender_wait < wait)
+            wait = sender_wait;
+        if (wait < 0)
+            wait = 0;
+        int n = zmq_poll(items, 2, (long) wait);
+        if (n < 0 && zmq_errno() != EINTR)
+            break;
+        if (n > 0 && (items[0].revents & ZMQ_POLLIN))
+            sender_handle_socket(self->sender);
+        if ((n > 0 && (items[1].revents & ZMQ_POLLIN)) || clock_mono_ms() >= self->next_scan_ms)
+            s_self_handle_inbox(self);
+    }
+    log_info("collector", "stopping; %" PRIu64 " records wait in the spool",
+             spool_pending(self->spool));
+    return 0;
+}

@@ -1,0 +1,67 @@
+/*  config - INI files read through a table of known keys
+ *
+ *  Each program describes its configuration as a table of config_key_t rows (section, key,
+ *  type, default, bounds, where the value goes, what it means), as Fluent Bit's config map
+ *  does. The same table parses the file, refuses unknown keys and out-of-range values with the
+ *  file and line, fills in defaults, and prints the --help text and the example file.
+ *
+ *  Sections whose name has a dot (`[webhook.county-robot]`) are "named sections": the table
+ *  gives their keys with the section written as the prefix and a star (`webhook.*`); each one
+ *  found is handed to a callback, which may store it as it likes.
+ *
+ *  Files are read with inih; line numbers come from counting the lines inih reads.
+ */
+#ifndef EDU_CONFIG_H
+#define EDU_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+typedef enum {
+    CONFIG_STRING, // char *, allocated; freed by config_free()
+    CONFIG_INT,    // long, within [min, max]
+    CONFIG_BOOL,   // bool: true/false, yes/no, on/off, 1/0
+    CONFIG_DOUBLE, // double, within [min, max]
+} config_type_t;
+
+typedef struct {
+    const char *section;       // "collector", or "webhook.*" for named sections
+    const char *key;           // "inbox"
+    config_type_t type;        // how the value is parsed and stored
+    const char *default_value; // text of the default; NULL when the key is required
+    double min, max;           // bounds for numbers (ignored when min == max == 0)
+    size_t offset;             // where the value goes in the program's struct (not for "x.*")
+    const char *description;   // one line for --help and the example file
+} config_key_t;
+
+/*  Called for each key of a named section: name is the part after the dot. Return 0, or -1
+ *  with err to refuse the value (the loader adds the file and line). */
+typedef int(config_named_fn)(void *arg, const char *prefix, const char *name, const char *key,
+                             const char *value, char *err, size_t errlen);
+
+/*  Loads path into out according to table; named sections go to named_fn (may be NULL when the
+ *  table has none). Keys absent from the file get their defaults. Returns 0, or -1 with err
+ *  naming the file, line and problem (unknown section or key, bad value, missing required key).
+ *  On failure out may hold partial values: config_free() it. */
+int config_load(const char *path, const config_key_t *table, void *out, config_named_fn *named_fn,
+                void *named_arg, char *err, size_t errlen);
+
+/*  Frees the strings that config_load() stored in out. */
+void config_free(const config_key_t *table, void *out);
+
+/*  Prints the table as an annotated INI file: every key at its default, described. */
+void config_print_example(FILE *f, const config_key_t *table);
+
+/*  Reads an INI file calling handler for each key with the line it is on and the line of its
+ *  section's header, for files that are not program configs (the rules file). handler returns
+ *  0, or -1 with err; config_parse_lines then returns -1 with "path:line: err". */
+typedef int(config_line_fn)(void *arg, unsigned line, unsigned section_line, const char *section,
+                            const char *key, const char *value, char *err, size_t errlen);
+int config_parse_lines(const char *path, config_line_fn *handler, void *arg, char *err,
+                       size_t errlen);
+
+/*  Parses a boolean word; returns 0 and sets *out, or -1. */
+int config_parse_bool(const char *text, bool *out);
+
+#endif

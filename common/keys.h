@@ -1,0 +1,35 @@
+/*  keys - CURVE certificates in CZMQ's format, and directories of them
+ *
+ *  A certificate pair is two files written by zcert_save(): NAME (public key only) and
+ *  NAME_secret (both keys). A "keys directory" holds public certificates, one per peer, each
+ *  file named after the peer (a school's file is named by its 学校标识码); keys_dir maps a
+ *  peer's public key, as zauth reports it in the User-Id of every message, to that name.
+ */
+#ifndef EDU_KEYS_H
+#define EDU_KEYS_H
+
+#include <czmq.h>
+
+/*  Loads a secret certificate (the NAME_secret file). Returns the certificate (caller
+ *  destroys it) or NULL with err when the file is missing, malformed or has no secret key. */
+zcert_t *keys_load_secret(const char *path, char *err, size_t errlen);
+
+/*  Loads a public certificate. Returns it or NULL with err. */
+zcert_t *keys_load_public(const char *path, char *err, size_t errlen);
+
+/*  Makes sock a CURVE client of the server whose public certificate is at server_path, with
+ *  the secret certificate at secret_path. Returns 0, or -1 with err. */
+int keys_curve_client(zsock_t *sock, const char *secret_path, const char *server_path, char *err,
+                      size_t errlen);
+
+typedef struct keys_dir_t keys_dir_t;
+
+/*  Reads every public certificate in dir (files ending in _secret and hidden files are
+ *  skipped). Returns NULL with err when dir cannot be read or a certificate is malformed. */
+keys_dir_t *keys_dir_load(const char *dir, char *err, size_t errlen);
+void keys_dir_destroy(keys_dir_t **self_p);
+/*  The name bound to a Z85 public key, or NULL. Borrowed. */
+const char *keys_dir_name(keys_dir_t *self, const char *public_txt);
+size_t keys_dir_count(keys_dir_t *self);
+
+#endif

@@ -1,0 +1,96 @@
+#!/bin/bash
+# fixture.sh - the contract's sample county end to end, through real collectors, CURVE sockets
+# on loopback and the PostgreSQL that tests/run.sh started
+#
+# Every school's collector takes its data file; then the corrections; then each row of bad.csv
+# is sent by the collector of its `sender`. Afterwards edu.current_observation must equal
+# current.csv, edu.observation must hold every accepted row once, edu.rejected_record must hold
+# bad.csv's rows with their reasons, and each refusal must be reported back in the sending
+# school's inbox/rejected/<file>.errors.csv.
+#
+#   fixture.sh BIN_DIR FIXTURE_DIR
+set -u
+bin=$1 fixture=$2
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/county.sh"
+. "$here/../lib/check.sh"
+
+work=$(mktemp -d /tmp/edu-fixture.XXXXXX)
+trap 'county_stop_all "$work"; check_keep_on_failure "$work"' EXIT
+port=$(check_free_port)
+county_init "$work" "$bin" "$fixture" "fixture_$$" "$port" || check_fail "county setup"
+county_aggregator_start "$work" || check_fail "aggregator start"
+# The fixture's files end their lines with CRLF, as Excel writes them; the collectors read them
+# as they are, the comparisons below read copies without the CR.
+mkdir -p "$work/want"
+for f in bad current corrections; do
+  tr -d '\r' <"$fixture/$f.csv" >"$work/want/$f.csv"
+done
+
+schools=$(awk -F, 'NR > 1 { print $1 }' "$fixture/schools.csv")
+for code in $schools; do
+  county_collector_start "$work" "$code"
+  [ -f "$fixture/data-$code.csv" ] && county_drop "$work" "$code" "$fixture/data-$code.csv"
+done
+data_rows=$(cat "$fixture"/data-*.csv | grep -vc '^school_code,')
+county_wait_stored "$work" "$data_rows" 120 || check_fail "data files not stored"
+
+# Corrections: each goes through the collector of its own school, one file per school.
+corr_rows=$(grep -vc '^school_code,' "$work/want/corrections.csv")
+for code in $(awk -F, 'NR > 1 { print $1 }' "$work/want/corrections.csv" | sort -u); do
+  { echo "school_code,indicator,period,value"; grep "^$code," "$work/want/corrections.csv"; } \
+    >"$work/corrections-$code.csv"
+  county_drop "$work" "$code" "$work/corrections-$code.csv" corrections.csv
+done
+county_wait_stored "$work" $((data_rows + corr_rows)) 60 || check_fail "corrections not stored"
+
+# Bad rows: each sent by its sender, as its own file so its errors.csv is easy to find.
+bad_rows=$(grep -vc '^sender,' "$work/want/bad.csv")
+n=0
+while IFS=, read -r sender school indicator period value reason; do
+  n=$((n + 1))
+  printf 'school_code,indicator,period,value\n%s,%s,%s,%s\n' "$school" "$indicator" "$period" \
+    "$value" >"$work/bad-$n.csv"
+  county_drop "$work" "$sender" "$work/bad-$n.csv"
+done < <(tail -n +2 "$work/want/bad.csv")
+county_wait_stored "$work" $((data_rows + corr_rows + bad_rows)) 60 || check_fail "bad rows not stored"
+
+# current.csv, as a set, equals edu.current_observation (values compared at 1e-9).
+county_sql "$work" "select school_code, indicator, period, value from edu.current_observation" \
+  | sort >"$work/got-current"
+tail -n +2 "$work/want/current.csv" | tr , '|' | sort >"$work/want-current"
+check_same_values "$work/want-current" "$work/got-current" "edu.current_observation"
+
+check_eq "$(county_sql "$work" "select count(*) from edu.observation")" $((data_rows + corr_rows)) \
+  "edu.observation holds every accepted row once"
+check_eq "$(county_sql "$work" "select count(*) from (select school_code, indicator, period
+  from edu.observation group by 1, 2, 3 having count(*) = 2) corrected")" "$corr_rows" \
+  "a correction keeps the value it replaced in edu.observation"
+
+county_sql "$work" "select school_code, indicator, period, reason from edu.rejected_record" \
+  | sort >"$work/got-rejected"
+tail -n +2 "$work/want/bad.csv" | awk -F, -v OFS='|' '{ print $2, $3, $4, $6 }' | sort \
+  >"$work/want-rejected"
+check_same_file "$work/want-rejected" "$work/got-rejected" "edu.rejected_record"
+
+# Every refusal is reported to the school that sent it, naming row 2 and the reason.
+n=0
+while IFS=, read -r sender _ _ _ _ reason; do
+  n=$((n + 1))
+  errors="$work/schools/$sender/inbox/rejected/bad-$n.csv.errors.csv"
+  for i in $(seq 1 100); do
+    grep -q ",$reason," "$errors" 2>/dev/null && break
+    sleep 0.1
+  done
+  check_grep "^2,[a-z_]*,$reason," "$errors" "bad row $n reported to school $sender"
+done < <(tail -n +2 "$work/want/bad.csv")
+
+# Every dropped file was taken: nothing waits in an inbox, each file is in done/.
+for code in $schools; do
+  county_wait_inbox_empty "$work" "$code" 10 || check_fail "inbox of $code not empty"
+done
+check_eq "$(find "$work"/schools/*/inbox/done -type f | wc -l)" \
+  $(( $(ls "$fixture"/data-*.csv | wc -l) + $(ls "$work"/corrections-*.csv | wc -l) + bad_rows )) \
+  "every file moved to done/"
+
+check_done

@@ -1,0 +1,155 @@
+# county.sh - a county on one machine: keys, configs and processes for an aggregator and its
+# schools' collectors, laid out under one directory
+#
+# Sourced by the integration tests and deploy/quickstart.sh, after pg.sh has started a cluster
+# (PGHOST, PGPORT, PGUSER set). Every process's pid goes to DIR/pids/, its log to DIR/log/.
+#
+#   county_init DIR BIN FIXTURE DB PORT  keys and configs for the aggregator and every school
+#                                        of FIXTURE/schools.csv; the database DB is created
+#   county_aggregator_start DIR          starts the aggregator and waits until it listens
+#   county_collector_start DIR CODE      starts the collector of school CODE
+#   county_stop DIR NAME [SIGNAL]        stops one process (default TERM) and waits for it
+#   county_stop_all DIR                  stops everything started
+#   county_drop DIR CODE FILE [NAME]     drops FILE into the school's inbox, atomically
+#   county_sql DIR QUERY                 runs QUERY on the county database, unaligned output
+#   county_wait_stored DIR N [SECONDS]   waits until N records are stored (accepted + refused)
+#   county_wait_inbox_empty DIR CODE     waits until the school's inbox holds no waiting file
+
+county_init() {
+  local dir=$1 bin=$2 fixture=$3 db=$4 port=$5 code
+  mkdir -p "$dir"/{keys/secret,keys/schools,keys/readers,pids,log,schools}
+  dir=$(cd "$dir" && pwd)
+  echo "$bin" >"$dir/bin"
+  echo "$db" >"$dir/db"
+  echo "$port" >"$dir/port"
+  "$bin/edu-keygen" --out "$dir/keys" aggregator >/dev/null || return 1
+  createdb "$db" 2>/dev/null || psql -qAt -d "$db" -c 'select 1' >/dev/null || return 1
+  cat >"$dir/aggregator.ini" <<EOF
+[aggregator]
+county = $(awk -F, 'NR == 2 { print $3 }' "$fixture/schools.csv")
+listen = tcp://127.0.0.1:$port
+alerts = tcp://127.0.0.1:$((port + 1))
+query = tcp://127.0.0.1:$((port + 2))
+database = dbname=$db host=$PGHOST port=$PGPORT user=$PGUSER
+rules = ${EDU_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}/deploy/rules.ini
+schools = $fixture/schools.csv
+[curve]
+secret = $dir/keys/aggregator_secret
+clients = $dir/keys/schools
+readers = $dir/keys/readers
+EOF
+  for code in $(awk -F, 'NR > 1 { print $1 }' "$fixture/schools.csv"); do
+    county_school_init "$dir" "$code" || return 1
+  done
+}
+
+# county_school_init DIR CODE - a key pair (public half in the aggregator's clients directory)
+# and a collector config for one school
+county_school_init() {
+  local dir=$1 code=$2 bin
+  bin=$(cat "$dir/bin")
+  mkdir -p "$dir/schools/$code"
+  "$bin/edu-keygen" --out "$dir/keys/secret" "$code" >/dev/null || return 1
+  cp "$dir/keys/secret/$code" "$dir/keys/schools/$code"
+  cat >"$dir/schools/$code/collector.ini" <<EOF
+[collector]
+school = $code
+endpoint = tcp://127.0.0.1:$(cat "$dir/port")
+inbox = $dir/schools/$code/inbox
+spool = $dir/schools/$code/spool
+ack_timeout_ms = ${EDU_ACK_TIMEOUT_MS:-3000}
+max_backoff_ms = ${EDU_MAX_BACKOFF_MS:-1000}
+scan_interval_ms = 500
+[curve]
+secret = $dir/keys/secret/${code}_secret
+server = $dir/keys/aggregator
+EOF
+}
+
+county_aggregator_start() {
+  local dir=$1 bin i
+  bin=$(cat "$dir/bin")
+  "$bin/edu-aggregator" -c "$dir/aggregator.ini" >>"$dir/log/aggregator.log" 2>&1 &
+  echo $! >"$dir/pids/aggregator"
+  for i in $(seq 1 200); do
+    grep -q "listening on" "$dir/log/aggregator.log" 2>/dev/null && return 0
+    kill -0 "$(cat "$dir/pids/aggregator")" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "county.sh: the aggregator did not start:" >&2
+  tail -20 "$dir/log/aggregator.log" >&2
+  return 1
+}
+
+# Marks the log so that the next county_aggregator_start waits for a fresh "listening on".
+county_aggregator_restart() {
+  local dir=$1
+  mv "$dir/log/aggregator.log" "$dir/log/aggregator.log.$(date +%s%N)" 2>/dev/null
+  county_aggregator_start "$dir"
+}
+
+county_collector_start() {
+  local dir=$1 code=$2 bin
+  bin=$(cat "$dir/bin")
+  "$bin/edu-collector" -c "$dir/schools/$code/collector.ini" >>"$dir/log/collector-$code.log" 2>&1 &
+  echo $! >"$dir/pids/collector-$code"
+}
+
+county_stop() {
+  local dir=$1 name=$2 sig=${3:-TERM} pid i
+  [ -f "$dir/pids/$name" ] || return 0
+  pid=$(cat "$dir/pids/$name")
+  kill -"$sig" "$pid" 2>/dev/null
+  for i in $(seq 1 200); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  rm -f "$dir/pids/$name"
+}
+
+county_stop_all() {
+  local dir=$1 f
+  for f in "$dir"/pids/collector-*; do
+    [ -e "$f" ] && county_stop "$dir" "$(basename "$f")"
+  done
+  county_stop "$dir" aggregator
+}
+
+county_drop() {
+  local dir=$1 code=$2 file=$3 name=${4:-$(basename "$3")}
+  mkdir -p "$dir/schools/$code/inbox"
+  cp "$file" "$dir/schools/$code/inbox/.$name.tmp"
+  mv "$dir/schools/$code/inbox/.$name.tmp" "$dir/schools/$code/inbox/$name"
+}
+
+county_sql() {
+  psql -X -qAt -v ON_ERROR_STOP=1 -d "$(cat "$1/db")" -c "$2"
+}
+
+county_stored() {
+  county_sql "$1" "select (select count(*) from edu.observation) +
+                          (select count(*) from edu.rejected_record)" 2>/dev/null || echo 0
+}
+
+county_wait_stored() {
+  local dir=$1 want=$2 seconds=${3:-120} got=0 i
+  for i in $(seq 1 $((seconds * 10))); do
+    got=$(county_stored "$dir")
+    [ "$got" -ge "$want" ] 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "county.sh: $got of $want records stored after ${seconds}s" >&2
+  return 1
+}
+
+county_wait_inbox_empty() {
+  local dir=$1 code=$2 seconds=${3:-60} i
+  for i in $(seq 1 $((seconds * 10))); do
+    [ -z "$(find "$dir/schools/$code/inbox" -maxdepth 1 -name '*.csv' 2>/dev/null)" ] && return 0
+    sleep 0.1
+  done
+  echo "county.sh: files still waiting in $dir/schools/$code/inbox" >&2
+  return 1
+}

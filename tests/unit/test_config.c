@@ -1,0 +1,190 @@
+/*  test_config - the table-driven INI loader: values, defaults, and every refusal */
+#include "config.h"
+#include "period.h"
+#include "util.h"
+
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+    char *name;
+    long port;
+    bool on;
+    double ratio;
+    char *hook_urls; // named-section values seen, joined
+} s_conf_t;
+
+static const config_key_t s_keys[] = {
+    {"main", "name", CONFIG_STRING, NULL, 0, 0, offsetof(s_conf_t, name), "required name"},
+    {"main", "port", CONFIG_INT, "5555", 1, 65535, offsetof(s_conf_t, port), "a port"},
+    {"main", "ratio", CONFIG_DOUBLE, "0.5", 0, 1, offsetof(s_conf_t, ratio), "a ratio"},
+    {"other", "on", CONFIG_BOOL, "true", 0, 0, offsetof(s_conf_t, on), "a switch"},
+    {"hook.*", "url", CONFIG_STRING, NULL, 0, 0, 0, "a named url"},
+    {NULL, NULL, 0, NULL, 0, 0, 0, NULL},
+};
+
+static int s_named(void *arg, const char *prefix, const char *name, const char *key,
+                   const char *value, char *err, size_t errlen)
+{
+    s_conf_t *c = arg;
+    if (strcmp(value, "bad") == 0)
+        return errorf(err, errlen, "url = \"bad\" is refused");
+    char *joined = xasprintf("%s%s.%s.%s=%s;", c->hook_urls ? c->hook_urls : "", prefix, name,
+                             key, value);
+    free(c->hook_urls);
+    c->hook_urls = joined;
+    return 0;
+}
+
+static char *s_write(const char *text)
+{
+    char *path = strdup("/tmp/test_config_XXXXXX");
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t) strlen(text));
+    close(fd);
+    return path;
+}
+
+static int s_load(const char *text, s_conf_t *c, char *err, size_t errlen)
+{
+    char *path = s_write(text);
+    *c = (s_conf_t){0};
+    int rc = config_load(path, s_keys, c, s_named, c, err, errlen);
+    unlink(path);
+    free(path);
+    return rc;
+}
+
+static void s_free(s_conf_t *c)
+{
+    config_free(s_keys, c);
+    free(c->hook_urls);
+}
+
+Test(config, values_defaults_and_comments)
+{
+    s_conf_t c;
+    char err[256] = "";
+    int rc = s_load("; a comment\n# another\n[main]\nname = 第1学校 ; inline comment\n"
+                    "ratio = 0.25\n[other]\non = no\n[hook.robot]\nurl = http://x/y\n",
+                    &c, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert_str_eq(c.name, "第1学校");
+    cr_assert_eq(c.port, 5555);
+    cr_assert_float_eq(c.ratio, 0.25, 1e-12);
+    cr_assert_eq(c.on, false);
+    cr_assert_str_eq(c.hook_urls, "hook.robot.url=http://x/y;");
+    s_free(&c);
+}
+
+typedef struct {
+    const char *text;     // file content
+    const char *expected; // substring of the error, after the temp file's name
+} s_bad_t;
+
+Test(config, refusals_name_line_and_problem)
+{
+    static const s_bad_t cases[] = {
+        {"[main]\nname = a\nbogus = 1\n", ":3: unknown key \"bogus\" in section [main]"},
+        {"[main]\nname = a\n[nowhere]\nx = 1\n", ":4: unknown section [nowhere]"},
+        {"[main]\nname = a\nport = 70000\n", ":3: value 70000 for \"port\" is out of range"},
+        {"[main]\nname = a\nport = 12ab\n", ":3: invalid value \"12ab\" for \"port\""},
+        {"[main]\nname = a\nratio = x\n", ":3: invalid value \"x\" for \"ratio\""},
+        {"[main]\nname = a\n[other]\non = maybe\n", ":4: invalid value \"maybe\" for \"on\""},
+        {"[main]\nport = 1\n", ": missing key \"name\" in section [main]"},
+        {"[main]\nname = a\n[hook.r]\nurl = bad\n", ":4: url = \"bad\" is refused"},
+        {"[main]\nname = a\n[hook.r]\ncolour = red\n", ":4: unknown key \"colour\" in section [hook.r]"},
+        {"[main]\nname = a\nthis line has no equals\n", ":3: cannot parse line"},
+        {"[hook.]\nurl = x\n", ":2: unknown section [hook.]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        s_conf_t c;
+        char err[512] = "";
+        cr_expect_eq(s_load(cases[i].text, &c, err, sizeof err), -1, "case %zu accepted", i);
+        cr_expect(strstr(err, "/tmp/test_config_") == err, "case %zu: no file name in \"%s\"", i,
+                  err);
+        cr_expect(strstr(err, cases[i].expected) != NULL, "case %zu: \"%s\" lacks \"%s\"", i, err,
+                  cases[i].expected);
+        s_free(&c);
+    }
+}
+
+Test(config, missing_file)
+{
+    s_conf_t c = {0};
+    char err[256] = "";
+    cr_assert_eq(config_load("/nonexistent/x.ini", s_keys, &c, NULL, NULL, err, sizeof err), -1);
+    cr_assert(strstr(err, "could not open \"/nonexistent/x.ini\"") != NULL, "%s", err);
+}
+
+Test(config, example_lists_every_key_at_default)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    config_print_example(f, s_keys);
+    fclose(f);
+    cr_assert(strstr(buf, "[main]\n") && strstr(buf, "port = 5555\n") &&
+              strstr(buf, "name =              ; required") && strstr(buf, "[hook.NAME]") &&
+              strstr(buf, "(1 to 65535)"), "%s", buf);
+    free(buf);
+}
+
+Test(config, booleans)
+{
+    static const struct { const char *text; int expected; } cases[] = {
+        {"true", 1}, {"YES", 1}, {"on", 1}, {"1", 1}, {"false", 0},
+        {"No", 0},   {"off", 0}, {"0", 0},  {"", -1}, {"2", -1}, {"truee", -1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        bool out = false;
+        int rc = config_parse_bool(cases[i].text, &out);
+        if (cases[i].expected < 0)
+            cr_expect_eq(rc, -1, "\"%s\"", cases[i].text);
+        else
+            cr_expect(rc == 0 && out == (bool) cases[i].expected, "\"%s\"", cases[i].text);
+    }
+}
+
+Test(period, academic_years)
+{
+    static const struct { const char *text; int year; } cases[] = {
+        {"2025-2026", 2025}, {"2023-2024", 2023}, {"2025-2027", -1}, {"2025-2025", -1},
+        {"2025/2026", -1},   {"25-26", -1},       {"2025-2026 ", -1}, {"", -1},
+        {"abcd-abce", -1},   {"1899-1900", -1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int year = 0;
+        int rc = period_parse(cases[i].text, &year);
+        if (cases[i].year < 0)
+            cr_expect_eq(rc, -1, "\"%s\" accepted", cases[i].text);
+        else
+            cr_expect(rc == 0 && year == cases[i].year, "\"%s\"", cases[i].text);
+    }
+}
+
+Test(period, iso_timestamps)
+{
+    static const struct { const char *text; long long epoch; } cases[] = {
+        {"2025-11-08T12:00:00+08:00", 1762574400LL},
+        {"2025-11-08T04:00:00Z", 1762574400LL},
+        {"2025-11-08T04:00:00.123Z", 1762574400LL},
+        {"2025-11-08", 1762560000LL},
+        {"2025-11-08T25:00:00Z", -1},
+        {"2025-13-08", -1},
+        {"yesterday", -1},
+        {"2025-11-08T04:00:00+0800", -1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        time_t t = 0;
+        int rc = period_parse_time(cases[i].text, &t);
+        if (cases[i].epoch < 0)
+            cr_expect_eq(rc, -1, "\"%s\" accepted", cases[i].text);
+        else
+            cr_expect(rc == 0 && (long long) t == cases[i].epoch, "\"%s\" gave %lld",
+                      cases[i].text, (long long) t);
+    }
+}

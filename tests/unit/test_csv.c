@@ -1,0 +1,432 @@
+/*  test_csv - the CSV reader: encodings, quoting, line numbers, malformed rows
+ *
+ *  Most cases are tables of (input, expected dump): s_dump() reads every row and writes one
+ *  line per row, `LINE:field|field` for a good row and `LINE!message` for a bad one, with CR and
+ *  LF inside fields shown as \r and \n. Comparing dumps checks fields, line numbers, recovery
+ *  after errors and the messages at once.
+ */
+#include "csv.h"
+#include "util.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <iconv.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  Reads all of data; returns the dump (newly allocated), or "NEW!message" when the reader
+//  cannot be created. *encoding gets what the reader found, when given.
+static char *s_dump(const char *data, size_t size, csv_encoding_t *encoding)
+{
+    char err[256] = "";
+    csv_reader_t *reader = csv_reader_new(data, size, err, sizeof err);
+    if (!reader)
+        return xasprintf("NEW!%s", err);
+    if (encoding)
+        *encoding = csv_reader_encoding(reader);
+
+    char *out = NULL;
+    size_t out_size = 0;
+    FILE *f = open_memstream(&out, &out_size);
+    cr_assert_not_null(f);
+    csv_row_t row;
+    int rc;
+    while ((rc = csv_reader_next(reader, &row, err, sizeof err)) != 0) {
+        if (rc < 0) {
+            fprintf(f, "%u!%s\n", row.line, err);
+            continue;
+        }
+        cr_assert_eq(rc, 1);
+        fprintf(f, "%u:", row.line);
+        for (size_t i = 0; i < row.count; i++) {
+            if (i > 0)
+                fputc('|', f);
+            for (const char *p = row.fields[i]; *p; p++) {
+                if (*p == '\n')
+                    fputs("\\n", f);
+                else if (*p == '\r')
+                    fputs("\\r", f);
+                else
+                    fputc(*p, f);
+            }
+        }
+        fputc('\n', f);
+    }
+    // The end of data is sticky.
+    cr_assert_eq(csv_reader_next(reader, &row, err, sizeof err), 0);
+    fclose(f);
+    csv_reader_destroy(&reader);
+    cr_assert_null(reader);
+    return out;
+}
+
+//  Converts UTF-8 text to GB18030 with iconv; returns a newly allocated buffer.
+static char *s_to_gb18030(const char *utf8, size_t *size)
+{
+    iconv_t cd = iconv_open("GB18030", "UTF-8");
+    cr_assert_neq(cd, (iconv_t) -1, "iconv_open: %s", strerror(errno));
+    size_t in_left = strlen(utf8), out_cap = in_left * 2 + 8, out_left = out_cap;
+    char *in = (char *) utf8;
+    char *out = xmalloc(out_cap);
+    char *outp = out;
+    cr_assert_neq(iconv(cd, &in, &in_left, &outp, &out_left), (size_t) -1, "iconv: %s",
+                  strerror(errno));
+    iconv_close(cd);
+    *size = out_cap - out_left;
+    return out;
+}
+
+typedef struct {
+    const char *name;   // what the case shows
+    const char *input;  // the file's bytes
+    size_t size;        // its length when it holds NUL bytes, else 0 (strlen)
+    const char *expect; // the dump
+} dump_case_t;
+
+static void s_run_cases(const dump_case_t *cases, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        const dump_case_t *c = &cases[i];
+        size_t size = c->size ? c->size : strlen(c->input);
+        char *got = s_dump(c->input, size, NULL);
+        cr_expect_str_eq(got, c->expect, "case \"%s\":\n got:\n%s\n want:\n%s", c->name, got,
+                         c->expect);
+        free(got);
+    }
+}
+
+Test(csv, tokenizing)
+{
+    static const dump_case_t cases[] = {
+        {"empty input", "", 0, ""},
+        {"LF", "a,b\nc,d\n", 0, "1:a|b\n2:c|d\n"},
+        {"CRLF", "a,b\r\nc,d\r\n", 0, "1:a|b\n2:c|d\n"},
+        {"no final line break", "a,b\nc,d", 0, "1:a|b\n2:c|d\n"},
+        {"final CR without LF", "a,b\r\nc,d\r", 0, "1:a|b\n2:c|d\n"},
+        {"single field", "a\n", 0, "1:a\n"},
+        {"only blank lines", "\n\r\n\n", 0, ""},
+        {"blank lines skipped, lines still counted", "\na,b\n\n\r\nc,d\n\n", 0,
+         "2:a|b\n5:c|d\n"},
+        {"empty fields", ",,\n", 0, "1:||\n"},
+        {"trailing comma", "a,\n", 0, "1:a|\n"},
+        {"trailing comma at end of data", "a,", 0, "1:a|\n"},
+        {"leading comma", ",a", 0, "1:|a\n"},
+        {"unquoted fields kept as they are", " a , b\t\n", 0, "1: a | b\t\n"},
+        {"white space line is a row", "  \n", 0, "1:  \n"},
+        {"quoted comma", "\"a,b\",c\n", 0, "1:a,b|c\n"},
+        {"doubled quotes", "\"a \"\"b\"\", c\",d\n", 0, "1:a \"b\", c|d\n"},
+        {"quoted empty and quoted quote", "\"\",\"\"\"\"\n", 0, "1:|\"\n"},
+        {"quoted field at end of data", "a,\"b\"", 0, "1:a|b\n"},
+        {"quoted field then CRLF", "\"a\"\r\n\"b\"\r\n", 0, "1:a\n2:b\n"},
+        {"embedded LF", "h\n\"x\ny\",z\nnext\n", 0, "1:h\n2:x\\ny|z\n4:next\n"},
+        {"embedded CRLF and a blank line inside quotes", "h\r\n\"a\r\nb\r\n\r\nc\",d\r\nnext\r\n",
+         0, "1:h\n2:a\\r\\nb\\r\\n\\r\\nc|d\n6:next\n"},
+        {"two multi-line fields in one row", "\"a\nb\",\"c\nd\ne\"\nz\n", 0,
+         "1:a\\nb|c\\nd\\ne\n5:z\n"},
+        {"quote inside an unquoted field kept", "ab\"c,d\n", 0, "1:ab\"c|d\n"},
+        {"lone CR inside a field kept", "a\rb,c\n", 0, "1:a\\rb|c\n"},
+        {"UTF-8 Chinese", "学校,第1学校\n", 0, "1:学校|第1学校\n"},
+    };
+    s_run_cases(cases, sizeof cases / sizeof cases[0]);
+}
+
+Test(csv, malformed_rows)
+{
+    static const dump_case_t cases[] = {
+        {"unterminated quote: continues on the next line", "h\na,\"bc\nd,e\nf,g\n", 0,
+         "1:h\n2!unterminated quoted field in column 2\n3:d|e\n4:f|g\n"},
+        {"unterminated quote opened on a later line of the row", "h\n\"x\ny\",\"z\nw\n", 0,
+         "1:h\n2!unterminated quoted field in column 2 (opened on line 3)\n4:w\n"},
+        {"unterminated quote on the last line", "a\n\"b", 0,
+         "1:a\n2!unterminated quoted field in column 1\n"},
+        {"unterminated quote alone", "\"", 0, "1!unterminated quoted field in column 1\n"},
+        {"text after closing quote", "\"a\"b,c\nd\n", 0,
+         "1!text after closing quote in column 1\n2:d\n"},
+        {"space after closing quote", "x,\"a\" ,b\r\ny\r\n", 0,
+         "1!text after closing quote in column 2\n2:y\n"},
+        {"text after a multi-line quoted field", "\"a\nb\"x,\"c\nd\"\ne\n", 0,
+         "1!text after closing quote in column 1\n4:e\n"},
+        {"NUL in an unquoted field", "a\0b,c\nd\n", 8, "1!NUL byte in column 1\n2:d\n"},
+        {"NUL in a quoted field", "x,\"a\0\"\ny\n", 9, "1!NUL byte in column 2\n2:y\n"},
+        {"NUL alone, no final line break after", "\0\nz", 3, "1!NUL byte in column 1\n2:z\n"},
+        {"first problem of a row wins", "\"a\"b,\0\nc\n", 9,
+         "1!text after closing quote in column 1\n2:c\n"},
+        {"good rows around bad ones keep their lines", "a\n\"b\"c\n\nd\n\"e\nf\"g\nh", 0,
+         "1:a\n2!text after closing quote in column 1\n4:d\n5!text after closing quote in "
+         "column 1\n7:h\n"},
+    };
+    s_run_cases(cases, sizeof cases / sizeof cases[0]);
+}
+
+Test(csv, encoding_utf8)
+{
+    csv_encoding_t enc = CSV_GB18030;
+    static const char data[] = "school_code,名称\n2143004052,第1学校\n";
+    char *got = s_dump(data, sizeof data - 1, &enc);
+    cr_assert_eq(enc, CSV_UTF8);
+    cr_assert_str_eq(got, "1:school_code|名称\n2:2143004052|第1学校\n");
+    free(got);
+
+    got = s_dump("plain ascii\n", 12, &enc);
+    cr_assert_eq(enc, CSV_UTF8);
+    free(got);
+}
+
+Test(csv, encoding_utf8_bom)
+{
+    static const char data[] = "\xEF\xBB\xBFschool_code,名称\r\n2143004052,第1学校\r\n";
+    csv_encoding_t enc = CSV_UTF8;
+    char *got = s_dump(data, sizeof data - 1, &enc);
+    cr_assert_eq(enc, CSV_UTF8_BOM);
+    cr_assert_str_eq(got, "1:school_code|名称\n2:2143004052|第1学校\n");
+    free(got);
+
+    // A mark and nothing else is an empty UTF-8 file.
+    got = s_dump("\xEF\xBB\xBF", 3, &enc);
+    cr_assert_eq(enc, CSV_UTF8_BOM);
+    cr_assert_str_eq(got, "");
+    free(got);
+
+    // Only a leading mark is dropped; a BOM later on is data.
+    got = s_dump("\xEF\xBB\xBF\xEF\xBB\xBF" "a\n", 8, &enc);
+    cr_assert_str_eq(got, "1:\xEF\xBB\xBF" "a\n");
+    free(got);
+}
+
+Test(csv, encoding_gb18030_from_iconv)
+{
+    static const char utf8[] = "school_code,name,note\r\n"
+                               "2143004052,第1学校,\"多行\r\n备注，含逗号\"\r\n"
+                               "\r\n"
+                               "3143004051,第2学校,€é𠀀\r\n";
+    size_t size = 0;
+    char *gb = s_to_gb18030(utf8, &size);
+    cr_assert_neq(memcmp(gb, utf8, size < strlen(utf8) ? size : strlen(utf8)), 0);
+
+    csv_encoding_t enc = CSV_UTF8;
+    char *got = s_dump(gb, size, &enc);
+    cr_assert_eq(enc, CSV_GB18030);
+    cr_assert_str_eq(got, "1:school_code|name|note\n"
+                          "2:2143004052|第1学校|多行\\r\\n备注，含逗号\n"
+                          "5:3143004051|第2学校|€é𠀀\n");
+    free(got);
+    free(gb);
+}
+
+Test(csv, encoding_gb18030_bytes)
+{
+    // 第 = B5 DA, 学 = D1 A7, 校 = D0 A3 (two bytes each); U+20000 = 95 32 82 36 (four bytes)
+    static const char data[] = "\xB5\xDA\x31\xD1\xA7\xD0\xA3,\x95\x32\x82\x36\n";
+    csv_encoding_t enc = CSV_UTF8;
+    char *got = s_dump(data, sizeof data - 1, &enc);
+    cr_assert_eq(enc, CSV_GB18030);
+    cr_assert_str_eq(got, "1:第1学校|𠀀\n");
+    free(got);
+
+    // GB18030's own byte-order mark (84 31 95 33) is dropped too.
+    static const char marked[] = "\x84\x31\x95\x33\xB5\xDA,x\n";
+    got = s_dump(marked, sizeof marked - 1, &enc);
+    cr_assert_eq(enc, CSV_GB18030);
+    cr_assert_str_eq(got, "1:第|x\n");
+    free(got);
+}
+
+Test(csv, encoding_neither)
+{
+    static const dump_case_t cases[] = {
+        {"0xff", "a\n\xff\n", 0,
+         "NEW!cannot decode line 2: byte sequence 0xff 0x0a is neither UTF-8 nor GB18030"},
+        {"lone 0x80 at start", "\x80", 0,
+         "NEW!cannot decode line 1: byte sequence 0x80 is neither UTF-8 nor GB18030"},
+        {"GB18030 cut off at the end", "ok\nok\n\xB5\xDA,\x81", 0,
+         "NEW!cannot decode line 3: byte sequence 0x81 is neither UTF-8 nor GB18030"},
+        {"GB18030 with a bad trail byte", "h\n\xB5\xDA\n\xB5\x7F\n", 0,
+         "NEW!cannot decode line 3: byte sequence 0xb5 0x7f 0x0a is neither UTF-8 nor GB18030"},
+        // UTF-8 gets as far as line 3, GB18030 fails on line 1: the farther one is named.
+        {"UTF-8 damaged further on", "学\n\n\xff", 0,
+         "NEW!cannot decode line 3: byte sequence 0xff is neither UTF-8 nor GB18030"},
+        {"BOM, then not UTF-8", "\xEF\xBB\xBFh\n\xB5\xDA\n", 0,
+         "NEW!cannot decode line 2: byte sequence 0xb5 0xda 0x0a is not valid UTF-8, though "
+         "the file starts with a UTF-8 byte-order mark"},
+    };
+    s_run_cases(cases, sizeof cases / sizeof cases[0]);
+
+    // The error buffer may be absent.
+    cr_assert_null(csv_reader_new("\xff", 1, NULL, 0));
+}
+
+//  Sequences the strict validator must refuse. After a BOM the file must be UTF-8, so each
+//  one is an error; without a BOM each is anything but UTF-8.
+Test(csv, utf8_strict_refusals)
+{
+    static const struct {
+        const char *name;
+        const char *bytes;
+    } cases[] = {
+        {"overlong 2-byte C0 80", "\xC0\x80"},
+        {"overlong 2-byte C1 BF", "\xC1\xBF"},
+        {"overlong 3-byte E0 80 80", "\xE0\x80\x80"},
+        {"overlong 3-byte E0 9F BF", "\xE0\x9F\xBF"},
+        {"overlong 4-byte F0 80 80 80", "\xF0\x80\x80\x80"},
+        {"overlong 4-byte F0 8F BF BF", "\xF0\x8F\xBF\xBF"},
+        {"surrogate U+D800", "\xED\xA0\x80"},
+        {"surrogate U+DFFF", "\xED\xBF\xBF"},
+        {"U+110000", "\xF4\x90\x80\x80"},
+        {"F5 lead", "\xF5\x80\x80\x80"},
+        {"FF", "\xFF"},
+        {"lone continuation", "\x80"},
+        {"truncated at end", "\xE4\xB8"},
+        {"truncated before ASCII", "\xE4\xB8\x41"},
+        {"bad third byte", "\xE4\xB8\xC0"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *data = xasprintf("\xEF\xBB\xBFx\n%s\n", cases[i].bytes);
+        char err[256] = "";
+        csv_reader_t *reader = csv_reader_new(data, strlen(data), err, sizeof err);
+        cr_expect_null(reader, "%s: accepted after a BOM", cases[i].name);
+        csv_reader_destroy(&reader);
+        char *want = xasprintf("cannot decode line 2: byte sequence 0x%02x",
+                               (unsigned char) cases[i].bytes[0]);
+        cr_expect(strncmp(err, want, strlen(want)) == 0, "%s: got \"%s\"", cases[i].name, err);
+        cr_expect(strstr(err, "is not valid UTF-8") != NULL, "%s: got \"%s\"", cases[i].name,
+                  err);
+        free(want);
+
+        reader = csv_reader_new(data + 3, strlen(data) - 3, err, sizeof err);
+        if (reader)
+            cr_expect_eq(csv_reader_encoding(reader), CSV_GB18030, "%s: taken as UTF-8",
+                         cases[i].name);
+        csv_reader_destroy(&reader);
+        free(data);
+    }
+}
+
+Test(csv, utf8_strict_edges_accepted)
+{
+    static const char *edges[] = {
+        "\x7F",             // U+007F
+        "\xC2\x80",         // U+0080
+        "\xDF\xBF",         // U+07FF
+        "\xE0\xA0\x80",     // U+0800
+        "\xED\x9F\xBF",     // U+D7FF
+        "\xEE\x80\x80",     // U+E000
+        "\xEF\xBF\xBF",     // U+FFFF
+        "\xF0\x90\x80\x80", // U+10000
+        "\xF4\x8F\xBF\xBF", // U+10FFFF
+    };
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+        char err[256] = "";
+        csv_reader_t *reader = csv_reader_new(edges[i], strlen(edges[i]), err, sizeof err);
+        cr_assert_not_null(reader, "edge %zu refused: %s", i, err);
+        cr_expect_eq(csv_reader_encoding(reader), CSV_UTF8, "edge %zu", i);
+        csv_row_t row;
+        cr_assert_eq(csv_reader_next(reader, &row, err, sizeof err), 1);
+        cr_expect_eq(row.count, 1);
+        cr_expect_str_eq(row.fields[0], edges[i], "edge %zu", i);
+        csv_reader_destroy(&reader);
+    }
+}
+
+Test(csv, reader_copies_its_input)
+{
+    char data[] = "a,b\n";
+    csv_reader_t *reader = csv_reader_new(data, 4, NULL, 0);
+    cr_assert_not_null(reader);
+    data[0] = 'X';
+    csv_row_t row;
+    cr_assert_eq(csv_reader_next(reader, &row, NULL, 0), 1);
+    cr_assert_str_eq(row.fields[0], "a");
+    csv_reader_destroy(&reader);
+}
+
+Test(csv, error_row_output)
+{
+    csv_reader_t *reader = csv_reader_new("a\n\"b\"c\n", 7, NULL, 0);
+    cr_assert_not_null(reader);
+    csv_row_t row = {0};
+    char err[8]; // too short: truncated, still terminated
+    cr_assert_eq(csv_reader_next(reader, &row, err, sizeof err), 1);
+    cr_assert_eq(csv_reader_next(reader, &row, err, sizeof err), -1);
+    cr_assert_eq(row.line, 2);
+    cr_assert_eq(row.count, 0);
+    cr_assert_str_eq(err, "text af");
+    cr_assert_eq(csv_reader_next(reader, &row, NULL, 0), 0);
+    csv_reader_destroy(&reader);
+}
+
+Test(csv, large_input)
+{
+    // 20000 rows and a 1 MB quoted field with doubled quotes: buffers grow, lines stay right.
+    size_t big = 1 << 20;
+    char *field = xmalloc(big + 1);
+    memset(field, 'x', big);
+    field[big] = '\0';
+    field[10] = '"';
+    char *out = NULL;
+    size_t out_size = 0;
+    FILE *f = open_memstream(&out, &out_size);
+    cr_assert_not_null(f);
+    for (int i = 0; i < 20000; i++)
+        fprintf(f, "%d,row %d\r\n", i, i);
+    fputs("last,\"", f);
+    for (size_t i = 0; i < big; i++) {
+        if (field[i] == '"')
+            fputc('"', f);
+        fputc(field[i], f);
+    }
+    fputs("\"\r\n", f);
+    fclose(f);
+
+    csv_reader_t *reader = csv_reader_new(out, out_size, NULL, 0);
+    cr_assert_not_null(reader);
+    csv_row_t row;
+    for (int i = 0; i < 20000; i++) {
+        cr_assert_eq(csv_reader_next(reader, &row, NULL, 0), 1);
+        cr_assert_eq(row.line, (unsigned) i + 1);
+        cr_assert_eq(row.count, 2);
+        cr_assert_eq(atoi(row.fields[0]), i);
+    }
+    cr_assert_eq(csv_reader_next(reader, &row, NULL, 0), 1);
+    cr_assert_eq(row.line, 20001);
+    cr_assert_str_eq(row.fields[0], "last");
+    cr_assert_eq(strlen(row.fields[1]), big);
+    cr_assert_str_eq(row.fields[1], field);
+    cr_assert_eq(csv_reader_next(reader, &row, NULL, 0), 0);
+    csv_reader_destroy(&reader);
+    free(out);
+    free(field);
+}
+
+Test(csv, destroy_accepts_null)
+{
+    csv_reader_destroy(NULL);
+    csv_reader_t *reader = NULL;
+    csv_reader_destroy(&reader);
+    reader = csv_reader_new("", 0, NULL, 0);
+    cr_assert_not_null(reader);
+    csv_reader_destroy(&reader);
+    cr_assert_null(reader);
+    csv_reader_destroy(&reader);
+}
+
+Test(csv, trim)
+{
+    static const struct {
+        const char *in;
+        const char *want;
+    } cases[] = {
+        {"", ""},
+        {"   ", ""},
+        {"a", "a"},
+        {" a b ", "a b"},
+        {"\t\r\n x \v\f", "x"},
+        {"\xE3\x80\x80x", "\xE3\x80\x80x"}, // U+3000 is not ASCII white space
+        {" 第1学校 ", "第1学校"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *got = csv_trim(cases[i].in);
+        cr_expect_str_eq(got, cases[i].want, "trim(\"%s\")", cases[i].in);
+        free(got);
+    }
+}

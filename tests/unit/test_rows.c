@@ -1,0 +1,297 @@
+/*  test_rows - header mapping and the form of a row in a school's indicator file
+ *
+ *  Cases are tables of (input, expected dump): s_dump() writes `FATAL` first when the file
+ *  could not be read, then one line per record, `R<line>:school|indicator|period|value` (value
+ *  as %g), then one line per error, `E<line>:<column>:<reason>`.
+ */
+#include "rows.h"
+#include "util.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <iconv.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef EDU_FIXTURES_DIR
+#define EDU_FIXTURES_DIR "/work/shared/fixtures"
+#endif
+
+#define HEADER "school_code,indicator,period,value\n"
+
+static char *s_dump(const rows_t *rows)
+{
+    char *out = NULL;
+    size_t out_size = 0;
+    FILE *f = open_memstream(&out, &out_size);
+    cr_assert_not_null(f);
+    if (rows_fatal(rows))
+        fputs("FATAL\n", f);
+    for (size_t i = 0; i < rows_record_count(rows); i++) {
+        const rows_record_t *r = rows_record(rows, i);
+        fprintf(f, "R%u:%s|%s|%s|%g\n", r->line, r->school_code, r->indicator, r->period,
+                r->value);
+    }
+    for (size_t i = 0; i < rows_error_count(rows); i++) {
+        const rows_error_t *e = rows_error(rows, i);
+        fprintf(f, "E%u:%s:%s\n", e->line, e->column, e->reason);
+    }
+    fclose(f);
+    return out;
+}
+
+typedef struct {
+    const char *name;   // what the case shows
+    const char *input;  // the file's bytes
+    const char *expect; // the dump
+} rows_case_t;
+
+static void s_run_cases(const rows_case_t *cases, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        const rows_case_t *c = &cases[i];
+        rows_t *rows = rows_parse(c->input, strlen(c->input));
+        cr_assert_not_null(rows);
+        char *got = s_dump(rows);
+        cr_expect_str_eq(got, c->expect, "case \"%s\":\n got:\n%s\n want:\n%s", c->name, got,
+                         c->expect);
+        // A fatal file gives no records and exactly one error, on line 1.
+        if (rows_fatal(rows)) {
+            cr_expect_eq(rows_record_count(rows), 0, "case \"%s\"", c->name);
+            cr_expect_eq(rows_error_count(rows), 1, "case \"%s\"", c->name);
+            cr_expect_eq(rows_error(rows, 0)->line, 1, "case \"%s\"", c->name);
+        }
+        free(got);
+        rows_destroy(&rows);
+        cr_assert_null(rows);
+    }
+}
+
+Test(rows, header)
+{
+    static const rows_case_t cases[] = {
+        {"canonical", HEADER "2143004052,degree_teachers_per100,2023-2024,4.5\n",
+         "R2:2143004052|degree_teachers_per100|2023-2024|4.5\n"},
+        {"any order", "value,period,indicator,school_code\n1.5,2023-2024,ind,s1\n",
+         "R2:s1|ind|2023-2024|1.5\n"},
+        {"any case, white space around names", " Value ,PERIOD,\tIndicator,SCHOOL_CODE\r\n"
+                                               "2,2024-2025,ind,s1\r\n",
+         "R2:s1|ind|2024-2025|2\n"},
+        {"quoted names", "\"school_code\",\"indicator\",\"period\",\"value\"\ns1,ind,p,3\n",
+         "R2:s1|ind|p|3\n"},
+        {"extra columns ignored, Chinese among them",
+         "学校名称,school_code,note,indicator,period,value,备注\n"
+         "第1学校,s1,\"a, b\",ind,2023-2024,4,说明\n",
+         "R2:s1|ind|2023-2024|4\n"},
+        {"UTF-8 byte-order mark before the header", "\xEF\xBB\xBF" HEADER "s1,ind,p,5\n",
+         "R2:s1|ind|p|5\n"},
+        {"header only", HEADER, ""},
+        {"header without final line break", "school_code,indicator,period,value", ""},
+    };
+    s_run_cases(cases, sizeof cases / sizeof cases[0]);
+}
+
+Test(rows, fatal)
+{
+    static const rows_case_t cases[] = {
+        {"empty file", "",
+         "FATAL\nE1::file is empty (it needs a header naming the columns school_code, "
+         "indicator, period and value)\n"},
+        {"blank lines only", "\r\n\n",
+         "FATAL\nE1::file is empty (it needs a header naming the columns school_code, "
+         "indicator, period and value)\n"},
+        {"no school_code", "indicator,period,value\nind,p,1\n",
+         "FATAL\nE1:school_code:header has no column \"school_code\" (it needs school_code, "
+         "indicator, period and value)\n"},
+        {"no indicator", "school_code,period,value\ns1,p,1\n",
+         "FATAL\nE1:indicator:header has no column \"indicator\" (it needs school_code, "
+         "indicator, period and value)\n"},
+        {"no period", "school_code,indicator,value\ns1,ind,1\n",
+         "FATAL\nE1:period:header has no column \"period\" (it needs school_code, indicator, "
+         "period and value)\n"},
+        {"no value", "school_code,indicator,period,amount\ns1,ind,p,1\n",
+         "FATAL\nE1:value:header has no column \"value\" (it needs school_code, indicator, "
+         "period and value)\n"},
+        {"two missing", "school_code,indicator\ns1,ind\n",
+         "FATAL\nE1:period:header has no columns \"period\", \"value\" (it needs school_code, "
+         "indicator, period and value)\n"},
+        {"data where the header should be", "2143004052,ind,2023-2024,1\n",
+         "FATAL\nE1:school_code:header has no columns \"school_code\", \"indicator\", "
+         "\"period\", \"value\" (it needs school_code, indicator, period and value)\n"},
+        {"misspelt column", "school code,indicator,period,value\ns1,ind,p,1\n",
+         "FATAL\nE1:school_code:header has no column \"school_code\" (it needs school_code, "
+         "indicator, period and value)\n"},
+        {"duplicate column", "school_code,value,indicator,period,Value\ns1,1,ind,p,2\n",
+         "FATAL\nE1:value:column \"value\" appears twice in the header (columns 2 and 5)\n"},
+        {"malformed header", "\"school_code,indicator,period,value\ns1,ind,p,1\n",
+         "FATAL\nE1::cannot read the header: unterminated quoted field in column 1\n"},
+        {"neither UTF-8 nor GB18030", HEADER "s1,ind,p,1\n\xff\n",
+         "FATAL\nE1::cannot decode line 3: byte sequence 0xff 0x0a is neither UTF-8 nor "
+         "GB18030\n"},
+    };
+    s_run_cases(cases, sizeof cases / sizeof cases[0]);
+}
+
+Test(rows, values)
+{
+    static const rows_case_t cases[] = {
+        {"numbers", HEADER "s,i,p,0\ns,i,p,-3.25\ns,i,p,+7\ns,i,p,.5\ns,i,p,1e3\ns,i,p,1E-2\n",
+         "R2:s|i|p|0\nR3:s|i|p|-3.25\nR4:s|i|p|7\nR5:s|i|p|0.5\nR6:s|i|p|1000\nR7:s|i|p|0.01\n"},
+        {"nan and inf are numbers here", HEADER "s,i,p,nan\ns,i,p,inf\ns,i,p,-inf\ns,i,p,NaN\n"
+                                                "s,i,p,Infinity\n",
+         "R2:s|i|p|nan\nR3:s|i|p|inf\nR4:s|i|p|-inf\nR5:s|i|p|nan\nR6:s|i|p|inf\n"},
+        {"largest double", HEADER "s,i,p,1.7976931348623157e308\n", "R2:s|i|p|1.79769e+308\n"},
+        {"underflow kept as a tiny value", HEADER "s,i,p,1e-400\n", "R2:s|i|p|0\n"},
+        {"white space trimmed", HEADER " s1 ,\tind\t,\"  2023-2024 \",  12.5  \r\n",
+         "R2:s1|ind|2023-2024|12.5\n"},
+        {"decimal comma, quoted", HEADER "s,i,p,\"12,5\"\n",
+         "E2:value:value \"12,5\" is not a number\n"},
+        {"letters", HEADER "s,i,p,abc\n", "E2:value:value \"abc\" is not a number\n"},
+        {"trailing garbage", HEADER "s,i,p,12.5.1\ns,i,p,12%\ns,i,p,1e\ns,i,p,4 5\n",
+         "E2:value:value \"12.5.1\" is not a number\nE3:value:value \"12%\" is not a number\n"
+         "E4:value:value \"1e\" is not a number\nE5:value:value \"4 5\" is not a number\n"},
+        {"full-width digits", HEADER "s,i,p,１２\n",
+         "E2:value:value \"１２\" is not a number\n"},
+        {"overflow", HEADER "s,i,p,1e400\ns,i,p,-1e400\n",
+         "E2:value:value \"1e400\" is out of the range of a double\n"
+         "E3:value:value \"-1e400\" is out of the range of a double\n"},
+    };
+    s_run_cases(cases, sizeof cases / sizeof cases[0]);
+}
+
+Test(rows, row_form)
+{
+    static const rows_case_t cases[] = {
+        {"empty field", HEADER ",ind,p,1\n", "E2:school_code:field is empty\n"},
+        {"white space only is empty", HEADER "s1,  ,p,1\n", "E2:indicator:field is empty\n"},
+        {"empty value", HEADER "s1,ind,p,\n", "E2:value:field is empty\n"},
+        {"every problem of a row", HEADER ",,2023-2024,abc\n",
+         "E2:school_code:field is empty\nE2:indicator:field is empty\n"
+         "E2:value:value \"abc\" is not a number\n"},
+        {"missing fields", HEADER "s1,ind\n",
+         "E2:period:missing field: the row has only 2 of the header's 4 columns\n"
+         "E2:value:missing field: the row has only 2 of the header's 4 columns\n"},
+        {"missing field in the middle of the header's order",
+         "value,school_code,note,indicator,period\n1,s1,n,ind\n",
+         "E2:period:missing field: the row has only 4 of the header's 5 columns\n"},
+        {"missing extra column is fine", "school_code,indicator,period,value,note\ns1,i,p,1\n",
+         "R2:s1|i|p|1\n"},
+        {"an unquoted decimal comma makes a field too many", HEADER "s1,ind,p,12,5\n",
+         "E2::row has data in field 5, but the header has only 4 columns\n"},
+        {"a note in a column without a name", HEADER "s1,ind,p,12,,note\n",
+         "E2::row has data in field 6, but the header has only 4 columns\n"},
+        {"empty fields past the header are tolerated", HEADER "s1,ind,p,12,,  ,\n",
+         "R2:s1|ind|p|12\n"},
+        {"rows of empty cells are skipped", HEADER ",,,\n  , ,\t,\n,,,,,,\n   \ns1,i,p,1\n",
+         "R6:s1|i|p|1\n"},
+        {"malformed CSV row", HEADER "s1,\"ind\"x,p,1\ns2,i,p,2\n",
+         "R3:s2|i|p|2\nE2::text after closing quote in column 2\n"},
+        {"unterminated quote, the reader goes on", HEADER "s1,\"ind,p,1\ns2,i,p,2\n",
+         "R3:s2|i|p|2\nE2::unterminated quoted field in column 2\n"},
+    };
+    s_run_cases(cases, sizeof cases / sizeof cases[0]);
+}
+
+Test(rows, good_rows_survive_bad_ones_with_right_lines)
+{
+    static const rows_case_t cases[] = {
+        {"mixed file, CRLF, blank lines, a multi-line note",
+         "\"school_code\",note,indicator,period,value\r\n"
+         "\r\n"
+         "s1,\"多行\r\n备注\",ind,2023-2024,1\r\n"
+         "\r\n"
+         "s2,x,ind,2023-2024,oops\r\n"
+         "s3,y,ind,2023-2024,3\r\n"
+         ",z,ind,2023-2024,4\r\n"
+         "s5,\"a\r\nb\r\nc\",ind,2023-2024,5",
+         "R3:s1|ind|2023-2024|1\nR7:s3|ind|2023-2024|3\nR9:s5|ind|2023-2024|5\n"
+         "E6:value:value \"oops\" is not a number\nE8:school_code:field is empty\n"},
+    };
+    s_run_cases(cases, sizeof cases / sizeof cases[0]);
+
+    // NUL bytes need an explicit size.
+    static const char nul[] = HEADER "s1,i,p,1\ns2,i\0,p,2\ns3,i,p,3\n";
+    rows_t *rows = rows_parse(nul, sizeof nul - 1);
+    char *got = s_dump(rows);
+    cr_expect_str_eq(got, "R2:s1|i|p|1\nR4:s3|i|p|3\nE3::NUL byte in column 2\n");
+    free(got);
+    rows_destroy(&rows);
+}
+
+Test(rows, gb18030_file)
+{
+    static const char utf8[] = "学校名称,school_code,indicator,period,value,备注\r\n"
+                               "第1学校,2143004052,bachelor_teacher_pct,2023-2024,95.5,\"含逗号，"
+                               "和\r\n换行\"\r\n"
+                               "第1学校,2143004052,学生体质,2023-2024,九十\r\n";
+    iconv_t cd = iconv_open("GB18030", "UTF-8");
+    cr_assert_neq(cd, (iconv_t) -1, "iconv_open: %s", strerror(errno));
+    char gb[512];
+    char *in = (char *) utf8, *out = gb;
+    size_t in_left = sizeof utf8 - 1, out_left = sizeof gb;
+    cr_assert_neq(iconv(cd, &in, &in_left, &out, &out_left), (size_t) -1);
+    iconv_close(cd);
+
+    rows_t *rows = rows_parse(gb, sizeof gb - out_left);
+    char *got = s_dump(rows);
+    cr_expect_str_eq(got, "R2:2143004052|bachelor_teacher_pct|2023-2024|95.5\n"
+                          "E4:value:value \"九十\" is not a number\n");
+    free(got);
+    rows_destroy(&rows);
+}
+
+Test(rows, fixture_file)
+{
+    const char *path = EDU_FIXTURES_DIR "/county-430405/data-2143004052.csv";
+    char err[256] = "";
+    size_t size = 0;
+    char *data = file_read_all(path, &size, err, sizeof err);
+    cr_assert_not_null(data, "%s", err);
+
+    // Count the lines independently: one record per line after the header.
+    size_t lines = 0;
+    for (size_t i = 0; i < size; i++) {
+        if (data[i] == '\n')
+            lines++;
+    }
+    cr_assert_gt(lines, 40);
+
+    rows_t *rows = rows_parse(data, size);
+    cr_assert_not(rows_fatal(rows));
+    cr_assert_eq(rows_error_count(rows), 0, "first error: %s",
+                 rows_error_count(rows) ? rows_error(rows, 0)->reason : "");
+    cr_assert_eq(rows_record_count(rows), lines - 1);
+    for (size_t i = 0; i < rows_record_count(rows); i++) {
+        const rows_record_t *r = rows_record(rows, i);
+        cr_expect_eq(r->line, i + 2);
+        cr_expect_str_eq(r->school_code, "2143004052");
+        cr_expect_eq(strlen(r->period), 9);
+        cr_expect(isfinite(r->value));
+    }
+    const rows_record_t *first = rows_record(rows, 0);
+    cr_expect_str_eq(first->indicator, "degree_teachers_per100");
+    cr_expect_str_eq(first->period, "2023-2024");
+    cr_expect_eq(first->value, 5.22);
+    const rows_record_t *last = rows_record(rows, rows_record_count(rows) - 1);
+    cr_expect_str_eq(last->indicator, "parent_satisfaction_pct");
+    cr_expect_str_eq(last->period, "2025-2026");
+    cr_expect_eq(last->value, 88.77);
+    rows_destroy(&rows);
+    free(data);
+}
+
+Test(rows, accessors_and_destroy)
+{
+    static const char data[] = HEADER "s1,i,p,1\nbad\n";
+    rows_t *rows = rows_parse(data, sizeof data - 1);
+    cr_assert_eq(rows_record_count(rows), 1);
+    cr_assert_eq(rows_error_count(rows), 3);
+    cr_assert_null(rows_record(rows, 1));
+    cr_assert_null(rows_error(rows, 3));
+    rows_destroy(&rows);
+    cr_assert_null(rows);
+    rows_destroy(&rows);
+    rows_destroy(NULL);
+}

@@ -1,0 +1,229 @@
+/*  test_validate - the registry, the catalog, and each refusal reason in the contract's order */
+#include "rules.h"
+#include "schools.h"
+#include "util.h"
+#include "validate.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static schools_t *s_schools;
+static rules_t *s_rules;
+
+static void s_setup(void)
+{
+    char err[512] = "";
+    s_schools = schools_load(EDU_FIXTURES_DIR "/county-430405/schools.csv", err, sizeof err);
+    cr_assert_not_null(s_schools, "%s", err);
+    s_rules = rules_load(EDU_SOURCE_DIR "/deploy/rules.ini", err, sizeof err);
+    cr_assert_not_null(s_rules, "%s", err);
+}
+
+static void s_teardown(void)
+{
+    schools_destroy(&s_schools);
+    rules_destroy(&s_rules);
+    cr_assert_null(s_schools);
+}
+
+TestSuite(validate, .init = s_setup, .fini = s_teardown);
+
+typedef struct {
+    const char *sender, *school, *indicator, *period;
+    double value;
+    const char *reason; // NULL: accepted
+    const char *column;
+} s_case_t;
+
+Test(validate, each_reason_in_order)
+{
+    const s_case_t cases[] = {
+        {"2143004052", "2143004052", "training_hours", "2025-2026", 90, NULL, ""},
+        {"2143004052", "2143004052", "degree_teachers_per100", "2023-2024", 0, NULL, ""},
+        {"2143004052", "2143004052", "degree_teachers_per100", "2023-2024", 100, NULL, ""},
+        {"2143004052", "2143004052", "teacher_happiness", "2025-2026", 3.2, "unknown_indicator", "indicator"},
+        {"2143004053", "2143004053", "bachelor_teacher_pct", "2025-2026", 130, "out_of_range", "value"},
+        {"2143004055", "2143004055", "training_hours", "2025-2027", 90, "bad_period", "period"},
+        {"2143004056", "2143004056", "student_teacher_ratio", "2025-2026", 0.5, "out_of_range", "value"},
+        {"2143004058", "2143999999", "training_hours", "2025-2026", 90, "unknown_school", "school_code"},
+        {"2143004058", "2143004059", "training_hours", "2025-2026", 90, "school_mismatch", "school_code"},
+        {"2143004052", "2143004052", "training_hours", "2025-2026", NAN, "not_finite", "value"},
+        {"2143004052", "2143004052", "training_hours", "2025-2026", INFINITY, "not_finite", "value"},
+        {"2143004052", "2143004052", "training_hours", "2025-2026", -0.001, "out_of_range", "value"},
+        // the order decides when several apply
+        {"2143004058", "2143999999", "nope", "bad", NAN, "unknown_school", "school_code"},
+        {"2143004058", "2143004059", "nope", "bad", NAN, "school_mismatch", "school_code"},
+        {"2143004052", "2143004052", "nope", "bad", NAN, "unknown_indicator", "indicator"},
+        {"2143004052", "2143004052", "training_hours", "bad", NAN, "bad_period", "period"},
+        {"2143004052", "2143004052", "training_hours", "2025-2026", NAN, "not_finite", "value"},
+        {"2143004052", "2143004052", "Training_Hours", "2025-2026", 1, "unknown_indicator", "indicator"},
+        {"2143004052", "", "training_hours", "2025-2026", 1, "unknown_school", "school_code"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const s_case_t *c = &cases[i];
+        verdict_t v;
+        validate_record(s_schools, s_rules, c->sender, c->school, c->indicator, c->period,
+                        c->value, &v);
+        if (!c->reason) {
+            cr_expect_eq(v.reason, REFUSE_NONE, "case %zu refused: %s", i, v.detail);
+            cr_expect_null(refusal_name(v.reason));
+            continue;
+        }
+        cr_expect_str_eq(refusal_name(v.reason) ? refusal_name(v.reason) : "(none)", c->reason,
+                         "case %zu", i);
+        cr_expect_str_eq(v.column, c->column, "case %zu", i);
+        cr_expect(strlen(v.detail) > 10, "case %zu has no detail", i);
+    }
+}
+
+Test(validate, fixture_bad_csv_reasons)
+{
+    size_t size;
+    char err[256];
+    char *data = file_read_all(EDU_FIXTURES_DIR "/county-430405/bad.csv", &size, err, sizeof err);
+    cr_assert_not_null(data, "%s", err);
+    char *save = NULL;
+    int rows = 0;
+    for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(line, "sender,", 7) == 0)
+            continue;
+        char sender[16], school[16], indicator[64], period[16], reason[32];
+        double value;
+        cr_assert_eq(sscanf(line, "%15[^,],%15[^,],%63[^,],%15[^,],%lf,%31s", sender, school,
+                            indicator, period, &value, reason), 6, "%s", line);
+        verdict_t v;
+        validate_record(s_schools, s_rules, sender, school, indicator, period, value, &v);
+        cr_expect_str_eq(refusal_name(v.reason) ? refusal_name(v.reason) : "(none)", reason, "%s",
+                         line);
+        rows++;
+    }
+    cr_expect_eq(rows, 6);
+    free(data);
+}
+
+Test(validate, catalog_matches_contract)
+{
+    cr_assert_eq(rules_count(s_rules), 17);
+    const indicator_t *eq = rules_find(s_rules, "equipment_value_per_student");
+    cr_assert_not_null(eq);
+    cr_expect_str_eq(eq->name, "生均教学仪器设备值");
+    cr_expect_float_eq(eq->target[STAGE_PRIMARY], 2000, 1e-9);
+    cr_expect_float_eq(eq->target[STAGE_JUNIOR], 2500, 1e-9);
+    cr_expect_float_eq(eq->max, 10000000, 1e-9);
+    cr_expect(eq->kinds & KIND_BALANCED);
+    const indicator_t *ratio = rules_find(s_rules, "student_teacher_ratio");
+    cr_expect(!ratio->higher_better);
+    cr_expect_float_eq(ratio->min, 1, 1e-9);
+    const indicator_t *myopia = rules_find(s_rules, "myopia_pct");
+    cr_expect(myopia->kinds & KIND_PROGRESS);
+    cr_expect(!(myopia->kinds & KIND_THRESHOLD));
+    cr_expect_eq(myopia->plan_baseline, 2023);
+    cr_expect_eq(myopia->plan_period, 2026);
+    cr_expect_float_eq(myopia->plan_change, -5, 1e-9);
+    size_t resource = 0;
+    for (size_t i = 0; i < rules_count(s_rules); i++)
+        resource += (rules_at(s_rules, i)->kinds & KIND_BALANCED) != 0;
+    cr_expect_eq(resource, 7);
+    cr_expect_float_eq(rules_params(s_rules)->dispersion_limit[STAGE_JUNIOR], 0.45, 1e-12);
+}
+
+Test(validate, registry)
+{
+    cr_assert_eq(schools_count(s_schools), 30);
+    const school_t *s = schools_find(s_schools, "3143004051");
+    cr_assert_not_null(s);
+    cr_expect_str_eq(s->name, "第1学校");
+    cr_expect_eq(s->stage, STAGE_JUNIOR);
+    cr_expect_eq(s->students, 2005);
+    cr_expect_null(schools_find(s_schools, "2143999999"));
+}
+
+static char *s_write(const char *text)
+{
+    char *path = strdup("/tmp/test_validate_XXXXXX");
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t) strlen(text));
+    close(fd);
+    return path;
+}
+
+Test(validate, registry_refusals)
+{
+    static const struct { const char *text, *expected; } cases[] = {
+        {"", ": file is empty"},
+        {"school_code,name,county_code,stage,students\n", ":1: header lacks column \"location\""},
+        {"school_code,name,county_code,stage,students,location\n214300405,x,430405,primary,1,urban\n",
+         ":2: school_code \"214300405\" is not a 10-digit"},
+        {"school_code,name,county_code,stage,students,location\n2143004052,x,43040,primary,1,urban\n",
+         ":2: county_code \"43040\""},
+        {"school_code,name,county_code,stage,students,location\n2143004052,x,430405,senior,1,urban\n",
+         ":2: stage \"senior\" is not primary or junior"},
+        {"school_code,name,county_code,stage,students,location\n2143004052,x,430405,primary,0,urban\n",
+         ":2: students \"0\" is not a positive"},
+        {"school_code,name,county_code,stage,students,location\n2143004052,x,430405,primary,12,city\n",
+         ":2: location \"city\""},
+        {"school_code,name,county_code,stage,students,location\n2143004052,,430405,primary,12,urban\n",
+         ":2: name is empty"},
+        {"school_code,name,county_code,stage,students,location\n"
+         "2143004052,a,430405,primary,12,urban\n\n2143004052,b,430405,primary,12,urban\n",
+         ":4: school_code 2143004052 is registered twice"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *path = s_write(cases[i].text);
+        char err[512] = "";
+        schools_t *s = schools_load(path, err, sizeof err);
+        cr_expect_null(s, "case %zu accepted", i);
+        cr_expect(strstr(err, path) == err && strstr(err, cases[i].expected), "case %zu: %s", i,
+                  err);
+        schools_destroy(&s);
+        unlink(path);
+        free(path);
+    }
+}
+
+Test(validate, rules_refusals)
+{
+    static const char *ok = "[indicator.x]\nname = 某\nunit = %\nmin = 0\nmax = 100\n";
+    static const struct { const char *text, *expected; } cases[] = {
+        {"[rules]\ntolerance = 2\n", ":2: tolerance = 2 must be at most 1"},
+        {"[rules]\ncolour = red\n", ":2: unknown key \"colour\" in section [rules]"},
+        {"[rules]\ndeadline = 31-10\n", ":2: deadline = \"31-10\" is not a month-day"},
+        {"[rules]\nfirst_period = 2023\n", ":2: first_period = \"2023\" is not an academic year"},
+        {"[indicator.x]\nname = a\nunit = b\nmin = 0\nmax = 1\nkinds = threshold, magic\n",
+         ":6: unknown kind \"magic\""},
+        {"[indicator.x]\nname = a\nunit = b\nmin = 0\nmax = 1\nkinds = threshold\n",
+         ":1: [indicator.x] has kind threshold or balanced but no target"},
+        {"[indicator.x]\nname = a\nunit = b\nmin = 5\nmax = 1\n", ":1: [indicator.x] needs min < max"},
+        {"[indicator.x]\nunit = b\nmin = 0\nmax = 1\n", ":1: [indicator.x] has no name"},
+        {"[indicator.X]\nname = a\n", ":2: indicator code \"X\" may hold only"},
+        {"[indicator.x]\nbetter = up\n", ":2: better = \"up\" must be higher or lower"},
+        {"[indicator.x]\nname = a\nunit = b\nmin = 0\nmax = 1\ntarget = abc\n", ":6: target = \"abc\" is not a number"},
+        {"[indicator.x]\nname = a\nunit = b\nmin = 0\nmax = 1\nkinds = progress\n",
+         ":1: [indicator.x] has kind progress but no plan_baseline"},
+        {"[rules]\n", ": no [indicator.CODE] section"},
+        {"[limits]\nx = 1\n", ":2: unknown section [limits]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *path = s_write(cases[i].text);
+        char err[512] = "";
+        rules_t *r = rules_load(path, err, sizeof err);
+        cr_expect_null(r, "case %zu accepted", i);
+        cr_expect(strstr(err, path) == err && strstr(err, cases[i].expected), "case %zu: %s", i,
+                  err);
+        rules_destroy(&r);
+        unlink(path);
+        free(path);
+    }
+    char *path = s_write(ok);
+    char err[512] = "";
+    rules_t *r = rules_load(path, err, sizeof err);
+    cr_expect_not_null(r, "%s", err);
+    rules_destroy(&r);
+    unlink(path);
+    free(path);
+}
