@@ -136,6 +136,24 @@ int aggregator_migrate(const aggregator_config_t *config, char *err, size_t errl
     return rc;
 }
 
+/*  The schema must be current before the aggregator listens, so at start it waits for its
+ *  database (a county server boots PostgreSQL and eduwatch in any order), trying again every
+ *  two seconds, until the database answers or the process is asked to stop. */
+static int s_connect_patiently(store_t *store, char *err, size_t errlen)
+{
+    zsys_init(); // installs CZMQ's SIGINT/SIGTERM handler, which sets zsys_interrupted
+    log_complain_t down = {0};
+    while (store_connect(store, err, errlen) != 0) {
+        log_complain(&down, LOG_LEVEL_WARN, "aggregator", "%s; trying again", err);
+        for (int i = 0; i < 20 && !zsys_interrupted; i++)
+            zclock_sleep(100);
+        if (zsys_interrupted)
+            return errorf(err, errlen, "stopped while waiting for the database");
+    }
+    log_release(&down, "aggregator", "database reached");
+    return 0;
+}
+
 aggregator_t *aggregator_new(const aggregator_config_t *config, char *err, size_t errlen)
 {
     aggregator_t *self = xcalloc(1, sizeof *self);
@@ -147,7 +165,7 @@ aggregator_t *aggregator_new(const aggregator_config_t *config, char *err, size_
     if (!self->schools)
         goto failed;
     self->store = store_new(config->database);
-    if (store_connect(self->store, err, errlen) != 0)
+    if (s_connect_patiently(self->store, err, errlen) != 0)
         goto failed;
     if (migrate_run(store_conn(self->store), err, errlen) < 0)
         goto failed;

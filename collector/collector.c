@@ -144,6 +144,7 @@ int collector_run(collector_t *self)
             wait = sender_wait;
         if (wait < 0)
             wait = 0;
+        items[0].events = ZMQ_POLLIN | (sender_blocked(self->sender) ? ZMQ_POLLOUT : 0);
         int n = zmq_poll(items, 2, (long) wait);
         if (n < 0 && zmq_errno() != EINTR)
             break;

@@ -7,7 +7,8 @@
  *    us) is noticed and the connection re-established, instead of waiting forever for acks.
  *  - ZMQ_LINGER 0: unsent batches are dropped at exit; they are still in the spool.
  *  - ZMQ_MAXMSGSIZE: an answer bigger than any real Ack disconnects the peer.
- *  - ZMQ_RECONNECT_IVL 1 s, _MAX 30 s: libzmq's own reconnect back-off (with its jitter).
+ *  - ZMQ_RECONNECT_IVL 250 ms doubling up to max_backoff_ms (ZMQ_RECONNECT_IVL_MAX): a county
+ *    that restarts is found again within a second, one that is down for long is not hammered.
  */
 #include "sender.h"
 
@@ -30,6 +31,7 @@ struct sender_t {
     int64_t waiting_since_ms;  // when the oldest unanswered batch went out (0: none)
     int64_t paused_until_ms;   // no sending before this (back-off)
     int backoff_ms;            // current back-off (0 when all is well)
+    bool blocked;              // records wait but the socket took none (no connection yet)
     log_complain_t trouble;    // the link or the county in trouble, reported once
     Edu__V1__Record **records; // batch under construction
     size_t count;              // records in it
@@ -52,8 +54,8 @@ sender_t *sender_new(const sender_config_t *config, spool_t *spool, sender_refus
     zsock_set_heartbeat_timeout(self->dealer, 30000);
     zsock_set_heartbeat_ttl(self->dealer, 60000);
     zsock_set_maxmsgsize(self->dealer, 16 * 1024 * 1024);
-    zsock_set_reconnect_ivl(self->dealer, 1000);
-    zsock_set_reconnect_ivl_max(self->dealer, 30000);
+    zsock_set_reconnect_ivl(self->dealer, 250);
+    zsock_set_reconnect_ivl_max(self->dealer, config->max_backoff_ms);
     if (config->curve &&
         keys_curve_client(self->dealer, config->secret, config->server, err, errlen) != 0) {
         sender_destroy(&self);
@@ -95,6 +97,11 @@ zsock_t *sender_socket(sender_t *self)
 bool sender_idle(sender_t *self)
 {
     return spool_pending(self->spool) == 0;
+}
+
+bool sender_blocked(sender_t *self)
+{
+    return self->blocked;
 }
 
 /*  Waits a capped, jittered back-off before sending again from the oldest unacknowledged. */
@@ -150,7 +157,8 @@ static size_t s_send_batch(sender_t *self, size_t max)
     edu__v1__batch__pack(&batch, buf);
     size_t sent = 0;
     uint64_t last = self->records[self->count - 1]->seq;
-    if (zmq_send(zsock_resolve(self->dealer), buf, size, ZMQ_DONTWAIT) == (int) size) {
+    self->blocked = zmq_send(zsock_resolve(self->dealer), buf, size, ZMQ_DONTWAIT) != (int) size;
+    if (!self->blocked) {
         sent = self->count;
         self->next_seq = last + 1;
         if (!self->waiting_since_ms)
@@ -170,6 +178,7 @@ void sender_pump(sender_t *self)
         s_rewind(self, "no answer from the county in time");
         return;
     }
+    self->blocked = false;
     uint64_t floor = spool_floor(self->spool);
     if (self->next_seq < floor)
         self->next_seq = floor;

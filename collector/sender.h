@@ -52,4 +52,8 @@ int sender_wait_ms(sender_t *self);
 /*  True when every present record is acknowledged. */
 bool sender_idle(sender_t *self);
 
+/*  True when records wait to be sent but the socket took none: no connection to the county
+ *  yet. The caller polls the socket for output then, to send as soon as one is made. */
+bool sender_blocked(sender_t *self);
+
 #endif

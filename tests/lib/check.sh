@@ -88,11 +88,12 @@ check_free_port() {
   done
 }
 
-# check_keep_on_failure DIR - removes DIR after a pass; after a failure keeps it and prints
-# the end of every log in it
+# check_keep_on_failure DIR - removes DIR after a pass (unless EDU_KEEP=1); after a failure
+# keeps it and prints the end of every log in it
 check_keep_on_failure() {
   local dir=$1 f
   if [ "$CHECK_FAILED" = 0 ]; then
+    [ "${EDU_KEEP:-0}" = 1 ] && { echo "kept $dir"; return; }
     rm -rf "$dir"
   else
     for f in "$dir"/log/*.log; do

@@ -60,6 +60,8 @@ spool = $dir/schools/$code/spool
 ack_timeout_ms = ${EDU_ACK_TIMEOUT_MS:-3000}
 max_backoff_ms = ${EDU_MAX_BACKOFF_MS:-1000}
 scan_interval_ms = 500
+batch_records = ${EDU_BATCH_RECORDS:-1000}
+window_records = ${EDU_WINDOW_RECORDS:-10000}
 [curve]
 secret = $dir/keys/secret/${code}_secret
 server = $dir/keys/aggregator
@@ -67,11 +69,17 @@ EOF
 }
 
 county_aggregator_start() {
-  local dir=$1 bin i
+  local dir=$1 bin
   bin=$(cat "$dir/bin")
   "$bin/edu-aggregator" -c "$dir/aggregator.ini" >>"$dir/log/aggregator.log" 2>&1 &
   echo $! >"$dir/pids/aggregator"
-  for i in $(seq 1 200); do
+  county_wait_listening "$dir"
+}
+
+# county_wait_listening DIR - waits until the aggregator started last says it listens
+county_wait_listening() {
+  local dir=$1 i
+  for i in $(seq 1 400); do
     grep -q "listening on" "$dir/log/aggregator.log" 2>/dev/null && return 0
     kill -0 "$(cat "$dir/pids/aggregator")" 2>/dev/null || break
     sleep 0.05
