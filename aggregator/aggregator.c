@@ -7,6 +7,7 @@
  */
 #include "aggregator.h"
 
+#include "keys.h"
 #include "log.h"
 #include "migrate.h"
 #include "receiver.h"
@@ -24,11 +25,16 @@
 #define S_MAX_RECORDS 100000 // most records one batch may carry
 
 #define S_KEY(sec, k, t, def, lo, hi, field, desc)                                                 \
-    {sec, k, t, def, lo, hi, offsetof(aggregator_config_t, field), desc}
+    {sec, k, t, def, lo, hi, offsetof(aggregator_config_t, field), desc, NULL}
+
+static int s_check_county(const char *value, char *err, size_t errlen)
+{
+    return config_check_digits(value, 6, err, errlen);
+}
 
 const config_key_t aggregator_config_keys[] = {
-    S_KEY("aggregator", "county", CONFIG_STRING, NULL, 0, 0, county,
-          "6-digit administrative division code (行政区划代码) of the county"),
+    {"aggregator", "county", CONFIG_STRING, NULL, 0, 0, offsetof(aggregator_config_t, county),
+     "6-digit administrative division code (行政区划代码) of the county", s_check_county},
     S_KEY("aggregator", "listen", CONFIG_STRING, "tcp://*:5555", 0, 0, listen,
           "endpoint the collectors connect to"),
     S_KEY("aggregator", "alerts", CONFIG_STRING, "tcp://*:5556", 0, 0, alerts,
@@ -51,15 +57,15 @@ const config_key_t aggregator_config_keys[] = {
           "public certificates of the schools allowed to submit, each named by its school code"),
     S_KEY("curve", "readers", CONFIG_STRING, "/etc/edu/keys/readers", 0, 0, curve_readers,
           "public certificates allowed on `alerts` and `query`"),
-    {"webhook.*", "url", CONFIG_STRING, NULL, 0, 0, 0, "URL POSTed with each alert"},
-    {"webhook.*", "format", CONFIG_STRING, "json", 0, 0, 0, "json | dingtalk | wecom"},
-    {"webhook.*", "min_level", CONFIG_STRING, "yellow", 0, 0, 0, "yellow | red"},
+    {"webhook.*", "url", CONFIG_STRING, NULL, 0, 0, 0, "URL POSTed with each alert", NULL},
+    {"webhook.*", "format", CONFIG_STRING, "json", 0, 0, 0, "json | dingtalk | wecom", NULL},
+    {"webhook.*", "min_level", CONFIG_STRING, "yellow", 0, 0, 0, "yellow | red", NULL},
     S_KEY("smtp", "url", CONFIG_STRING, "smtp://127.0.0.1:25", 0, 0, smtp_url,
           "mail server for [email.*]"),
     S_KEY("smtp", "from", CONFIG_STRING, "eduwatch@localhost", 0, 0, smtp_from, "sender address"),
-    {"email.*", "to", CONFIG_STRING, NULL, 0, 0, 0, "recipient address"},
-    {"email.*", "min_level", CONFIG_STRING, "yellow", 0, 0, 0, "yellow | red"},
-    {NULL, NULL, 0, NULL, 0, 0, 0, NULL},
+    {"email.*", "to", CONFIG_STRING, NULL, 0, 0, 0, "recipient address", NULL},
+    {"email.*", "min_level", CONFIG_STRING, "yellow", 0, 0, 0, "yellow | red", NULL},
+    {NULL, NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 
 /*  [webhook.NAME], [email.NAME] and [smtp] are read by the alert stage; here their values
@@ -82,9 +88,20 @@ int aggregator_config_load(const char *path, aggregator_config_t *config, char *
     *config = (aggregator_config_t){0};
     if (config_load(path, aggregator_config_keys, config, s_on_named, NULL, err, errlen) != 0)
         return -1;
-    if (strlen(config->county) != 6 || strspn(config->county, "0123456789") != 6)
-        return errorf(err, errlen, "%s: county \"%s\" is not a 6-digit division code", path,
-                      config->county);
+    if (!config->curve_enabled && !receiver_is_loopback(config->listen))
+        return errorf(err, errlen,
+                      "%s: cannot listen on \"%s\" without CURVE: only loopback addresses may "
+                      "go without encryption ([curve] enabled = false)", path, config->listen);
+    if (config->curve_enabled) {
+        zcert_t *cert = keys_load_secret(config->curve_secret, err, errlen);
+        if (!cert)
+            return -1;
+        zcert_destroy(&cert);
+        keys_dir_t *clients = keys_dir_load(config->curve_clients, err, errlen);
+        if (!clients)
+            return -1;
+        keys_dir_destroy(&clients);
+    }
     rules_t *rules = rules_load(config->rules, err, errlen);
     if (!rules)
         return -1;

@@ -27,7 +27,7 @@ struct receiver_t {
     char *endpoint;        // what was bound
 };
 
-static bool s_is_loopback(const char *endpoint)
+bool receiver_is_loopback(const char *endpoint)
 {
     static const char *ok[] = {"tcp://127.", "tcp://localhost:", "tcp://[::1]:", "ipc://",
                                "inproc://"};
@@ -39,7 +39,7 @@ static bool s_is_loopback(const char *endpoint)
 
 receiver_t *receiver_new(const receiver_config_t *config, char *err, size_t errlen)
 {
-    if (!config->curve && !s_is_loopback(config->endpoint)) {
+    if (!config->curve && !receiver_is_loopback(config->endpoint)) {
         errorf(err, errlen,
                "cannot listen on \"%s\" without CURVE: only loopback addresses may go without "
                "encryption ([curve] enabled = false)", config->endpoint);

@@ -27,6 +27,10 @@ typedef struct {
 /*  Binds the socket (and starts zauth when curve is on). Returns NULL with err when the
  *  certificate or directory cannot be read, the endpoint cannot be bound, or curve is off and
  *  the endpoint is not a loopback address. */
+/*  True for endpoints only this machine can reach (127.x, localhost, ::1, ipc, inproc), the
+ *  only ones allowed without CURVE. */
+bool receiver_is_loopback(const char *endpoint);
+
 receiver_t *receiver_new(const receiver_config_t *config, char *err, size_t errlen);
 void receiver_destroy(receiver_t **self_p);
 

@@ -2,6 +2,7 @@
 #include "collector.h"
 
 #include "inbox.h"
+#include "keys.h"
 #include "log.h"
 #include "sender.h"
 #include "spool.h"
@@ -12,11 +13,16 @@
 #include <string.h>
 
 #define S_KEY(sec, k, t, def, lo, hi, field, desc)                                                 \
-    {sec, k, t, def, lo, hi, offsetof(collector_config_t, field), desc}
+    {sec, k, t, def, lo, hi, offsetof(collector_config_t, field), desc, NULL}
+
+static int s_check_school(const char *value, char *err, size_t errlen)
+{
+    return config_check_digits(value, 10, err, errlen);
+}
 
 const config_key_t collector_config_keys[] = {
-    S_KEY("collector", "school", CONFIG_STRING, NULL, 0, 0, school,
-          "10-digit school identification code (学校标识码) of this school"),
+    {"collector", "school", CONFIG_STRING, NULL, 0, 0, offsetof(collector_config_t, school),
+     "10-digit school identification code (学校标识码) of this school", s_check_school},
     S_KEY("collector", "endpoint", CONFIG_STRING, "tcp://127.0.0.1:5555", 0, 0, endpoint,
           "the county aggregator"),
     S_KEY("collector", "inbox", CONFIG_STRING, "/var/lib/edu-collector/inbox", 0, 0, inbox,
@@ -41,7 +47,7 @@ const config_key_t collector_config_keys[] = {
           "this school's secret certificate"),
     S_KEY("curve", "server", CONFIG_STRING, "/etc/edu/keys/aggregator", 0, 0, curve_server,
           "the aggregator's public certificate"),
-    {NULL, NULL, 0, NULL, 0, 0, 0, NULL},
+    {NULL, NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 
 int collector_config_load(const char *path, collector_config_t *config, char *err, size_t errlen)
@@ -49,10 +55,14 @@ int collector_config_load(const char *path, collector_config_t *config, char *er
     *config = (collector_config_t){0};
     if (config_load(path, collector_config_keys, config, NULL, NULL, err, errlen) != 0)
         return -1;
-    if (strlen(config->school) != 10 || strspn(config->school, "0123456789") != 10)
-        return errorf(err, errlen, "%s: school \"%s\" is not a 10-digit school code", path,
-                      config->school);
-    return 0;
+    if (!config->curve_enabled)
+        return 0;
+    zcert_t *secret = keys_load_secret(config->curve_secret, err, errlen);
+    zcert_t *server = secret ? keys_load_public(config->curve_server, err, errlen) : NULL;
+    int rc = secret && server ? 0 : -1;
+    zcert_destroy(&secret);
+    zcert_destroy(&server);
+    return rc;
 }
 
 void collector_config_free(collector_config_t *config)

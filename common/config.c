@@ -105,9 +105,19 @@ static bool s_has_bounds(const config_key_t *k)
     return !(k->min == 0 && k->max == 0);
 }
 
+int config_check_digits(const char *value, size_t n, char *err, size_t errlen)
+{
+    if (strlen(value) != n || strspn(value, "0123456789") != n)
+        return errorf(err, errlen, "\"%s\" is not a %zu-digit code", value, n);
+    return 0;
+}
+
 static int s_store(const config_key_t *k, void *out, const char *value, char *err, size_t errlen)
 {
     char *field = (char *) out + k->offset;
+    char inner[256];
+    if (k->check && k->check(value, inner, sizeof inner) != 0)
+        return errorf(err, errlen, "%s: %s", k->key, inner);
     switch (k->type) {
     case CONFIG_STRING: {
         char **slot = (char **) field;

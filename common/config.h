@@ -25,6 +25,9 @@ typedef enum {
     CONFIG_DOUBLE, // double, within [min, max]
 } config_type_t;
 
+/*  An extra check of a value's text (a code's form, say). Returns 0, or -1 with err. */
+typedef int(config_check_fn)(const char *value, char *err, size_t errlen);
+
 typedef struct {
     const char *section;       // "collector", or "webhook.*" for named sections
     const char *key;           // "inbox"
@@ -33,7 +36,11 @@ typedef struct {
     double min, max;           // bounds for numbers (ignored when min == max == 0)
     size_t offset;             // where the value goes in the program's struct (not for "x.*")
     const char *description;   // one line for --help and the example file
+    config_check_fn *check;    // extra check of the text, or NULL
 } config_key_t;
+
+/*  A config_check_fn for codes of exactly n decimal digits. */
+int config_check_digits(const char *value, size_t n, char *err, size_t errlen);
 
 /*  Called for each key of a named section: name is the part after the dot. Return 0, or -1
  *  with err to refuse the value (the loader adds the file and line). */

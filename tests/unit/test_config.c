@@ -10,19 +10,27 @@
 
 typedef struct {
     char *name;
+    char *code;
     long port;
     bool on;
     double ratio;
     char *hook_urls; // named-section values seen, joined
 } s_conf_t;
 
+static int s_check_code(const char *value, char *err, size_t errlen)
+{
+    return config_check_digits(value, 6, err, errlen);
+}
+
 static const config_key_t s_keys[] = {
-    {"main", "name", CONFIG_STRING, NULL, 0, 0, offsetof(s_conf_t, name), "required name"},
-    {"main", "port", CONFIG_INT, "5555", 1, 65535, offsetof(s_conf_t, port), "a port"},
-    {"main", "ratio", CONFIG_DOUBLE, "0.5", 0, 1, offsetof(s_conf_t, ratio), "a ratio"},
-    {"other", "on", CONFIG_BOOL, "true", 0, 0, offsetof(s_conf_t, on), "a switch"},
-    {"hook.*", "url", CONFIG_STRING, NULL, 0, 0, 0, "a named url"},
-    {NULL, NULL, 0, NULL, 0, 0, 0, NULL},
+    {"main", "name", CONFIG_STRING, NULL, 0, 0, offsetof(s_conf_t, name), "required name", NULL},
+    {"main", "code", CONFIG_STRING, "430405", 0, 0, offsetof(s_conf_t, code), "a code",
+     s_check_code},
+    {"main", "port", CONFIG_INT, "5555", 1, 65535, offsetof(s_conf_t, port), "a port", NULL},
+    {"main", "ratio", CONFIG_DOUBLE, "0.5", 0, 1, offsetof(s_conf_t, ratio), "a ratio", NULL},
+    {"other", "on", CONFIG_BOOL, "true", 0, 0, offsetof(s_conf_t, on), "a switch", NULL},
+    {"hook.*", "url", CONFIG_STRING, NULL, 0, 0, 0, "a named url", NULL},
+    {NULL, NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 
 static int s_named(void *arg, const char *prefix, const char *name, const char *key,
@@ -99,6 +107,8 @@ Test(config, refusals_name_line_and_problem)
         {"[main]\nname = a\n[hook.r]\ncolour = red\n", ":4: unknown key \"colour\" in section [hook.r]"},
         {"[main]\nname = a\nthis line has no equals\n", ":3: cannot parse line"},
         {"[hook.]\nurl = x\n", ":2: unknown section [hook.]"},
+        {"[main]\nname = a\ncode = 43040\n", ":3: code: \"43040\" is not a 6-digit code"},
+        {"[main]\nname = a\ncode = 43040x\n", ":3: code: \"43040x\" is not a 6-digit code"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         s_conf_t c;
