@@ -319,7 +319,8 @@ int inbox_take_ready(inbox_t *self)
         free(path);
     }
     closedir(d);
-    qsort(files, count, sizeof *files, s_by_age);
+    if (count > 1)
+        qsort(files, count, sizeof *files, s_by_age);
     int taken = 0;
     for (size_t i = 0; i < count && taken >= 0; i++) {
         // a record takes a few times the bytes of its CSV row in the spool

@@ -101,4 +101,6 @@ for code in $schools; do
   check_grep "every spooled record is acknowledged \\(mark $per_school\\)" \
     "$work/log/collector-$code.log" "school $code: its spool is fully acknowledged"
 done
+county_stop_all "$work"
+check_logs_clean "$work"
 check_done

@@ -93,4 +93,6 @@ check_eq "$(find "$work"/schools/*/inbox/done -type f | wc -l)" \
   $(( $(ls "$fixture"/data-*.csv | wc -l) + $(ls "$work"/corrections-*.csv | wc -l) + bad_rows )) \
   "every file moved to done/"
 
+county_stop_all "$work"
+check_logs_clean "$work"
 check_done

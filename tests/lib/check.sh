@@ -105,6 +105,16 @@ check_keep_on_failure() {
   fi
 }
 
+# check_logs_clean DIR - no program under DIR/log reported a sanitizer error or a leak
+check_logs_clean() {
+  local bad
+  bad=$(grep -lE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$1"/log/* 2>/dev/null)
+  [ -z "$bad" ]
+  local rc=$?
+  s_check_result $rc "no sanitizer report in the programs' logs"
+  [ $rc = 0 ] || for f in $bad; do grep -A30 -E 'ERROR: |runtime error:' "$f" | head -40 >&2; done
+}
+
 check_done() {
   echo "$CHECK_COUNT checks, $CHECK_FAILED failed"
   [ "$CHECK_FAILED" = 0 ] && [ "$CHECK_COUNT" -gt 0 ]

@@ -1,0 +1,50 @@
+#!/bin/bash
+# run.sh - installs what eduwatch needs, builds it twice (normal, and ASan + UBSan), starts a
+# throwaway PostgreSQL and runs every test of both builds through ctest
+#
+#   tests/run.sh [ctest arguments...]     e.g. tests/run.sh -L unit, tests/run.sh -R it_fixture
+#
+# Exit status 0 only if every test of both builds passed. Builds go to build/ (the one
+# deploy/quickstart.sh uses too) and build-asan/; the cluster lives in a temporary directory
+# and is removed at the end.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/tests/lib/deps.sh"
+. "$root/tests/lib/pg.sh"
+. "$root/tests/lib/check.sh"
+
+echo "== dependencies"
+edu_install_deps
+
+jobs=$(nproc)
+build() { # build DIR [cmake options...]
+  local dir=$1
+  shift
+  echo "== build $dir $*"
+  cmake -S "$root" -B "$root/$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >"$root/$dir.cmake.log" 2>&1 ||
+    { cat "$root/$dir.cmake.log"; return 1; }
+  cmake --build "$root/$dir" -j "$jobs" 2>&1 | grep -Ev '^\[ *[0-9]+%\]|^-- ' || true
+  [ -x "$root/$dir/bin/edu-aggregator" ]
+}
+build build
+build build-asan -DEDU_SANITIZE=ON
+
+echo "== PostgreSQL"
+pgdir=$(mktemp -d /tmp/edu-tests-pg.XXXXXX)
+chmod 755 "$pgdir"
+trap 'pg_stop "$pgdir" || true; rm -rf "$pgdir"' EXIT
+pg_start "$pgdir" "$(check_free_port)"
+echo "cluster at $PGHOST port $PGPORT"
+
+# Sanitizer reports go to files the integration tests inspect; leaks are errors too.
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=23"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+status=0
+for dir in build build-asan; do
+  echo "== ctest $dir"
+  start=$(date +%s)
+  (cd "$root/$dir" && ctest --output-on-failure -j "$jobs" "$@") || status=1
+  echo "   $dir: $(($(date +%s) - start)) s"
+done
+[ $status = 0 ] && echo "== all tests passed" || echo "== some tests FAILED"
+exit $status
