@@ -107,20 +107,20 @@ county_stop() {
   local dir=$1 name=$2 sig=${3:-TERM} pid i
   [ -f "$dir/pids/$name" ] || return 0
   pid=$(cat "$dir/pids/$name")
-  kill -"$sig" "$pid" 2>/dev/null
+  kill -"$sig" "$pid" 2>/dev/null || true
   for i in $(seq 1 200); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.05
   done
-  kill -KILL "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
   rm -f "$dir/pids/$name"
 }
 
 county_stop_all() {
   local dir=$1 f
   for f in "$dir"/pids/collector-*; do
-    [ -e "$f" ] && county_stop "$dir" "$(basename "$f")"
+    if [ -e "$f" ]; then county_stop "$dir" "$(basename "$f")"; fi
   done
   county_stop "$dir" aggregator
 }
