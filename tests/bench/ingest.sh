@@ -1,0 +1,78 @@
+#!/bin/bash
+# ingest.sh - end-to-end ingest throughput, against plain COPY measured in the same run
+#
+#   tests/bench/ingest.sh [BIN_DIR] [RECORDS_PER_SCHOOL] [SCHOOLS]
+#
+# Starts its own PostgreSQL cluster and county (from the sample's registry), then measures:
+#   1. the sample county's files (data, corrections, bad rows): records/s from the first drop
+#      until every record is stored;
+#   2. a load of SCHOOLS x RECORDS_PER_SCHOOL records dropped at once into SCHOOLS collectors:
+#      records/s from the drop until every record is stored, through CSV parsing, the spool
+#      (fsync), CURVE, validation and the exactly-once store;
+#   3. the baseline: psql \copy of the same rows into a table shaped like edu.observation_log
+#      in the same cluster, and the ratio of 2 to 3.
+# Prints the figures; asserts nothing (it is a measurement, not a test).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bin=${1:-$root/build/bin}
+per_school=${2:-25000}
+nschools=${3:-4}
+sample=$root/deploy/sample/county-430405
+. "$root/tests/lib/pg.sh"
+. "$root/tests/lib/county.sh"
+. "$root/tests/lib/check.sh"
+
+work=$(mktemp -d /tmp/edu-bench.XXXXXX)
+chmod 755 "$work"
+trap 'county_stop_all "$work/county" 2>/dev/null; pg_stop "$work/pg" >/dev/null 2>&1; rm -rf "$work"' EXIT
+pg_start "$work/pg" "$(check_free_port)"
+export EDU_SOURCE_DIR=$root
+county_init "$work/county" "$bin" "$sample" bench "$(check_free_port)"
+c=$work/county
+county_aggregator_start "$c"
+schools=$(awk -F, 'NR > 1 { print $1 }' "$sample/schools.csv")
+for code in $schools; do county_collector_start "$c" "$code"; done
+sleep 0.5 # let the collectors connect
+
+ms() { date +%s%3N; }
+rate() { awk -v n="$1" -v ms="$2" 'BEGIN { printf "%.0f", n * 1000 / (ms > 0 ? ms : 1) }'; }
+
+# 1. the sample county
+n=0
+t0=$(ms)
+for code in $schools; do
+  county_drop "$c" "$code" "$sample/data-$code.csv"
+  n=$((n + $(tr -d '\r' <"$sample/data-$code.csv" | tail -n +2 | grep -c .)))
+done
+county_wait_stored "$c" "$n" 120
+t1=$(ms)
+echo "sample county: $n records from 30 collectors stored in $((t1 - t0)) ms: $(rate $n $((t1 - t0))) records/s"
+
+# 2. the load
+load_schools=$(echo "$schools" | head -"$nschools")
+for code in $load_schools; do
+  awk -v code="$code" -v n="$per_school" 'BEGIN {
+    print "school_code,indicator,period,value"
+    for (i = 1; i <= n; i++) printf "%s,training_hours,2025-2026,%d\n", code, i % 2000
+  }' >"$work/load-$code.csv"
+done
+total=$((nschools * per_school))
+base=$(county_stored "$c")
+t0=$(ms)
+for code in $load_schools; do county_drop "$c" "$code" "$work/load-$code.csv"; done
+county_wait_stored "$c" $((base + total)) 600
+t1=$(ms)
+e2e=$(rate $total $((t1 - t0)))
+echo "load: $total records from $nschools collectors stored in $((t1 - t0)) ms: $e2e records/s end to end"
+
+# 3. the baseline: plain COPY of the same rows
+county_sql "$c" "create table bench_copy (school_code text, indicator text, period text,
+  value double precision, received_at timestamptz default now(), sender text default '',
+  spool_id text default '', seq bigint default 0, source_file text, source_row integer)"
+cat "$work"/load-*.csv | grep -v '^school_code' >"$work/all.csv"
+t0=$(ms)
+psql -X -q -d bench -c "\\copy bench_copy (school_code, indicator, period, value) from '$work/all.csv' csv"
+t1=$(ms)
+copy=$(rate $total $((t1 - t0)))
+echo "baseline: psql \\copy of the same $total rows in $((t1 - t0)) ms: $copy records/s"
+awk -v a="$e2e" -v b="$copy" 'BEGIN { printf "ratio: end to end / COPY = %.2f\n", a / b }'
