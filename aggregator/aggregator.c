@@ -7,9 +7,11 @@
  */
 #include "aggregator.h"
 
+#include "evaluate.h"
 #include "keys.h"
 #include "log.h"
 #include "migrate.h"
+#include "period.h"
 #include "receiver.h"
 #include "rules.h"
 #include "schools.h"
@@ -20,6 +22,7 @@
 #include <czmq.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define S_MAX_RECORDS 100000 // most records one batch may carry
@@ -47,6 +50,8 @@ const config_key_t aggregator_config_keys[] = {
           "indicator catalog and warning rules"),
     S_KEY("aggregator", "schools", CONFIG_STRING, "/etc/edu/schools.csv", 0, 0, schools,
           "registry of the county's schools"),
+    S_KEY("aggregator", "evaluate", CONFIG_BOOL, "true", 0, 0, evaluate,
+          "judge the red/yellow/green warnings after every batch (false: store only)"),
     S_KEY("aggregator", "max_batch_bytes", CONFIG_INT, "4194304", 65536, 268435456,
           max_batch_bytes, "largest message a collector may send (bytes)"),
     S_KEY("curve", "enabled", CONFIG_BOOL, "true", 0, 0, curve_enabled,
@@ -133,6 +138,9 @@ struct aggregator_t {
     uint64_t batches;                  // batches committed since start
     uint64_t records;                  // records committed (accepted + refused)
     log_complain_t garbage;            // undecodable messages, reported with back-off
+    evaluate_t *evaluate;              // the warnings (NULL when [aggregator] evaluate = false)
+    int64_t next_sweep_ms;             // no sweep before this (after a failed one)
+    log_complain_t sweep_trouble;      // failing sweeps, reported with back-off
 };
 
 static volatile sig_atomic_t s_reload_requested = 0;
@@ -175,6 +183,12 @@ aggregator_t *aggregator_new(const aggregator_config_t *config, char *err, size_
 {
     aggregator_t *self = xcalloc(1, sizeof *self);
     self->config = config;
+    time_t now;
+    if (period_now(&now) != 0) {
+        errorf(err, errlen, "EDU_NOW = \"%s\" is not an ISO 8601 time like 2025-11-08T12:00:00+08:00",
+               getenv("EDU_NOW"));
+        goto failed;
+    }
     self->rules = rules_load(config->rules, err, errlen);
     if (!self->rules)
         goto failed;
@@ -186,6 +200,10 @@ aggregator_t *aggregator_new(const aggregator_config_t *config, char *err, size_
         goto failed;
     if (migrate_run(store_conn(self->store), err, errlen) < 0)
         goto failed;
+    if (config->evaluate) {
+        self->evaluate = evaluate_new(config->county, self->rules, self->schools);
+        store_set_stage(self->store, evaluate_batch, self->evaluate);
+    }
     receiver_config_t rc = {.endpoint = config->listen,
                             .curve = config->curve_enabled,
                             .secret = config->curve_secret,
@@ -206,6 +224,7 @@ void aggregator_destroy(aggregator_t **self_p)
         return;
     aggregator_t *self = *self_p;
     receiver_destroy(&self->receiver);
+    evaluate_destroy(&self->evaluate);
     store_destroy(&self->store);
     schools_destroy(&self->schools);
     rules_destroy(&self->rules);
@@ -227,6 +246,8 @@ static void s_self_reload(aggregator_t *self)
         rules_destroy(&rules);
         return;
     }
+    if (self->evaluate)
+        evaluate_set_rules(self->evaluate, rules, schools); // re-judges everything next
     rules_destroy(&self->rules);
     schools_destroy(&self->schools);
     self->rules = rules;
@@ -293,6 +314,12 @@ static void s_self_handle_batch(aggregator_t *self, const char *school, zframe_t
     store_outcome_t outcome;
     store_status_t st = store_batch(self->store, school, batch, verdicts, &outcome, err, sizeof err);
     ack.spool_id = batch->spool_id;
+    if (self->evaluate) {
+        if (st == STORE_OK)
+            evaluate_commit(self->evaluate);
+        else
+            evaluate_abort(self->evaluate);
+    }
     if (st == STORE_OK) {
         ack.status = outcome.gap ? EDU__V1__ACK__STATUS__GAP : EDU__V1__ACK__STATUS__OK;
         ack.acked_through = outcome.acked_through;
@@ -333,6 +360,24 @@ static void s_self_handle_receiver(aggregator_t *self)
     zframe_destroy(&payload);
 }
 
+/*  Re-judges what time or new rules changed (see evaluate_sweep_due), in its own transaction. */
+static void s_self_sweep(aggregator_t *self)
+{
+    time_t now;
+    if (!self->evaluate || clock_mono_ms() < self->next_sweep_ms || period_now(&now) != 0 ||
+        !evaluate_sweep_due(self->evaluate, now))
+        return;
+    char err[1024];
+    if (store_connect(self->store, err, sizeof err) != 0 ||
+        evaluate_sweep(self->evaluate, store_conn(self->store), now, err, sizeof err) != 0) {
+        log_complain(&self->sweep_trouble, LOG_LEVEL_WARN, "aggregator",
+                     "could not judge the warnings: %s; trying again", err);
+        self->next_sweep_ms = clock_mono_ms() + 2000;
+        return;
+    }
+    log_release(&self->sweep_trouble, "aggregator", "warnings judged again");
+}
+
 int aggregator_run(aggregator_t *self)
 {
     struct sigaction sa = {.sa_handler = s_on_sighup};
@@ -346,6 +391,7 @@ int aggregator_run(aggregator_t *self)
             s_reload_requested = 0;
             s_self_reload(self);
         }
+        s_self_sweep(self);
         int n = zmq_poll(items, 1, 1000);
         if (n < 0 && zmq_errno() != EINTR)
             break;

@@ -21,6 +21,7 @@ typedef struct {
     char *database;        // libpq conninfo
     char *rules;           // rules.ini
     char *schools;         // schools.csv
+    bool evaluate;         // judge the warnings after every batch
     long max_batch_bytes;  // largest message accepted from a collector
     bool curve_enabled;    // [curve] enabled
     char *curve_secret;    // the aggregator's secret certificate

@@ -66,6 +66,36 @@ static const s_migration_t s_migrations[] = {
      "  SELECT school_code, indicator, period, value FROM edu.current_value;"
      "CREATE VIEW edu.rejected_record AS"
      "  SELECT school_code, indicator, period, reason, received_at FROM edu.rejected_log;"},
+    {2, "red, yellow and green warnings: what is yellow or red now, and every change of level",
+     // One row per item that is yellow or red now, as the evaluator judged it last.
+     "CREATE TABLE edu.warning_state ("
+     "  kind text NOT NULL,"
+     "  subject text NOT NULL,"
+     "  stage text,"
+     "  indicator text NOT NULL,"
+     "  period text NOT NULL,"
+     "  level text NOT NULL CHECK (level IN ('yellow', 'red')),"
+     "  value double precision,"
+     "  detail text NOT NULL,"
+     "  since timestamptz NOT NULL,"
+     "  PRIMARY KEY (kind, subject, indicator, period));"
+     // Every change of level (green included), in the transaction that caused it: the alert
+     // stage reads it in order of id.
+     "CREATE TABLE edu.warning_transition ("
+     "  id bigserial PRIMARY KEY,"
+     "  kind text NOT NULL,"
+     "  subject text NOT NULL,"
+     "  stage text,"
+     "  indicator text NOT NULL,"
+     "  period text NOT NULL,"
+     "  from_level text NOT NULL,"
+     "  to_level text NOT NULL,"
+     "  value double precision,"
+     "  detail text NOT NULL,"
+     "  at timestamptz NOT NULL DEFAULT now());"
+     "CREATE VIEW edu.current_warning AS"
+     "  SELECT kind, subject, stage, indicator, period, level, value, detail"
+     "  FROM edu.warning_state;"},
 };
 
 int migrate_latest(void)

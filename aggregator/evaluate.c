@@ -1,0 +1,831 @@
+/*  evaluate - the county's red/yellow/green warnings, kept current batch by batch
+ *
+ *  One pass (a batch, or a sweep) gathers the items in scope into a set keyed like the
+ *  warnings ("kind|subject|indicator|year"), judges each from the values in memory, and
+ *  compares the verdict with the committed state: every difference (level, value or detail)
+ *  becomes a pending change. The changes go to PostgreSQL in one statement (arrays unnested
+ *  into edu.warning_state, and edu.warning_transition where the level changed) and into memory
+ *  after COMMIT. The stage statistics the outlier test needs (median and MAD of a stage's
+ *  schools for one indicator and period) are computed once per pass.
+ */
+#define _DEFAULT_SOURCE // timegm()
+#include "evaluate.h"
+
+#include "judge.h"
+#include "log.h"
+#include "period.h"
+#include "util.h"
+#include "validate.h"
+
+#include <czmq.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_BALANCED "balanced" // the indicator column of a balanced item
+
+typedef struct {
+    char *kind;      // kind name ("threshold")
+    char *subject;   // school code, or the county code for county kinds
+    char *stage;     // stage name, or NULL (progress)
+    char *indicator; // indicator code, or "balanced"
+    int year;        // first year of the period
+    level_t from;    // level before (pending changes only)
+    level_t level;   // level now
+    bool has_value;  // value is set
+    double value;    // what was judged
+    char *detail;    // one line on why
+} s_warning_t;
+
+typedef struct {
+    kind_t kind;             // one kind bit
+    const school_t *school;  // school kinds (borrowed from the registry)
+    const indicator_t *ind;  // NULL for balanced (borrowed from the rules)
+    stage_t stage;           // dispersion's stage
+    int year;                // first year of the period
+} s_item_t;
+
+typedef struct {
+    size_t n;             // schools of the stage with a value
+    double median, mad;   // of their values
+} s_stats_t;
+
+struct evaluate_t {
+    char *county;             // county code
+    const rules_t *rules;     // borrowed
+    const schools_t *schools; // borrowed
+    zhashx_t *values;         // "school|indicator|year" -> double *
+    zhashx_t *state;          // warning key -> s_warning_t *: yellow or red, as committed
+    zhashx_t *pending;        // warning key -> s_warning_t *: changes of the open transaction
+    zhashx_t *stats;          // "stage|indicator|year" -> s_stats_t *, for one pass
+    int min_year, max_year;   // periods present among the values (0 when none)
+    bool loaded;              // memory matches the database
+    bool full_due;            // everything must be re-judged at the next sweep
+    time_t last_sweep;        // when every missing item was last judged (0: never)
+    time_t pending_sweep;     // the open transaction judged every missing item at this time
+    uint64_t judged;          // items judged since start
+    uint64_t changed;         // changes committed since start
+};
+
+static void s_free(void **item)
+{
+    free(*item);
+    *item = NULL;
+}
+
+static void s_warning_free(void **item)
+{
+    s_warning_t *w = *item;
+    if (!w)
+        return;
+    free(w->kind);
+    free(w->subject);
+    free(w->stage);
+    free(w->indicator);
+    free(w->detail);
+    free(w);
+    *item = NULL;
+}
+
+static zhashx_t *s_map(zhashx_destructor_fn *destructor)
+{
+    zhashx_t *map = zhashx_new();
+    zhashx_set_destructor(map, destructor);
+    return map;
+}
+
+evaluate_t *evaluate_new(const char *county, const rules_t *rules, const schools_t *schools)
+{
+    evaluate_t *self = xcalloc(1, sizeof *self);
+    self->county = xstrdup(county);
+    self->rules = rules;
+    self->schools = schools;
+    self->values = s_map(s_free);
+    self->state = s_map(s_warning_free);
+    self->pending = s_map(s_warning_free);
+    self->stats = s_map(s_free);
+    self->full_due = true;
+    return self;
+}
+
+void evaluate_destroy(evaluate_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    evaluate_t *self = *self_p;
+    zhashx_destroy(&self->values);
+    zhashx_destroy(&self->state);
+    zhashx_destroy(&self->pending);
+    zhashx_destroy(&self->stats);
+    free(self->county);
+    free(self);
+    *self_p = NULL;
+}
+
+void evaluate_set_rules(evaluate_t *self, const rules_t *rules, const schools_t *schools)
+{
+    self->rules = rules;
+    self->schools = schools;
+    self->full_due = true;
+}
+
+void evaluate_counters(const evaluate_t *self, uint64_t *judged, uint64_t *changed)
+{
+    *judged = self->judged;
+    *changed = self->changed;
+}
+
+//  --------------------------------------------------------------------------
+//  Values in memory
+
+static bool s_value(evaluate_t *self, const char *school, const char *ind, int year, double *out)
+{
+    char key[160];
+    snprintf(key, sizeof key, "%s|%s|%d", school, ind, year);
+    const double *v = zhashx_lookup(self->values, key);
+    if (v)
+        *out = *v;
+    return v != NULL;
+}
+
+static void s_set_value(evaluate_t *self, const char *school, const char *ind, int year, double v)
+{
+    char key[160];
+    snprintf(key, sizeof key, "%s|%s|%d", school, ind, year);
+    double *slot = zhashx_lookup(self->values, key);
+    if (!slot) {
+        slot = xmalloc(sizeof *slot);
+        zhashx_insert(self->values, key, slot);
+    }
+    *slot = v;
+    if (!self->min_year || year < self->min_year)
+        self->min_year = year;
+    if (year > self->max_year)
+        self->max_year = year;
+}
+
+/*  The school's latest earlier period with a value of ind. */
+static bool s_previous(evaluate_t *self, const char *school, const char *ind, int year,
+                       int *prev_year, double *prev)
+{
+    for (int y = year - 1; y >= self->min_year && y > 0; y--)
+        if (s_value(self, school, ind, y, prev)) {
+            *prev_year = y;
+            return true;
+        }
+    return false;
+}
+
+static int s_load(evaluate_t *self, PGconn *conn, char *err, size_t errlen)
+{
+    zhashx_purge(self->values);
+    zhashx_purge(self->state);
+    self->min_year = self->max_year = 0;
+    PGresult *res =
+        PQexec(conn, "SELECT school_code, indicator, period, value FROM edu.current_value");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        errorf(err, errlen, "could not read current values: %s", PQresultErrorMessage(res));
+        PQclear(res);
+        return -1;
+    }
+    for (int i = 0; i < PQntuples(res); i++) {
+        int year;
+        if (period_parse(PQgetvalue(res, i, 2), &year) == 0)
+            s_set_value(self, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), year,
+                        strtod(PQgetvalue(res, i, 3), NULL));
+    }
+    PQclear(res);
+    res = PQexec(conn, "SELECT kind, subject, stage, indicator, period, level, value, detail"
+                       " FROM edu.warning_state");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        errorf(err, errlen, "could not read warnings: %s", PQresultErrorMessage(res));
+        PQclear(res);
+        return -1;
+    }
+    for (int i = 0; i < PQntuples(res); i++) {
+        s_warning_t *w = xcalloc(1, sizeof *w);
+        w->kind = xstrdup(PQgetvalue(res, i, 0));
+        w->subject = xstrdup(PQgetvalue(res, i, 1));
+        w->stage = PQgetisnull(res, i, 2) ? NULL : xstrdup(PQgetvalue(res, i, 2));
+        w->indicator = xstrdup(PQgetvalue(res, i, 3));
+        period_parse(PQgetvalue(res, i, 4), &w->year);
+        level_parse(PQgetvalue(res, i, 5), &w->level);
+        w->has_value = !PQgetisnull(res, i, 6);
+        w->value = w->has_value ? strtod(PQgetvalue(res, i, 6), NULL) : 0;
+        w->detail = xstrdup(PQgetvalue(res, i, 7));
+        char *key = xasprintf("%s|%s|%s|%d", w->kind, w->subject, w->indicator, w->year);
+        zhashx_update(self->state, key, w);
+        free(key);
+    }
+    PQclear(res);
+    self->loaded = true;
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Items in scope
+
+static char *s_item_key(evaluate_t *self, const s_item_t *item)
+{
+    return xasprintf("%s|%s|%s|%d", kind_name(item->kind),
+                     item->school ? item->school->code : self->county,
+                     item->ind ? item->ind->code : S_BALANCED, item->year);
+}
+
+static void s_add(evaluate_t *self, zhashx_t *items, kind_t kind, const school_t *school,
+                  const indicator_t *ind, stage_t stage, int year)
+{
+    s_item_t item = {.kind = kind, .school = school, .ind = ind, .stage = stage, .year = year};
+    char *key = s_item_key(self, &item);
+    if (!zhashx_lookup(items, key)) {
+        s_item_t *copy = xmalloc(sizeof *copy);
+        *copy = item;
+        zhashx_insert(items, key, copy);
+    }
+    free(key);
+}
+
+/*  The latest year whose deadline has passed at now. */
+static int s_latest_due(const rule_params_t *p, time_t now)
+{
+    struct tm tm;
+    time_t china = now + 8 * 3600;
+    gmtime_r(&china, &tm);
+    int year = tm.tm_year + 1900;
+    return judge_deadline(year, p->deadline_month, p->deadline_day) <= now ? year : year - 1;
+}
+
+static void s_add_missing(evaluate_t *self, zhashx_t *items, time_t now)
+{
+    const rule_params_t *p = rules_params(self->rules);
+    int last = s_latest_due(p, now);
+    for (size_t s = 0; s < schools_count(self->schools); s++)
+        for (size_t i = 0; i < rules_count(self->rules); i++) {
+            const indicator_t *ind = rules_at(self->rules, i);
+            if (ind->kinds & KIND_MISSING)
+                for (int y = p->first_period; y <= last; y++)
+                    s_add(self, items, KIND_MISSING, schools_at(self->schools, s), ind, 0, y);
+        }
+}
+
+/*  Everything: every kind for every school, indicator and period present (and every period
+ *  `missing` covers). */
+static void s_add_all(evaluate_t *self, zhashx_t *items, time_t now)
+{
+    s_add_missing(self, items, now);
+    if (!self->min_year)
+        return;
+    bool any_balanced = false;
+    for (size_t i = 0; i < rules_count(self->rules); i++)
+        any_balanced |= (rules_at(self->rules, i)->kinds & KIND_BALANCED) != 0;
+    for (int y = self->min_year; y <= self->max_year; y++) {
+        for (size_t i = 0; i < rules_count(self->rules); i++) {
+            const indicator_t *ind = rules_at(self->rules, i);
+            for (size_t s = 0; s < schools_count(self->schools); s++) {
+                const school_t *school = schools_at(self->schools, s);
+                if (ind->kinds & KIND_THRESHOLD)
+                    s_add(self, items, KIND_THRESHOLD, school, ind, 0, y);
+                if (ind->kinds & KIND_FLUCTUATION)
+                    s_add(self, items, KIND_FLUCTUATION, school, ind, 0, y);
+                if (ind->kinds & KIND_DATA_QUALITY)
+                    s_add(self, items, KIND_DATA_QUALITY, school, ind, 0, y);
+            }
+            if (ind->kinds & KIND_DISPERSION)
+                for (int st = 0; st < STAGE_COUNT; st++)
+                    s_add(self, items, KIND_DISPERSION, NULL, ind, (stage_t) st, y);
+            if (ind->kinds & KIND_PROGRESS)
+                s_add(self, items, KIND_PROGRESS, NULL, ind, 0, y);
+        }
+        if (any_balanced)
+            for (size_t s = 0; s < schools_count(self->schools); s++)
+                s_add(self, items, KIND_BALANCED, schools_at(self->schools, s), NULL, 0, y);
+    }
+}
+
+/*  What one accepted record of school for ind in year can change. */
+static void s_add_affected(evaluate_t *self, zhashx_t *items, const school_t *school,
+                           const indicator_t *ind, int year)
+{
+    unsigned k = ind->kinds;
+    if (k & KIND_THRESHOLD)
+        s_add(self, items, KIND_THRESHOLD, school, ind, 0, year);
+    if (k & KIND_MISSING)
+        s_add(self, items, KIND_MISSING, school, ind, 0, year);
+    if (k & KIND_BALANCED)
+        s_add(self, items, KIND_BALANCED, school, NULL, 0, year);
+    if (k & KIND_DISPERSION)
+        s_add(self, items, KIND_DISPERSION, NULL, ind, school->stage, year);
+    if (k & KIND_PROGRESS) {
+        int from = year == ind->plan_baseline ? self->min_year : year;
+        for (int y = from; y <= self->max_year; y++)
+            s_add(self, items, KIND_PROGRESS, NULL, ind, 0, y);
+    }
+    // the record's period, and later ones (whose previous period may now be this one)
+    for (int y = year; y <= self->max_year; y++) {
+        if (k & KIND_FLUCTUATION)
+            s_add(self, items, KIND_FLUCTUATION, school, ind, 0, y);
+        if (k & KIND_DATA_QUALITY)
+            s_add(self, items, KIND_DATA_QUALITY, school, ind, 0, y);
+    }
+    // the outlier test compares the stage's schools with one another
+    if (k & KIND_DATA_QUALITY)
+        for (size_t s = 0; s < schools_count(self->schools); s++) {
+            const school_t *other = schools_at(self->schools, s);
+            if (other->stage == school->stage)
+                s_add(self, items, KIND_DATA_QUALITY, other, ind, 0, year);
+        }
+}
+
+//  --------------------------------------------------------------------------
+//  Judging one item
+
+typedef struct {
+    level_t level;    // green: not a warning
+    bool has_value;   // value is set
+    double value;     // what was judged
+    char detail[256]; // why
+} s_verdict_t;
+
+static const s_stats_t *s_stage_stats(evaluate_t *self, stage_t stage, const indicator_t *ind,
+                                      int year)
+{
+    char key[160];
+    snprintf(key, sizeof key, "%d|%s|%d", stage, ind->code, year);
+    s_stats_t *stats = zhashx_lookup(self->stats, key);
+    if (stats)
+        return stats;
+    stats = xcalloc(1, sizeof *stats);
+    double *x = xmalloc((schools_count(self->schools) + 1) * sizeof *x);
+    for (size_t s = 0; s < schools_count(self->schools); s++) {
+        const school_t *school = schools_at(self->schools, s);
+        if (school->stage == stage && s_value(self, school->code, ind->code, year, &x[stats->n]))
+            stats->n++;
+    }
+    if (stats->n)
+        judge_mad(x, stats->n, &stats->median, &stats->mad);
+    free(x);
+    zhashx_insert(self->stats, key, stats);
+    return stats;
+}
+
+/*  Student-weighted mean of ind in year over the schools of a stage (all stages when stage <
+ *  0); returns the number of schools. */
+static size_t s_gather(evaluate_t *self, int stage, const indicator_t *ind, int year, double *x,
+                       double *p)
+{
+    size_t n = 0;
+    for (size_t s = 0; s < schools_count(self->schools); s++) {
+        const school_t *school = schools_at(self->schools, s);
+        if ((stage < 0 || (int) school->stage == stage) &&
+            s_value(self, school->code, ind->code, year, &x[n]))
+            p[n++] = (double) school->students;
+    }
+    return n;
+}
+
+static double s_weighted_mean(const double *x, const double *p, size_t n)
+{
+    double w = 0, sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        w += p[i];
+        sum += p[i] * x[i];
+    }
+    return sum / w;
+}
+
+static void s_judge_school_item(evaluate_t *self, const s_item_t *item, time_t now,
+                                s_verdict_t *out)
+{
+    const rule_params_t *p = rules_params(self->rules);
+    const school_t *school = item->school;
+    const indicator_t *ind = item->ind;
+    double v = 0, prev = 0;
+    int prev_year = 0;
+    bool has = s_value(self, school->code, ind->code, item->year, &v);
+    switch (item->kind) {
+    case KIND_THRESHOLD: {
+        if (!has || !ind->has_target[school->stage])
+            return;
+        double t = ind->target[school->stage];
+        *out = (s_verdict_t){.level = judge_threshold(ind->higher_better, t, p->tolerance, v),
+                             .has_value = true, .value = v};
+        snprintf(out->detail, sizeof out->detail, "%g %s against a target of %s%g (yellow %s %g)",
+                 v, ind->unit, ind->higher_better ? ">= " : "<= ", t,
+                 ind->higher_better ? "from" : "up to",
+                 ind->higher_better ? p->tolerance * t : t / p->tolerance);
+        return;
+    }
+    case KIND_FLUCTUATION: {
+        if (!has || !s_previous(self, school->code, ind->code, item->year, &prev_year, &prev))
+            return;
+        double worse = judge_worsening(ind->higher_better, prev, v);
+        *out = (s_verdict_t){
+            .level = judge_fluctuation(worse, p->fluctuation_yellow, p->fluctuation_red),
+            .has_value = true, .value = worse};
+        snprintf(out->detail, sizeof out->detail, "%g in %d-%d, %g in %d-%d: worse by %g",
+                 prev, prev_year, prev_year + 1, v, item->year, item->year + 1, worse);
+        return;
+    }
+    case KIND_MISSING: {
+        if (has || item->year < p->first_period)
+            return;
+        time_t deadline = judge_deadline(item->year, p->deadline_month, p->deadline_day);
+        *out = (s_verdict_t){.level = judge_missing(now, deadline, p->missing_red_days)};
+        snprintf(out->detail, sizeof out->detail, "not reported; the deadline was %d-%02d-%02d",
+                 item->year, p->deadline_month, p->deadline_day);
+        return;
+    }
+    case KIND_DATA_QUALITY: {
+        if (!has)
+            return;
+        bool jump = s_previous(self, school->code, ind->code, item->year, &prev_year, &prev) &&
+                    judge_jump(prev, v, p->jump_high, p->jump_low);
+        const s_stats_t *st = s_stage_stats(self, school->stage, ind, item->year);
+        bool outlier = judge_outlier(v, st->median, st->mad, st->n,
+                                     (size_t) p->outlier_min_schools, p->outlier_z);
+        if (!jump && !outlier)
+            return;
+        *out = (s_verdict_t){.level = LEVEL_YELLOW, .has_value = true, .value = v};
+        if (jump)
+            snprintf(out->detail, sizeof out->detail, "%g is %.2f times the %g of %d-%d%s", v,
+                     v / prev, prev, prev_year, prev_year + 1,
+                     outlier ? ", and an outlier among the stage's schools" : "");
+        else
+            snprintf(out->detail, sizeof out->detail,
+                     "%g is an outlier among %zu schools (median %g, MAD %g)", v, st->n,
+                     st->median, st->mad);
+        return;
+    }
+    default:
+        return;
+    }
+}
+
+static void s_judge_balanced(evaluate_t *self, const s_item_t *item, s_verdict_t *out)
+{
+    const rule_params_t *p = rules_params(self->rules);
+    const school_t *school = item->school;
+    level_t levels[64];
+    size_t n = 0, meet = 0;
+    for (size_t i = 0; i < rules_count(self->rules) && n < 64; i++) {
+        const indicator_t *ind = rules_at(self->rules, i);
+        if (!(ind->kinds & KIND_BALANCED))
+            continue;
+        double v;
+        if (!ind->has_target[school->stage] ||
+            !s_value(self, school->code, ind->code, item->year, &v))
+            return; // only when every resource indicator is reported
+        levels[n] =
+            judge_threshold(ind->higher_better, ind->target[school->stage], p->tolerance, v);
+        meet += levels[n++] == LEVEL_GREEN;
+    }
+    if (n == 0)
+        return;
+    *out = (s_verdict_t){.level = judge_balanced(levels, n), .has_value = true,
+                         .value = (double) meet};
+    snprintf(out->detail, sizeof out->detail, "%zu of %zu resource indicators meet the target",
+             meet, n);
+}
+
+static void s_judge_county_item(evaluate_t *self, const s_item_t *item, s_verdict_t *out)
+{
+    const rule_params_t *p = rules_params(self->rules);
+    const indicator_t *ind = item->ind;
+    size_t cap = schools_count(self->schools) + 1;
+    double *x = xmalloc(cap * sizeof *x), *w = xmalloc(cap * sizeof *w);
+    if (item->kind == KIND_DISPERSION) {
+        size_t n = s_gather(self, (int) item->stage, ind, item->year, x, w);
+        double cv;
+        if (judge_cv(x, w, n, (size_t) p->dispersion_min_schools, &cv) == 0) {
+            double limit = p->dispersion_limit[item->stage];
+            *out = (s_verdict_t){.level = judge_dispersion(cv, p->dispersion_target, limit),
+                                 .has_value = true, .value = cv};
+            snprintf(out->detail, sizeof out->detail,
+                     "CV %.3f over %zu %s schools (target %.2f, limit %.2f)", cv, n,
+                     stage_name(item->stage), p->dispersion_target, limit);
+        }
+    } else if (item->kind == KIND_PROGRESS && item->year > ind->plan_baseline) {
+        size_t nb = s_gather(self, -1, ind, ind->plan_baseline, x, w);
+        double base = nb ? s_weighted_mean(x, w, nb) : 0;
+        size_t n = nb ? s_gather(self, -1, ind, item->year, x, w) : 0;
+        if (n) {
+            double mean = s_weighted_mean(x, w, n);
+            double achieved = ind->plan_change < 0 ? base - mean : mean - base;
+            double planned = judge_planned(ind, item->year);
+            *out = (s_verdict_t){.level = judge_progress(achieved, planned), .has_value = true,
+                                 .value = achieved};
+            snprintf(out->detail, sizeof out->detail,
+                     "county mean %.2f against %.2f in %d-%d: improved %.2f of %.2f planned by "
+                     "now",
+                     mean, base, ind->plan_baseline, ind->plan_baseline + 1, achieved, planned);
+        }
+    }
+    free(x);
+    free(w);
+}
+
+static void s_judge(evaluate_t *self, const s_item_t *item, time_t now, s_verdict_t *out)
+{
+    *out = (s_verdict_t){.level = LEVEL_GREEN};
+    self->judged++;
+    if (item->kind == KIND_BALANCED)
+        s_judge_balanced(self, item, out);
+    else if (item->school)
+        s_judge_school_item(self, item, now, out);
+    else
+        s_judge_county_item(self, item, out);
+}
+
+//  --------------------------------------------------------------------------
+//  Comparing with the state, writing the changes
+
+static bool s_same(const s_warning_t *old, const s_verdict_t *v)
+{
+    if (old->level != v->level || old->has_value != v->has_value ||
+        strcmp(old->detail, v->detail) != 0)
+        return false;
+    return !v->has_value || fabs(old->value - v->value) <= 1e-12 * fmax(1, fabs(v->value));
+}
+
+static void s_pend(evaluate_t *self, const char *key, const char *kind, const char *subject,
+                   const char *stage, const char *indicator, int year, level_t from,
+                   const s_verdict_t *v)
+{
+    s_warning_t *w = xcalloc(1, sizeof *w);
+    w->kind = xstrdup(kind);
+    w->subject = xstrdup(subject);
+    w->stage = stage ? xstrdup(stage) : NULL;
+    w->indicator = xstrdup(indicator);
+    w->year = year;
+    w->from = from;
+    w->level = v->level;
+    w->has_value = v->has_value;
+    w->value = v->value;
+    w->detail = xstrdup(v->detail);
+    zhashx_update(self->pending, key, w);
+}
+
+/*  Judges every item of the set and pends what differs from the state. */
+static void s_compare_items(evaluate_t *self, zhashx_t *items, time_t now)
+{
+    for (s_item_t *item = zhashx_first(items); item; item = zhashx_next(items)) {
+        const char *key = zhashx_cursor(items);
+        s_verdict_t v;
+        s_judge(self, item, now, &v);
+        const s_warning_t *old = zhashx_lookup(self->state, key);
+        if ((!old && v.level == LEVEL_GREEN) || (old && s_same(old, &v)))
+            continue;
+        const char *stage = item->kind == KIND_PROGRESS   ? NULL
+                            : item->kind == KIND_DISPERSION ? stage_name(item->stage)
+                                                            : stage_name(item->school->stage);
+        s_pend(self, key, kind_name(item->kind), item->school ? item->school->code : self->county,
+               stage, item->ind ? item->ind->code : S_BALANCED, item->year,
+               old ? old->level : LEVEL_GREEN, &v);
+    }
+}
+
+/*  After a sweep over `items`: warnings of the state that no item of the sweep produced (their
+ *  school, indicator or kind is gone from the rules or the registry) turn green. only_kind
+ *  limits this to one kind (0: all). */
+static void s_retire_absent(evaluate_t *self, zhashx_t *items, const char *only_kind)
+{
+    s_verdict_t green = {.level = LEVEL_GREEN};
+    snprintf(green.detail, sizeof green.detail, "no longer judged under the rules in force");
+    for (s_warning_t *w = zhashx_first(self->state); w; w = zhashx_next(self->state)) {
+        const char *key = zhashx_cursor(self->state);
+        if ((only_kind && strcmp(w->kind, only_kind) != 0) || zhashx_lookup(items, key))
+            continue;
+        s_pend(self, key, w->kind, w->subject, w->stage, w->indicator, w->year, w->level, &green);
+    }
+}
+
+typedef struct {
+    char *data;  // the array literal so far
+    size_t len;  // its length
+    size_t cap;  // allocated
+} s_array_t;
+
+static void s_array_put(s_array_t *a, const char *text, bool quote)
+{
+    size_t need = a->len + 2 * (text ? strlen(text) : 4) + 8;
+    if (need > a->cap) {
+        a->cap = need * 2;
+        a->data = xrealloc(a->data, a->cap);
+    }
+    char separator = a->len ? ',' : '{';
+    a->data[a->len++] = separator;
+    if (!text) {
+        memcpy(a->data + a->len, "NULL", 4);
+        a->len += 4;
+        return;
+    }
+    if (quote)
+        a->data[a->len++] = '"';
+    for (const char *c = text; *c; c++) {
+        if (quote && (*c == '"' || *c == '\\'))
+            a->data[a->len++] = '\\';
+        a->data[a->len++] = *c;
+    }
+    if (quote)
+        a->data[a->len++] = '"';
+}
+
+/*  Closes the literal (s_write puts at least one element in each). */
+static const char *s_array_end(s_array_t *a)
+{
+    a->data[a->len] = '}';
+    a->data[a->len + 1] = '\0';
+    return a->data;
+}
+
+static const char *s_write_sql =
+    "WITH c AS ("
+    "  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
+    "                       $6::text[], $7::text[], $8::float8[], $9::text[])"
+    "  AS c(kind, subject, stage, indicator, period, from_level, to_level, value, detail)),"
+    " gone AS ("
+    "  DELETE FROM edu.warning_state w USING c"
+    "  WHERE c.to_level = 'green' AND w.kind = c.kind AND w.subject = c.subject"
+    "    AND w.indicator = c.indicator AND w.period = c.period),"
+    " kept AS ("
+    "  INSERT INTO edu.warning_state AS w (kind, subject, stage, indicator, period, level, value,"
+    "                                     detail, since)"
+    "  SELECT kind, subject, stage, indicator, period, to_level, value, detail, now()"
+    "  FROM c WHERE to_level <> 'green'"
+    "  ON CONFLICT (kind, subject, indicator, period) DO UPDATE SET"
+    "    stage = EXCLUDED.stage, level = EXCLUDED.level, value = EXCLUDED.value,"
+    "    detail = EXCLUDED.detail,"
+    "    since = CASE WHEN w.level = EXCLUDED.level THEN w.since ELSE EXCLUDED.since END)"
+    " INSERT INTO edu.warning_transition (kind, subject, stage, indicator, period, from_level,"
+    "                                     to_level, value, detail)"
+    " SELECT kind, subject, stage, indicator, period, from_level, to_level, value, detail"
+    " FROM c WHERE from_level <> to_level";
+
+static int s_write(evaluate_t *self, PGconn *conn, char *err, size_t errlen)
+{
+    if (zhashx_size(self->pending) == 0)
+        return 0;
+    s_array_t cols[9] = {{0}};
+    for (s_warning_t *w = zhashx_first(self->pending); w; w = zhashx_next(self->pending)) {
+        char period[16], value[40];
+        snprintf(period, sizeof period, "%d-%d", w->year, w->year + 1);
+        snprintf(value, sizeof value, "%.17g", w->value);
+        s_array_put(&cols[0], w->kind, true);
+        s_array_put(&cols[1], w->subject, true);
+        s_array_put(&cols[2], w->stage, true);
+        s_array_put(&cols[3], w->indicator, true);
+        s_array_put(&cols[4], period, true);
+        s_array_put(&cols[5], level_name(w->from), true);
+        s_array_put(&cols[6], level_name(w->level), true);
+        s_array_put(&cols[7], w->has_value ? value : NULL, false);
+        s_array_put(&cols[8], w->detail, true);
+    }
+    const char *params[9];
+    for (int i = 0; i < 9; i++)
+        params[i] = s_array_end(&cols[i]);
+    PGresult *res = PQexecParams(conn, s_write_sql, 9, NULL, params, NULL, NULL, 0);
+    int rc = 0;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = errorf(err, errlen, "could not write warnings: %s", PQresultErrorMessage(res));
+    PQclear(res);
+    for (int i = 0; i < 9; i++)
+        free(cols[i].data);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  Passes
+
+bool evaluate_sweep_due(evaluate_t *self, time_t now)
+{
+    if (self->full_due || !self->loaded || !self->last_sweep)
+        return true;
+    const rule_params_t *p = rules_params(self->rules);
+    time_t red = (time_t) (p->missing_red_days * 86400);
+    for (int y = p->first_period; y <= s_latest_due(p, now) + 1; y++) {
+        time_t d = judge_deadline(y, p->deadline_month, p->deadline_day);
+        if ((d > self->last_sweep && d <= now) || (d + red > self->last_sweep && d + red <= now))
+            return true;
+    }
+    return false;
+}
+
+int evaluate_batch(void *arg, PGconn *conn, const char *sender, const Edu__V1__Batch *batch,
+                   const verdict_t *const *verdicts, char *err, size_t errlen)
+{
+    (void) sender;
+    evaluate_t *self = arg;
+    time_t now;
+    if (period_now(&now) != 0)
+        return errorf(err, errlen, "EDU_NOW is not an ISO 8601 time");
+    zhashx_purge(self->pending);
+    zhashx_purge(self->stats);
+    self->pending_sweep = 0;
+    // loaded inside this transaction, memory already holds the batch: applying it again is
+    // harmless (the latest record of each key wins, as in the database)
+    if (!self->loaded && s_load(self, conn, err, errlen) != 0)
+        return -1;
+    for (size_t i = 0; i < batch->n_records; i++) {
+        const Edu__V1__Record *r = batch->records[i];
+        int year;
+        if (verdicts[i] && verdicts[i]->reason == REFUSE_NONE &&
+            period_parse(r->period, &year) == 0)
+            s_set_value(self, r->school_code, r->indicator, year, r->value);
+    }
+    zhashx_t *items = s_map(s_free);
+    for (size_t i = 0; i < batch->n_records; i++) {
+        const Edu__V1__Record *r = batch->records[i];
+        const school_t *school = schools_find(self->schools, r->school_code);
+        const indicator_t *ind = rules_find(self->rules, r->indicator);
+        int year;
+        if (verdicts[i] && verdicts[i]->reason == REFUSE_NONE && school && ind &&
+            period_parse(r->period, &year) == 0)
+            s_add_affected(self, items, school, ind, year);
+    }
+    if (evaluate_sweep_due(self, now) && !self->full_due) {
+        s_add_missing(self, items, now);
+        self->pending_sweep = now;
+    }
+    s_compare_items(self, items, now);
+    if (self->pending_sweep)
+        s_retire_absent(self, items, "missing");
+    zhashx_destroy(&items);
+    return s_write(self, conn, err, errlen);
+}
+
+void evaluate_commit(evaluate_t *self)
+{
+    for (s_warning_t *w = zhashx_first(self->pending); w; w = zhashx_next(self->pending)) {
+        const char *key = zhashx_cursor(self->pending);
+        if (w->level == LEVEL_GREEN) {
+            zhashx_delete(self->state, key);
+        } else {
+            s_warning_t *copy = xcalloc(1, sizeof *copy);
+            *copy = *w;
+            copy->kind = xstrdup(w->kind);
+            copy->subject = xstrdup(w->subject);
+            copy->stage = w->stage ? xstrdup(w->stage) : NULL;
+            copy->indicator = xstrdup(w->indicator);
+            copy->detail = xstrdup(w->detail);
+            zhashx_update(self->state, key, copy);
+        }
+        self->changed++;
+    }
+    zhashx_purge(self->pending);
+    if (self->pending_sweep)
+        self->last_sweep = self->pending_sweep;
+    self->pending_sweep = 0;
+}
+
+void evaluate_abort(evaluate_t *self)
+{
+    zhashx_purge(self->pending);
+    self->pending_sweep = 0;
+    self->loaded = false;
+}
+
+static int s_exec(PGconn *conn, const char *sql, char *err, size_t errlen)
+{
+    PGresult *res = PQexec(conn, sql);
+    int rc = PQresultStatus(res) == PGRES_COMMAND_OK
+                 ? 0
+                 : errorf(err, errlen, "could not %s: %s", sql, PQresultErrorMessage(res));
+    PQclear(res);
+    return rc;
+}
+
+int evaluate_sweep(evaluate_t *self, PGconn *conn, time_t now, char *err, size_t errlen)
+{
+    zhashx_purge(self->pending);
+    zhashx_purge(self->stats);
+    if (s_exec(conn, "BEGIN", err, errlen) != 0)
+        return -1;
+    if (!self->loaded && s_load(self, conn, err, errlen) != 0)
+        goto failed;
+    bool full = self->full_due;
+    zhashx_t *items = s_map(s_free);
+    if (full)
+        s_add_all(self, items, now);
+    else
+        s_add_missing(self, items, now);
+    s_compare_items(self, items, now);
+    s_retire_absent(self, items, full ? NULL : "missing");
+    size_t count = zhashx_size(items);
+    zhashx_destroy(&items);
+    size_t changes = zhashx_size(self->pending);
+    if (s_write(self, conn, err, errlen) != 0 || s_exec(conn, "COMMIT", err, errlen) != 0)
+        goto failed;
+    self->pending_sweep = now;
+    evaluate_commit(self);
+    self->full_due = false;
+    log_info("evaluate", "judged %s: %zu items, %zu changes, %zu warnings yellow or red",
+             full ? "everything" : "every missing item", count, changes,
+             zhashx_size(self->state));
+    return 0;
+failed:
+    PQclear(PQexec(conn, "ROLLBACK"));
+    evaluate_abort(self);
+    return -1;
+}
