@@ -385,16 +385,6 @@ static size_t s_gather(evaluate_t *self, int stage, const indicator_t *ind, int 
     return n;
 }
 
-static double s_weighted_mean(const double *x, const double *p, size_t n)
-{
-    double w = 0, sum = 0;
-    for (size_t i = 0; i < n; i++) {
-        w += p[i];
-        sum += p[i] * x[i];
-    }
-    return sum / w;
-}
-
 static void s_judge_school_item(evaluate_t *self, const s_item_t *item, time_t now,
                                 s_verdict_t *out)
 {
@@ -506,14 +496,13 @@ static void s_judge_county_item(evaluate_t *self, const s_item_t *item, s_verdic
                      "CV %.3f over %zu %s schools (target %.2f, limit %.2f)", cv, n,
                      stage_name(item->stage), p->dispersion_target, limit);
         }
-    } else if (item->kind == KIND_PROGRESS && item->year > ind->plan_baseline) {
-        size_t nb = s_gather(self, -1, ind, ind->plan_baseline, x, w);
-        double base = nb ? s_weighted_mean(x, w, nb) : 0;
-        size_t n = nb ? s_gather(self, -1, ind, item->year, x, w) : 0;
-        if (n) {
-            double mean = s_weighted_mean(x, w, n);
-            double achieved = ind->plan_change < 0 ? base - mean : mean - base;
-            double planned = judge_planned(ind, item->year);
+    } else if (item->kind == KIND_PROGRESS) {
+        double *bx = xmalloc(cap * sizeof *bx), *bw = xmalloc(cap * sizeof *bw);
+        size_t nb = s_gather(self, -1, ind, ind->plan_baseline, bx, bw);
+        size_t n = s_gather(self, -1, ind, item->year, x, w);
+        double achieved, planned, base, mean;
+        if (judge_progress_of(ind, item->year, bx, bw, nb, x, w, n, &achieved, &planned, &base,
+                              &mean) == 0) {
             *out = (s_verdict_t){.level = judge_progress(achieved, planned), .has_value = true,
                                  .value = achieved};
             snprintf(out->detail, sizeof out->detail,
@@ -521,6 +510,8 @@ static void s_judge_county_item(evaluate_t *self, const s_item_t *item, s_verdic
                      "now",
                      mean, base, ind->plan_baseline, ind->plan_baseline + 1, achieved, planned);
         }
+        free(bx);
+        free(bw);
     }
     free(x);
     free(w);

@@ -160,3 +160,27 @@ double judge_planned(const indicator_t *ind, int year)
         done = span;
     return fabs(ind->plan_change) * done / span;
 }
+
+static double s_weighted_mean(const double *x, const double *p, size_t n)
+{
+    double w = 0, sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        w += p[i];
+        sum += p[i] * x[i];
+    }
+    return w > 0 ? sum / w : 0;
+}
+
+int judge_progress_of(const indicator_t *ind, int year, const double *bx, const double *bp,
+                      size_t nb, const double *x, const double *p, size_t n, double *achieved,
+                      double *planned, double *base_mean, double *mean)
+{
+    if (!(ind->kinds & KIND_PROGRESS) || ind->plan_period <= ind->plan_baseline ||
+        year <= ind->plan_baseline || nb == 0 || n == 0)
+        return -1;
+    *base_mean = s_weighted_mean(bx, bp, nb);
+    *mean = s_weighted_mean(x, p, n);
+    *achieved = ind->plan_change < 0 ? *base_mean - *mean : *mean - *base_mean;
+    *planned = judge_planned(ind, year);
+    return 0;
+}

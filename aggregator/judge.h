@@ -77,4 +77,12 @@ level_t judge_progress(double achieved, double planned);
  *  from baseline to target), capped at the whole change, as a positive number. */
 double judge_planned(const indicator_t *ind, int year);
 
+/*  progress of the county for `year`: from the student-weighted means of the baseline period
+ *  (bx, bp: nb schools) and of `year` (x, p: n schools), the improvement achieved (in the
+ *  plan's direction) and planned. Returns 0, or -1 when there is nothing to judge: no plan
+ *  period after the baseline, no baseline data, or no data for `year`. */
+int judge_progress_of(const indicator_t *ind, int year, const double *bx, const double *bp,
+                      size_t nb, const double *x, const double *p, size_t n, double *achieved,
+                      double *planned, double *base_mean, double *mean);
+
 #endif

@@ -8,7 +8,9 @@
 # and one collector per school of the sample county in deploy/sample/county-430405, drops each
 # school's CSV into its inbox, then the corrections, then the sample's bad rows (each sent by
 # its `sender`), waits until every record is stored, and prints what was accepted and refused,
-# per school and by reason.
+# per school and by reason, and then the warnings (红黄绿三色预警), red first, with the
+# county's dispersion and progress lines. The sample is judged as of EDU_NOW (default
+# 2025-11-08T12:00:00+08:00, the sample's own date).
 #
 #   --keep         leave everything running (stop it later with --stop)
 #   --stop         stop what an earlier --keep left running, then exit
@@ -22,7 +24,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 keep=0
 sample=$root/deploy/sample/county-430405
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case $1 in
     --keep) keep=1 ;;
@@ -67,53 +69,16 @@ pg_start "$var/pg" "$port"
 dropdb --if-exists edu
 trap 'echo "quickstart failed; logs are in $county/log" >&2; stop_everything' ERR
 
+# The sample county is as of 8 November 2025, a week after the 2025-2026 deadline (10-31):
+# deadlines and the missing warnings are judged at that moment unless EDU_NOW says otherwise.
+export EDU_NOW=${EDU_NOW:-2025-11-08T12:00:00+08:00}
+
 echo "== county $(awk -F, 'NR == 2 { print $3 }' "$sample/schools.csv") (var/county)"
 rm -rf "$county"
 county_init "$county" "$bin" "$sample" edu "$(check_free_port)"
 county_aggregator_start "$county"
-schools=$(awk -F, 'NR > 1 { print $1 }' "$sample/schools.csv")
-for code in $schools; do
-  county_collector_start "$county" "$code"
-done
-echo "aggregator and $(echo "$schools" | wc -l) collectors running"
-
-# The sample files end their lines with CRLF, as Excel writes them; counting ignores the CR.
-rows() { tr -d '\r' <"$1" | tail -n +2 | grep -c . || true; }
-want=0
-for code in $schools; do
-  f=$sample/data-$code.csv
-  [ -f "$f" ] || continue
-  county_drop "$county" "$code" "$f"
-  want=$((want + $(rows "$f")))
-done
-echo "dropped $want records into the schools' inboxes; waiting until they are stored"
-county_wait_stored "$county" "$want" 300
-
-if [ -f "$sample/corrections.csv" ]; then
-  tr -d '\r' <"$sample/corrections.csv" >"$county/corrections.csv"
-  for code in $(tail -n +2 "$county/corrections.csv" | cut -d, -f1 | sort -u); do
-    { head -1 "$county/corrections.csv"; grep "^$code," "$county/corrections.csv"; } \
-      >"$county/corrections-$code.csv"
-    county_drop "$county" "$code" "$county/corrections-$code.csv" corrections.csv
-  done
-  want=$((want + $(rows "$county/corrections.csv")))
-  echo "dropped the corrections; waiting"
-  county_wait_stored "$county" "$want" 120
-fi
-
-if [ -f "$sample/bad.csv" ]; then
-  n=0
-  while IFS=, read -r sender school indicator period value _; do
-    n=$((n + 1))
-    printf 'school_code,indicator,period,value\n%s,%s,%s,%s\n' "$school" "$indicator" "$period" \
-      "$value" >"$county/bad-$n.csv"
-    county_drop "$county" "$sender" "$county/bad-$n.csv"
-  done < <(tr -d '\r' <"$sample/bad.csv" | tail -n +2)
-  want=$((want + n))
-  echo "dropped $n bad rows, each from its sender; waiting"
-  county_wait_stored "$county" "$want" 120
-fi
-
+county_feed "$county" "$sample"
+echo "all $COUNTY_FED records stored"
 echo
 echo "== stored: accepted and refused records per school"
 # Per sending school: a refused record may name another school (or none in the registry).
@@ -137,6 +102,16 @@ echo
 echo "current values: $(county_sql "$county" "select count(*) from edu.current_observation")" \
   "(school x indicator x period; corrections replace earlier values, history is kept)"
 echo "each school's refusals are in $county/schools/<code>/inbox/rejected/*.errors.csv"
+
+echo
+echo "== warnings (红黄绿三色预警) as of $EDU_NOW: red first"
+county_sql "$county" "select level, count(*) from edu.current_warning group by 1 order by 1 desc" |
+  sed 's/|/: /; s/^/  /'
+county_sql "$county" "select kind, subject, coalesce(stage, ''), indicator, period, level,
+    coalesce(value::text, '') from edu.current_warning
+  order by level = 'red' desc, kind in ('dispersion', 'progress'), subject, indicator, period, kind" |
+  awk -F'|' -f "$root/deploy/warnings.awk" "$sample/schools.csv" "$root/deploy/rules.ini" - |
+  LC_ALL=C.UTF-8 column -t -s '|'
 
 trap - ERR
 if [ $keep = 1 ]; then

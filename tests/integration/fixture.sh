@@ -28,32 +28,11 @@ for f in bad current corrections; do
 done
 
 schools=$(awk -F, 'NR > 1 { print $1 }' "$fixture/schools.csv")
-for code in $schools; do
-  county_collector_start "$work" "$code"
-  [ -f "$fixture/data-$code.csv" ] && county_drop "$work" "$code" "$fixture/data-$code.csv"
-done
+county_feed "$work" "$fixture" || check_fail "the sample county not stored"
 data_rows=$(cat "$fixture"/data-*.csv | grep -vc '^school_code,')
-county_wait_stored "$work" "$data_rows" 120 || check_fail "data files not stored"
-
-# Corrections: each goes through the collector of its own school, one file per school.
 corr_rows=$(grep -vc '^school_code,' "$work/want/corrections.csv")
-for code in $(awk -F, 'NR > 1 { print $1 }' "$work/want/corrections.csv" | sort -u); do
-  { echo "school_code,indicator,period,value"; grep "^$code," "$work/want/corrections.csv"; } \
-    >"$work/corrections-$code.csv"
-  county_drop "$work" "$code" "$work/corrections-$code.csv" corrections.csv
-done
-county_wait_stored "$work" $((data_rows + corr_rows)) 60 || check_fail "corrections not stored"
-
-# Bad rows: each sent by its sender, as its own file so its errors.csv is easy to find.
 bad_rows=$(grep -vc '^sender,' "$work/want/bad.csv")
-n=0
-while IFS=, read -r sender school indicator period value reason; do
-  n=$((n + 1))
-  printf 'school_code,indicator,period,value\n%s,%s,%s,%s\n' "$school" "$indicator" "$period" \
-    "$value" >"$work/bad-$n.csv"
-  county_drop "$work" "$sender" "$work/bad-$n.csv"
-done < <(tail -n +2 "$work/want/bad.csv")
-county_wait_stored "$work" $((data_rows + corr_rows + bad_rows)) 60 || check_fail "bad rows not stored"
+check_eq "$COUNTY_FED" $((data_rows + corr_rows + bad_rows)) "every sample record sent"
 
 # current.csv, as a set, equals edu.current_observation (values compared at 1e-9).
 county_sql "$work" "select school_code, indicator, period, value from edu.current_observation" \

@@ -14,6 +14,7 @@
 #   county_sql DIR QUERY                 runs QUERY on the county database, unaligned output
 #   county_wait_stored DIR N [SECONDS]   waits until N records are stored (accepted + refused)
 #   county_wait_inbox_empty DIR CODE     waits until the school's inbox holds no waiting file
+#   county_feed DIR FIXTURE              starts every school's collector and feeds the sample
 
 county_init() {
   local dir=$1 bin=$2 fixture=$3 db=$4 port=$5 code
@@ -160,4 +161,49 @@ county_wait_inbox_empty() {
   done
   echo "county.sh: files still waiting in $dir/schools/$code/inbox" >&2
   return 1
+}
+
+# county_feed DIR FIXTURE - starts a collector per school of FIXTURE/schools.csv and feeds the
+# sample as a county would see it: each school's data-CODE.csv; once stored, the corrections
+# (through each school's own collector, as corrections.csv); once stored, each row of bad.csv
+# as its own file bad-N.csv sent by its `sender`. Waits for each step to be stored. The
+# fixture's files end their lines with CRLF, as Excel writes them; the collectors read them as
+# they are, the counts ignore the CR. Sets COUNTY_FED to the number of records sent.
+county_feed() {
+  local dir=$1 fixture=$2 code n=0 rows sender school indicator period value
+  for code in $(awk -F, 'NR > 1 { print $1 }' "$fixture/schools.csv"); do
+    county_collector_start "$dir" "$code"
+    if [ -f "$fixture/data-$code.csv" ]; then
+      county_drop "$dir" "$code" "$fixture/data-$code.csv"
+      rows=$(tr -d '\r' <"$fixture/data-$code.csv" | tail -n +2 | grep -c .)
+      n=$((n + rows))
+    fi
+  done
+  echo "county.sh: dropped $n records into the schools' inboxes"
+  county_wait_stored "$dir" "$n" 120 || return 1
+  if [ -f "$fixture/corrections.csv" ]; then
+    tr -d '\r' <"$fixture/corrections.csv" >"$dir/corrections.csv"
+    for code in $(tail -n +2 "$dir/corrections.csv" | cut -d, -f1 | sort -u); do
+      { head -1 "$dir/corrections.csv"; grep "^$code," "$dir/corrections.csv"; } \
+        >"$dir/corrections-$code.csv"
+      county_drop "$dir" "$code" "$dir/corrections-$code.csv" corrections.csv
+    done
+    rows=$(tail -n +2 "$dir/corrections.csv" | grep -c .)
+    n=$((n + rows))
+    echo "county.sh: dropped $rows corrections"
+    county_wait_stored "$dir" "$n" 60 || return 1
+  fi
+  if [ -f "$fixture/bad.csv" ]; then
+    rows=0
+    while IFS=, read -r sender school indicator period value _; do
+      rows=$((rows + 1))
+      printf 'school_code,indicator,period,value\n%s,%s,%s,%s\n' "$school" "$indicator" \
+        "$period" "$value" >"$dir/bad-$rows.csv"
+      county_drop "$dir" "$sender" "$dir/bad-$rows.csv"
+    done < <(tr -d '\r' <"$fixture/bad.csv" | tail -n +2)
+    n=$((n + rows))
+    echo "county.sh: dropped $rows bad rows, each from its sender"
+    county_wait_stored "$dir" "$n" 60 || return 1
+  fi
+  COUNTY_FED=$n
 }
