@@ -1,7 +1,7 @@
 /*  evaluate - the county's red/yellow/green warnings, kept current batch by batch
  *
  *  One pass (a batch, or a sweep) gathers the items in scope into a set keyed like the
- *  warnings ("kind|subject|indicator|year"), judges each from the values in memory, and
+ *  warnings ("kind|subject|stage|indicator|year"; a county has a dispersion line per stage), judges each from the values in memory, and
  *  compares the verdict with the committed state: every difference (level, value or detail)
  *  becomes a pending change. The changes go to PostgreSQL in one statement (arrays unnested
  *  into edu.warning_state, and edu.warning_transition where the level changed) and into memory
@@ -29,7 +29,7 @@
 typedef struct {
     char *kind;      // kind name ("threshold")
     char *subject;   // school code, or the county code for county kinds
-    char *stage;     // stage name, or NULL (progress)
+    char *stage;     // stage name, or "" (progress)
     char *indicator; // indicator code, or "balanced"
     int year;        // first year of the period
     level_t from;    // level before (pending changes only)
@@ -208,14 +208,15 @@ static int s_load(evaluate_t *self, PGconn *conn, char *err, size_t errlen)
         s_warning_t *w = xcalloc(1, sizeof *w);
         w->kind = xstrdup(PQgetvalue(res, i, 0));
         w->subject = xstrdup(PQgetvalue(res, i, 1));
-        w->stage = PQgetisnull(res, i, 2) ? NULL : xstrdup(PQgetvalue(res, i, 2));
+        w->stage = xstrdup(PQgetvalue(res, i, 2));
         w->indicator = xstrdup(PQgetvalue(res, i, 3));
         period_parse(PQgetvalue(res, i, 4), &w->year);
         level_parse(PQgetvalue(res, i, 5), &w->level);
         w->has_value = !PQgetisnull(res, i, 6);
         w->value = w->has_value ? strtod(PQgetvalue(res, i, 6), NULL) : 0;
         w->detail = xstrdup(PQgetvalue(res, i, 7));
-        char *key = xasprintf("%s|%s|%s|%d", w->kind, w->subject, w->indicator, w->year);
+        char *key = xasprintf("%s|%s|%s|%s|%d", w->kind, w->subject, w->stage, w->indicator,
+                              w->year);
         zhashx_update(self->state, key, w);
         free(key);
     }
@@ -227,10 +228,18 @@ static int s_load(evaluate_t *self, PGconn *conn, char *err, size_t errlen)
 //  --------------------------------------------------------------------------
 //  Items in scope
 
+/*  The stage an item is judged for: the school's, the dispersion's, or none (""). */
+static const char *s_item_stage(const s_item_t *item)
+{
+    if (item->kind == KIND_PROGRESS)
+        return "";
+    return stage_name(item->school ? item->school->stage : item->stage);
+}
+
 static char *s_item_key(evaluate_t *self, const s_item_t *item)
 {
-    return xasprintf("%s|%s|%s|%d", kind_name(item->kind),
-                     item->school ? item->school->code : self->county,
+    return xasprintf("%s|%s|%s|%s|%d", kind_name(item->kind),
+                     item->school ? item->school->code : self->county, s_item_stage(item),
                      item->ind ? item->ind->code : S_BALANCED, item->year);
 }
 
@@ -547,7 +556,7 @@ static void s_pend(evaluate_t *self, const char *key, const char *kind, const ch
     s_warning_t *w = xcalloc(1, sizeof *w);
     w->kind = xstrdup(kind);
     w->subject = xstrdup(subject);
-    w->stage = stage ? xstrdup(stage) : NULL;
+    w->stage = xstrdup(stage);
     w->indicator = xstrdup(indicator);
     w->year = year;
     w->from = from;
@@ -568,11 +577,8 @@ static void s_compare_items(evaluate_t *self, zhashx_t *items, time_t now)
         const s_warning_t *old = zhashx_lookup(self->state, key);
         if ((!old && v.level == LEVEL_GREEN) || (old && s_same(old, &v)))
             continue;
-        const char *stage = item->kind == KIND_PROGRESS   ? NULL
-                            : item->kind == KIND_DISPERSION ? stage_name(item->stage)
-                                                            : stage_name(item->school->stage);
         s_pend(self, key, kind_name(item->kind), item->school ? item->school->code : self->county,
-               stage, item->ind ? item->ind->code : S_BALANCED, item->year,
+               s_item_stage(item), item->ind ? item->ind->code : S_BALANCED, item->year,
                old ? old->level : LEVEL_GREEN, &v);
     }
 }
@@ -639,14 +645,14 @@ static const char *s_write_sql =
     " gone AS ("
     "  DELETE FROM edu.warning_state w USING c"
     "  WHERE c.to_level = 'green' AND w.kind = c.kind AND w.subject = c.subject"
-    "    AND w.indicator = c.indicator AND w.period = c.period),"
+    "    AND w.stage = c.stage AND w.indicator = c.indicator AND w.period = c.period),"
     " kept AS ("
     "  INSERT INTO edu.warning_state AS w (kind, subject, stage, indicator, period, level, value,"
     "                                     detail, since)"
     "  SELECT kind, subject, stage, indicator, period, to_level, value, detail, now()"
     "  FROM c WHERE to_level <> 'green'"
-    "  ON CONFLICT (kind, subject, indicator, period) DO UPDATE SET"
-    "    stage = EXCLUDED.stage, level = EXCLUDED.level, value = EXCLUDED.value,"
+    "  ON CONFLICT (kind, subject, stage, indicator, period) DO UPDATE SET"
+    "    level = EXCLUDED.level, value = EXCLUDED.value,"
     "    detail = EXCLUDED.detail,"
     "    since = CASE WHEN w.level = EXCLUDED.level THEN w.since ELSE EXCLUDED.since END)"
     " INSERT INTO edu.warning_transition (kind, subject, stage, indicator, period, from_level,"
@@ -757,7 +763,7 @@ void evaluate_commit(evaluate_t *self)
             *copy = *w;
             copy->kind = xstrdup(w->kind);
             copy->subject = xstrdup(w->subject);
-            copy->stage = w->stage ? xstrdup(w->stage) : NULL;
+            copy->stage = xstrdup(w->stage);
             copy->indicator = xstrdup(w->indicator);
             copy->detail = xstrdup(w->detail);
             zhashx_update(self->state, key, copy);

@@ -68,24 +68,26 @@ static const s_migration_t s_migrations[] = {
      "  SELECT school_code, indicator, period, reason, received_at FROM edu.rejected_log;"},
     {2, "red, yellow and green warnings: what is yellow or red now, and every change of level",
      // One row per item that is yellow or red now, as the evaluator judged it last.
+     // stage is '' where none applies (progress), so that it can be part of the key:
+     // a county has a dispersion line per stage for the same indicator and period.
      "CREATE TABLE edu.warning_state ("
      "  kind text NOT NULL,"
      "  subject text NOT NULL,"
-     "  stage text,"
+     "  stage text NOT NULL,"
      "  indicator text NOT NULL,"
      "  period text NOT NULL,"
      "  level text NOT NULL CHECK (level IN ('yellow', 'red')),"
      "  value double precision,"
      "  detail text NOT NULL,"
      "  since timestamptz NOT NULL,"
-     "  PRIMARY KEY (kind, subject, indicator, period));"
+     "  PRIMARY KEY (kind, subject, stage, indicator, period));"
      // Every change of level (green included), in the transaction that caused it: the alert
      // stage reads it in order of id.
      "CREATE TABLE edu.warning_transition ("
      "  id bigserial PRIMARY KEY,"
      "  kind text NOT NULL,"
      "  subject text NOT NULL,"
-     "  stage text,"
+     "  stage text NOT NULL,"
      "  indicator text NOT NULL,"
      "  period text NOT NULL,"
      "  from_level text NOT NULL,"
@@ -93,8 +95,10 @@ static const s_migration_t s_migrations[] = {
      "  value double precision,"
      "  detail text NOT NULL,"
      "  at timestamptz NOT NULL DEFAULT now());"
+     "CREATE INDEX warning_transition_item ON edu.warning_transition"
+     "  (kind, subject, stage, indicator, period);"
      "CREATE VIEW edu.current_warning AS"
-     "  SELECT kind, subject, stage, indicator, period, level, value, detail"
+     "  SELECT kind, subject, nullif(stage, '') AS stage, indicator, period, level, value, detail"
      "  FROM edu.warning_state;"},
 };
 
