@@ -1,7 +1,9 @@
 /*  evaluate - the county's red/yellow/green warnings, kept current batch by batch
  *
  *  One pass (a batch, or a sweep) gathers the items in scope into a set keyed like the
- *  warnings ("kind|subject|stage|indicator|year"; a county has a dispersion line per stage), judges each from the values in memory, and
+ *  warnings ("kind|subject|stage|indicator|year"; a county has a dispersion line per stage),
+ *  judges each from the values in memory (a series of years per school and indicator, reached
+ *  through a matrix indexed like the registry and the rules), and
  *  compares the verdict with the committed state: every difference (level, value or detail)
  *  becomes a pending change. The changes go to PostgreSQL in one statement (arrays unnested
  *  into edu.warning_state, and edu.warning_transition where the level changed) and into memory
@@ -48,6 +50,13 @@ typedef struct {
 } s_item_t;
 
 typedef struct {
+    int first;   // first year held
+    int count;   // years held from first on
+    double *value; // per year
+    bool *has;   // a value is present
+} s_series_t;
+
+typedef struct {
     size_t n;             // schools of the stage with a value
     double median, mad;   // of their values
 } s_stats_t;
@@ -56,7 +65,8 @@ struct evaluate_t {
     char *county;             // county code
     const rules_t *rules;     // borrowed
     const schools_t *schools; // borrowed
-    zhashx_t *values;         // "school|indicator|year" -> double *
+    zhashx_t *series;         // "school|indicator" -> s_series_t *: current values by year
+    s_series_t **matrix;      // [school index × indicators + indicator index] -> series
     zhashx_t *state;          // warning key -> s_warning_t *: yellow or red, as committed
     zhashx_t *pending;        // warning key -> s_warning_t *: changes of the open transaction
     zhashx_t *stats;          // "stage|indicator|year" -> s_stats_t *, for one pass
@@ -68,6 +78,9 @@ struct evaluate_t {
     uint64_t judged;          // items judged since start
     uint64_t changed;         // changes committed since start
 };
+
+static void s_series_free(void **item);
+static void s_reindex(evaluate_t *self);
 
 static void s_free(void **item)
 {
@@ -102,7 +115,7 @@ evaluate_t *evaluate_new(const char *county, const rules_t *rules, const schools
     self->county = xstrdup(county);
     self->rules = rules;
     self->schools = schools;
-    self->values = s_map(s_free);
+    self->series = s_map(s_series_free);
     self->state = s_map(s_warning_free);
     self->pending = s_map(s_warning_free);
     self->stats = s_map(s_free);
@@ -115,7 +128,8 @@ void evaluate_destroy(evaluate_t **self_p)
     if (!self_p || !*self_p)
         return;
     evaluate_t *self = *self_p;
-    zhashx_destroy(&self->values);
+    zhashx_destroy(&self->series);
+    free(self->matrix);
     zhashx_destroy(&self->state);
     zhashx_destroy(&self->pending);
     zhashx_destroy(&self->stats);
@@ -129,6 +143,8 @@ void evaluate_set_rules(evaluate_t *self, const rules_t *rules, const schools_t 
     self->rules = rules;
     self->schools = schools;
     self->full_due = true;
+    if (self->matrix)
+        s_reindex(self);
 }
 
 void evaluate_counters(const evaluate_t *self, uint64_t *judged, uint64_t *changed)
@@ -140,26 +156,91 @@ void evaluate_counters(const evaluate_t *self, uint64_t *judged, uint64_t *chang
 //  --------------------------------------------------------------------------
 //  Values in memory
 
-static bool s_value(evaluate_t *self, const char *school, const char *ind, int year, double *out)
+static void s_series_free(void **item)
 {
-    char key[160];
-    snprintf(key, sizeof key, "%s|%s|%d", school, ind, year);
-    const double *v = zhashx_lookup(self->values, key);
-    if (v)
-        *out = *v;
-    return v != NULL;
+    s_series_t *series = *item;
+    if (series) {
+        free(series->value);
+        free(series->has);
+        free(series);
+        *item = NULL;
+    }
+}
+
+static void s_series_set(s_series_t *series, int year, double v)
+{
+    if (series->count == 0)
+        series->first = year;
+    int lo = year < series->first ? year : series->first;
+    int hi = series->count && year < series->first + series->count - 1
+                 ? series->first + series->count - 1
+                 : year;
+    if (lo != series->first || hi - lo + 1 != series->count) {
+        int count = hi - lo + 1, shift = series->first - lo;
+        double *value = xcalloc((size_t) count, sizeof *value);
+        bool *has = xcalloc((size_t) count, sizeof *has);
+        for (int i = 0; i < series->count; i++) {
+            value[i + shift] = series->value[i];
+            has[i + shift] = series->has[i];
+        }
+        free(series->value);
+        free(series->has);
+        series->value = value;
+        series->has = has;
+        series->first = lo;
+        series->count = count;
+    }
+    series->value[year - lo] = v;
+    series->has[year - lo] = true;
+}
+
+/*  Points the matrix at the series of the registry's schools and the rules' indicators. */
+static void s_reindex(evaluate_t *self)
+{
+    size_t ns = schools_count(self->schools), ni = rules_count(self->rules);
+    free(self->matrix);
+    self->matrix = xcalloc(ns * ni + 1, sizeof *self->matrix);
+    for (size_t i = 0; i < ns; i++)
+        for (size_t j = 0; j < ni; j++) {
+            char key[160];
+            snprintf(key, sizeof key, "%s|%s", schools_at(self->schools, i)->code,
+                     rules_at(self->rules, j)->code);
+            self->matrix[i * ni + j] = zhashx_lookup(self->series, key);
+        }
+}
+
+static s_series_t **s_slot(evaluate_t *self, const school_t *school, const indicator_t *ind)
+{
+    size_t i = (size_t) (school - schools_at(self->schools, 0));
+    size_t j = (size_t) (ind - rules_at(self->rules, 0));
+    return &self->matrix[i * rules_count(self->rules) + j];
+}
+
+static bool s_value(evaluate_t *self, const school_t *school, const indicator_t *ind, int year,
+                    double *out)
+{
+    const s_series_t *series = *s_slot(self, school, ind);
+    if (!series || year < series->first || year >= series->first + series->count ||
+        !series->has[year - series->first])
+        return false;
+    *out = series->value[year - series->first];
+    return true;
 }
 
 static void s_set_value(evaluate_t *self, const char *school, const char *ind, int year, double v)
 {
     char key[160];
-    snprintf(key, sizeof key, "%s|%s|%d", school, ind, year);
-    double *slot = zhashx_lookup(self->values, key);
-    if (!slot) {
-        slot = xmalloc(sizeof *slot);
-        zhashx_insert(self->values, key, slot);
+    snprintf(key, sizeof key, "%s|%s", school, ind);
+    s_series_t *series = zhashx_lookup(self->series, key);
+    if (!series) {
+        series = xcalloc(1, sizeof *series);
+        zhashx_insert(self->series, key, series);
+        const school_t *s = schools_find(self->schools, school);
+        const indicator_t *i = rules_find(self->rules, ind);
+        if (s && i)
+            *s_slot(self, s, i) = series;
     }
-    *slot = v;
+    s_series_set(series, year, v);
     if (!self->min_year || year < self->min_year)
         self->min_year = year;
     if (year > self->max_year)
@@ -167,12 +248,14 @@ static void s_set_value(evaluate_t *self, const char *school, const char *ind, i
 }
 
 /*  The school's latest earlier period with a value of ind. */
-static bool s_previous(evaluate_t *self, const char *school, const char *ind, int year,
+static bool s_previous(evaluate_t *self, const school_t *school, const indicator_t *ind, int year,
                        int *prev_year, double *prev)
 {
-    for (int y = year - 1; y >= self->min_year && y > 0; y--)
-        if (s_value(self, school, ind, y, prev)) {
+    const s_series_t *series = *s_slot(self, school, ind);
+    for (int y = year - 1; series && y >= series->first; y--)
+        if (y < series->first + series->count && series->has[y - series->first]) {
             *prev_year = y;
+            *prev = series->value[y - series->first];
             return true;
         }
     return false;
@@ -180,8 +263,9 @@ static bool s_previous(evaluate_t *self, const char *school, const char *ind, in
 
 static int s_load(evaluate_t *self, PGconn *conn, char *err, size_t errlen)
 {
-    zhashx_purge(self->values);
+    zhashx_purge(self->series);
     zhashx_purge(self->state);
+    s_reindex(self);
     self->min_year = self->max_year = 0;
     PGresult *res =
         PQexec(conn, "SELECT school_code, indicator, period, value FROM edu.current_value");
@@ -236,24 +320,24 @@ static const char *s_item_stage(const s_item_t *item)
     return stage_name(item->school ? item->school->stage : item->stage);
 }
 
-static char *s_item_key(evaluate_t *self, const s_item_t *item)
+static void s_item_key(evaluate_t *self, const s_item_t *item, char *key, size_t size)
 {
-    return xasprintf("%s|%s|%s|%s|%d", kind_name(item->kind),
-                     item->school ? item->school->code : self->county, s_item_stage(item),
-                     item->ind ? item->ind->code : S_BALANCED, item->year);
+    snprintf(key, size, "%s|%s|%s|%s|%d", kind_name(item->kind),
+             item->school ? item->school->code : self->county, s_item_stage(item),
+             item->ind ? item->ind->code : S_BALANCED, item->year);
 }
 
 static void s_add(evaluate_t *self, zhashx_t *items, kind_t kind, const school_t *school,
                   const indicator_t *ind, stage_t stage, int year)
 {
     s_item_t item = {.kind = kind, .school = school, .ind = ind, .stage = stage, .year = year};
-    char *key = s_item_key(self, &item);
+    char key[256];
+    s_item_key(self, &item, key, sizeof key);
     if (!zhashx_lookup(items, key)) {
         s_item_t *copy = xmalloc(sizeof *copy);
         *copy = item;
         zhashx_insert(items, key, copy);
     }
-    free(key);
 }
 
 /*  The latest year whose deadline has passed at now. */
@@ -369,7 +453,7 @@ static const s_stats_t *s_stage_stats(evaluate_t *self, stage_t stage, const ind
     double *x = xmalloc((schools_count(self->schools) + 1) * sizeof *x);
     for (size_t s = 0; s < schools_count(self->schools); s++) {
         const school_t *school = schools_at(self->schools, s);
-        if (school->stage == stage && s_value(self, school->code, ind->code, year, &x[stats->n]))
+        if (school->stage == stage && s_value(self, school, ind, year, &x[stats->n]))
             stats->n++;
     }
     if (stats->n)
@@ -388,7 +472,7 @@ static size_t s_gather(evaluate_t *self, int stage, const indicator_t *ind, int 
     for (size_t s = 0; s < schools_count(self->schools); s++) {
         const school_t *school = schools_at(self->schools, s);
         if ((stage < 0 || (int) school->stage == stage) &&
-            s_value(self, school->code, ind->code, year, &x[n]))
+            s_value(self, school, ind, year, &x[n]))
             p[n++] = (double) school->students;
     }
     return n;
@@ -402,7 +486,7 @@ static void s_judge_school_item(evaluate_t *self, const s_item_t *item, time_t n
     const indicator_t *ind = item->ind;
     double v = 0, prev = 0;
     int prev_year = 0;
-    bool has = s_value(self, school->code, ind->code, item->year, &v);
+    bool has = s_value(self, school, ind, item->year, &v);
     switch (item->kind) {
     case KIND_THRESHOLD: {
         if (!has || !ind->has_target[school->stage])
@@ -417,7 +501,7 @@ static void s_judge_school_item(evaluate_t *self, const s_item_t *item, time_t n
         return;
     }
     case KIND_FLUCTUATION: {
-        if (!has || !s_previous(self, school->code, ind->code, item->year, &prev_year, &prev))
+        if (!has || !s_previous(self, school, ind, item->year, &prev_year, &prev))
             return;
         double worse = judge_worsening(ind->higher_better, prev, v);
         *out = (s_verdict_t){
@@ -439,7 +523,7 @@ static void s_judge_school_item(evaluate_t *self, const s_item_t *item, time_t n
     case KIND_DATA_QUALITY: {
         if (!has)
             return;
-        bool jump = s_previous(self, school->code, ind->code, item->year, &prev_year, &prev) &&
+        bool jump = s_previous(self, school, ind, item->year, &prev_year, &prev) &&
                     judge_jump(prev, v, p->jump_high, p->jump_low);
         const s_stats_t *st = s_stage_stats(self, school->stage, ind, item->year);
         bool outlier = judge_outlier(v, st->median, st->mad, st->n,
@@ -474,7 +558,7 @@ static void s_judge_balanced(evaluate_t *self, const s_item_t *item, s_verdict_t
             continue;
         double v;
         if (!ind->has_target[school->stage] ||
-            !s_value(self, school->code, ind->code, item->year, &v))
+            !s_value(self, school, ind, item->year, &v))
             return; // only when every resource indicator is reported
         levels[n] =
             judge_threshold(ind->higher_better, ind->target[school->stage], p->tolerance, v);
