@@ -42,23 +42,23 @@ typedef struct {
 } s_warning_t;
 
 typedef struct {
-    kind_t kind;             // one kind bit
-    const school_t *school;  // school kinds (borrowed from the registry)
-    const indicator_t *ind;  // NULL for balanced (borrowed from the rules)
-    stage_t stage;           // dispersion's stage
-    int year;                // first year of the period
+    kind_t kind;            // one kind bit
+    const school_t *school; // school kinds (borrowed from the registry)
+    const indicator_t *ind; // NULL for balanced (borrowed from the rules)
+    stage_t stage;          // dispersion's stage
+    int year;               // first year of the period
 } s_item_t;
 
 typedef struct {
-    int first;   // first year held
-    int count;   // years held from first on
+    int first;     // first year held
+    int count;     // years held from first on
     double *value; // per year
-    bool *has;   // a value is present
+    bool *has;     // a value is present
 } s_series_t;
 
 typedef struct {
-    size_t n;             // schools of the stage with a value
-    double median, mad;   // of their values
+    size_t n;           // schools of the stage with a value
+    double median, mad; // of their values
 } s_stats_t;
 
 struct evaluate_t {
@@ -75,6 +75,7 @@ struct evaluate_t {
     bool full_due;            // everything must be re-judged at the next sweep
     time_t last_sweep;        // when every missing item was last judged (0: never)
     time_t pending_sweep;     // the open transaction judged every missing item at this time
+    bool want_detail;         // the judging in progress writes its detail line
     uint64_t judged;          // items judged since start
     uint64_t changed;         // changes committed since start
 };
@@ -299,8 +300,8 @@ static int s_load(evaluate_t *self, PGconn *conn, char *err, size_t errlen)
         w->has_value = !PQgetisnull(res, i, 6);
         w->value = w->has_value ? strtod(PQgetvalue(res, i, 6), NULL) : 0;
         w->detail = xstrdup(PQgetvalue(res, i, 7));
-        char *key = xasprintf("%s|%s|%s|%s|%d", w->kind, w->subject, w->stage, w->indicator,
-                              w->year);
+        char *key =
+            xasprintf("%s|%s|%s|%s|%d", w->kind, w->subject, w->stage, w->indicator, w->year);
         zhashx_update(self->state, key, w);
         free(key);
     }
@@ -397,7 +398,7 @@ static void s_add_all(evaluate_t *self, zhashx_t *items, time_t now)
     }
 }
 
-/*  What one accepted record of school for ind in year can change. */
+/*  What one accepted record of school for ind in year can change at the school. */
 static void s_add_affected(evaluate_t *self, zhashx_t *items, const school_t *school,
                            const indicator_t *ind, int year)
 {
@@ -408,13 +409,6 @@ static void s_add_affected(evaluate_t *self, zhashx_t *items, const school_t *sc
         s_add(self, items, KIND_MISSING, school, ind, 0, year);
     if (k & KIND_BALANCED)
         s_add(self, items, KIND_BALANCED, school, NULL, 0, year);
-    if (k & KIND_DISPERSION)
-        s_add(self, items, KIND_DISPERSION, NULL, ind, school->stage, year);
-    if (k & KIND_PROGRESS) {
-        int from = year == ind->plan_baseline ? self->min_year : year;
-        for (int y = from; y <= self->max_year; y++)
-            s_add(self, items, KIND_PROGRESS, NULL, ind, 0, y);
-    }
     // the record's period, and later ones (whose previous period may now be this one)
     for (int y = year; y <= self->max_year; y++) {
         if (k & KIND_FLUCTUATION)
@@ -422,11 +416,26 @@ static void s_add_affected(evaluate_t *self, zhashx_t *items, const school_t *sc
         if (k & KIND_DATA_QUALITY)
             s_add(self, items, KIND_DATA_QUALITY, school, ind, 0, y);
     }
+}
+
+/*  What the records of a stage's schools for ind in year can change in the county: once per
+ *  stage, indicator and period of a batch. */
+static void s_add_group_affected(evaluate_t *self, zhashx_t *items, stage_t stage,
+                                 const indicator_t *ind, int year)
+{
+    unsigned k = ind->kinds;
+    if (k & KIND_DISPERSION)
+        s_add(self, items, KIND_DISPERSION, NULL, ind, stage, year);
+    if (k & KIND_PROGRESS) {
+        int from = year == ind->plan_baseline ? self->min_year : year;
+        for (int y = from; y <= self->max_year; y++)
+            s_add(self, items, KIND_PROGRESS, NULL, ind, 0, y);
+    }
     // the outlier test compares the stage's schools with one another
     if (k & KIND_DATA_QUALITY)
         for (size_t s = 0; s < schools_count(self->schools); s++) {
             const school_t *other = schools_at(self->schools, s);
-            if (other->stage == school->stage)
+            if (other->stage == stage)
                 s_add(self, items, KIND_DATA_QUALITY, other, ind, 0, year);
         }
 }
@@ -471,8 +480,7 @@ static size_t s_gather(evaluate_t *self, int stage, const indicator_t *ind, int 
     size_t n = 0;
     for (size_t s = 0; s < schools_count(self->schools); s++) {
         const school_t *school = schools_at(self->schools, s);
-        if ((stage < 0 || (int) school->stage == stage) &&
-            s_value(self, school, ind, year, &x[n]))
+        if ((stage < 0 || (int) school->stage == stage) && s_value(self, school, ind, year, &x[n]))
             p[n++] = (double) school->students;
     }
     return n;
@@ -493,11 +501,13 @@ static void s_judge_school_item(evaluate_t *self, const s_item_t *item, time_t n
             return;
         double t = ind->target[school->stage];
         *out = (s_verdict_t){.level = judge_threshold(ind->higher_better, t, p->tolerance, v),
-                             .has_value = true, .value = v};
-        snprintf(out->detail, sizeof out->detail, "%g %s against a target of %s%g (yellow %s %g)",
-                 v, ind->unit, ind->higher_better ? ">= " : "<= ", t,
-                 ind->higher_better ? "from" : "up to",
-                 ind->higher_better ? p->tolerance * t : t / p->tolerance);
+                             .has_value = true,
+                             .value = v};
+        if (self->want_detail)
+            snprintf(out->detail, sizeof out->detail,
+                     "%g %s against a target of %s%g (yellow %s %g)", v, ind->unit,
+                     ind->higher_better ? ">= " : "<= ", t, ind->higher_better ? "from" : "up to",
+                     ind->higher_better ? p->tolerance * t : t / p->tolerance);
         return;
     }
     case KIND_FLUCTUATION: {
@@ -506,9 +516,11 @@ static void s_judge_school_item(evaluate_t *self, const s_item_t *item, time_t n
         double worse = judge_worsening(ind->higher_better, prev, v);
         *out = (s_verdict_t){
             .level = judge_fluctuation(worse, p->fluctuation_yellow, p->fluctuation_red),
-            .has_value = true, .value = worse};
-        snprintf(out->detail, sizeof out->detail, "%g in %d-%d, %g in %d-%d: worse by %g",
-                 prev, prev_year, prev_year + 1, v, item->year, item->year + 1, worse);
+            .has_value = true,
+            .value = worse};
+        if (self->want_detail)
+            snprintf(out->detail, sizeof out->detail, "%g in %d-%d, %g in %d-%d: worse by %g", prev,
+                     prev_year, prev_year + 1, v, item->year, item->year + 1, worse);
         return;
     }
     case KIND_MISSING: {
@@ -516,8 +528,9 @@ static void s_judge_school_item(evaluate_t *self, const s_item_t *item, time_t n
             return;
         time_t deadline = judge_deadline(item->year, p->deadline_month, p->deadline_day);
         *out = (s_verdict_t){.level = judge_missing(now, deadline, p->missing_red_days)};
-        snprintf(out->detail, sizeof out->detail, "not reported; the deadline was %d-%02d-%02d",
-                 item->year, p->deadline_month, p->deadline_day);
+        if (self->want_detail)
+            snprintf(out->detail, sizeof out->detail, "not reported; the deadline was %d-%02d-%02d",
+                     item->year, p->deadline_month, p->deadline_day);
         return;
     }
     case KIND_DATA_QUALITY: {
@@ -526,23 +539,24 @@ static void s_judge_school_item(evaluate_t *self, const s_item_t *item, time_t n
         bool jump = s_previous(self, school, ind, item->year, &prev_year, &prev) &&
                     judge_jump(prev, v, p->jump_high, p->jump_low);
         const s_stats_t *st = s_stage_stats(self, school->stage, ind, item->year);
-        bool outlier = judge_outlier(v, st->median, st->mad, st->n,
-                                     (size_t) p->outlier_min_schools, p->outlier_z);
+        bool outlier = judge_outlier(v, st->median, st->mad, st->n, (size_t) p->outlier_min_schools,
+                                     p->outlier_z);
         if (!jump && !outlier)
             return;
         *out = (s_verdict_t){.level = LEVEL_YELLOW, .has_value = true, .value = v};
+        if (!self->want_detail)
+            return;
         if (jump)
             snprintf(out->detail, sizeof out->detail, "%g is %.2f times the %g of %d-%d%s", v,
                      v / prev, prev, prev_year, prev_year + 1,
                      outlier ? ", and an outlier among the stage's schools" : "");
         else
             snprintf(out->detail, sizeof out->detail,
-                     "%g is an outlier among %zu schools (median %g, MAD %g)", v, st->n,
-                     st->median, st->mad);
+                     "%g is an outlier among %zu schools (median %g, MAD %g)", v, st->n, st->median,
+                     st->mad);
         return;
     }
-    default:
-        return;
+    default: return;
     }
 }
 
@@ -557,8 +571,7 @@ static void s_judge_balanced(evaluate_t *self, const s_item_t *item, s_verdict_t
         if (!(ind->kinds & KIND_BALANCED))
             continue;
         double v;
-        if (!ind->has_target[school->stage] ||
-            !s_value(self, school, ind, item->year, &v))
+        if (!ind->has_target[school->stage] || !s_value(self, school, ind, item->year, &v))
             return; // only when every resource indicator is reported
         levels[n] =
             judge_threshold(ind->higher_better, ind->target[school->stage], p->tolerance, v);
@@ -566,10 +579,11 @@ static void s_judge_balanced(evaluate_t *self, const s_item_t *item, s_verdict_t
     }
     if (n == 0)
         return;
-    *out = (s_verdict_t){.level = judge_balanced(levels, n), .has_value = true,
-                         .value = (double) meet};
-    snprintf(out->detail, sizeof out->detail, "%zu of %zu resource indicators meet the target",
-             meet, n);
+    *out = (s_verdict_t){
+        .level = judge_balanced(levels, n), .has_value = true, .value = (double) meet};
+    if (self->want_detail)
+        snprintf(out->detail, sizeof out->detail, "%zu of %zu resource indicators meet the target",
+                 meet, n);
 }
 
 static void s_judge_county_item(evaluate_t *self, const s_item_t *item, s_verdict_t *out)
@@ -584,10 +598,12 @@ static void s_judge_county_item(evaluate_t *self, const s_item_t *item, s_verdic
         if (judge_cv(x, w, n, (size_t) p->dispersion_min_schools, &cv) == 0) {
             double limit = p->dispersion_limit[item->stage];
             *out = (s_verdict_t){.level = judge_dispersion(cv, p->dispersion_target, limit),
-                                 .has_value = true, .value = cv};
-            snprintf(out->detail, sizeof out->detail,
-                     "CV %.3f over %zu %s schools (target %.2f, limit %.2f)", cv, n,
-                     stage_name(item->stage), p->dispersion_target, limit);
+                                 .has_value = true,
+                                 .value = cv};
+            if (self->want_detail)
+                snprintf(out->detail, sizeof out->detail,
+                         "CV %.3f over %zu %s schools (target %.2f, limit %.2f)", cv, n,
+                         stage_name(item->stage), p->dispersion_target, limit);
         }
     } else if (item->kind == KIND_PROGRESS) {
         double *bx = xmalloc(cap * sizeof *bx), *bw = xmalloc(cap * sizeof *bw);
@@ -596,12 +612,13 @@ static void s_judge_county_item(evaluate_t *self, const s_item_t *item, s_verdic
         double achieved, planned, base, mean;
         if (judge_progress_of(ind, item->year, bx, bw, nb, x, w, n, &achieved, &planned, &base,
                               &mean) == 0) {
-            *out = (s_verdict_t){.level = judge_progress(achieved, planned), .has_value = true,
-                                 .value = achieved};
-            snprintf(out->detail, sizeof out->detail,
-                     "county mean %.2f against %.2f in %d-%d: improved %.2f of %.2f planned by "
-                     "now",
-                     mean, base, ind->plan_baseline, ind->plan_baseline + 1, achieved, planned);
+            *out = (s_verdict_t){
+                .level = judge_progress(achieved, planned), .has_value = true, .value = achieved};
+            if (self->want_detail)
+                snprintf(out->detail, sizeof out->detail,
+                         "county mean %.2f against %.2f in %d-%d: improved %.2f of %.2f planned by "
+                         "now",
+                         mean, base, ind->plan_baseline, ind->plan_baseline + 1, achieved, planned);
         }
         free(bx);
         free(bw);
@@ -610,9 +627,12 @@ static void s_judge_county_item(evaluate_t *self, const s_item_t *item, s_verdic
     free(w);
 }
 
-static void s_judge(evaluate_t *self, const s_item_t *item, time_t now, s_verdict_t *out)
+/*  Judges one item; the detail line (costly to format) only when want_detail. */
+static void s_judge(evaluate_t *self, const s_item_t *item, time_t now, bool want_detail,
+                    s_verdict_t *out)
 {
     *out = (s_verdict_t){.level = LEVEL_GREEN};
+    self->want_detail = want_detail;
     self->judged++;
     if (item->kind == KIND_BALANCED)
         s_judge_balanced(self, item, out);
@@ -625,10 +645,10 @@ static void s_judge(evaluate_t *self, const s_item_t *item, time_t now, s_verdic
 //  --------------------------------------------------------------------------
 //  Comparing with the state, writing the changes
 
+/*  The same level and value (the detail line follows from them). */
 static bool s_same(const s_warning_t *old, const s_verdict_t *v)
 {
-    if (old->level != v->level || old->has_value != v->has_value ||
-        strcmp(old->detail, v->detail) != 0)
+    if (old->level != v->level || old->has_value != v->has_value)
         return false;
     return !v->has_value || fabs(old->value - v->value) <= 1e-12 * fmax(1, fabs(v->value));
 }
@@ -657,10 +677,11 @@ static void s_compare_items(evaluate_t *self, zhashx_t *items, time_t now)
     for (s_item_t *item = zhashx_first(items); item; item = zhashx_next(items)) {
         const char *key = zhashx_cursor(items);
         s_verdict_t v;
-        s_judge(self, item, now, &v);
+        s_judge(self, item, now, false, &v);
         const s_warning_t *old = zhashx_lookup(self->state, key);
         if ((!old && v.level == LEVEL_GREEN) || (old && s_same(old, &v)))
             continue;
+        s_judge(self, item, now, true, &v);
         s_pend(self, key, kind_name(item->kind), item->school ? item->school->code : self->county,
                s_item_stage(item), item->ind ? item->ind->code : S_BALANCED, item->year,
                old ? old->level : LEVEL_GREEN, &v);
@@ -683,9 +704,9 @@ static void s_retire_absent(evaluate_t *self, zhashx_t *items, const char *only_
 }
 
 typedef struct {
-    char *data;  // the array literal so far
-    size_t len;  // its length
-    size_t cap;  // allocated
+    char *data; // the array literal so far
+    size_t len; // its length
+    size_t cap; // allocated
 } s_array_t;
 
 static void s_array_put(s_array_t *a, const char *text, bool quote)
@@ -816,15 +837,24 @@ int evaluate_batch(void *arg, PGconn *conn, const char *sender, const Edu__V1__B
             s_set_value(self, r->school_code, r->indicator, year, r->value);
     }
     zhashx_t *items = s_map(s_free);
+    zhashx_t *seen = zhashx_new(); // keys and groups already in scope (corrections repeat them)
     for (size_t i = 0; i < batch->n_records; i++) {
         const Edu__V1__Record *r = batch->records[i];
         const school_t *school = schools_find(self->schools, r->school_code);
         const indicator_t *ind = rules_find(self->rules, r->indicator);
         int year;
-        if (verdicts[i] && verdicts[i]->reason == REFUSE_NONE && school && ind &&
-            period_parse(r->period, &year) == 0)
+        if (!verdicts[i] || verdicts[i]->reason != REFUSE_NONE || !school || !ind ||
+            period_parse(r->period, &year) != 0)
+            continue;
+        char key[160];
+        snprintf(key, sizeof key, "%s|%s|%d", school->code, ind->code, year);
+        if (zhashx_insert(seen, key, (void *) 1) == 0)
             s_add_affected(self, items, school, ind, year);
+        snprintf(key, sizeof key, "%d|%s|%d", school->stage, ind->code, year);
+        if (zhashx_insert(seen, key, (void *) 1) == 0)
+            s_add_group_affected(self, items, school->stage, ind, year);
     }
+    zhashx_destroy(&seen);
     if (evaluate_sweep_due(self, now) && !self->full_due) {
         s_add_missing(self, items, now);
         self->pending_sweep = now;
@@ -902,8 +932,7 @@ int evaluate_sweep(evaluate_t *self, PGconn *conn, time_t now, char *err, size_t
     evaluate_commit(self);
     self->full_due = false;
     log_info("evaluate", "judged %s: %zu items, %zu changes, %zu warnings yellow or red",
-             full ? "everything" : "every missing item", count, changes,
-             zhashx_size(self->state));
+             full ? "everything" : "every missing item", count, changes, zhashx_size(self->state));
     return 0;
 failed:
     PQclear(PQexec(conn, "ROLLBACK"));

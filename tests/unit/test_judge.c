@@ -9,16 +9,18 @@ static const double TOL = 0.85;
 
 Test(judge, threshold_higher_better)
 {
-    static const struct { double t, v; level_t want; } cases[] = {
-        {4.2, 4.2, LEVEL_GREEN},            // exactly on target
-        {4.2, 4.3, LEVEL_GREEN},            // above
-        {4.2, 4.19, LEVEL_YELLOW},          // just below the target
-        {4.2, 0.85 * 4.2, LEVEL_YELLOW},    // exactly on the tolerance line (3.57)
-        {4.2, 3.57, LEVEL_YELLOW},          // the same, as typed
-        {4.2, 3.569, LEVEL_RED},            // just outside the tolerance
-        {2000, 1700, LEVEL_YELLOW},         // 0.85 · 2000
-        {2000, 1699.99, LEVEL_RED},
-        {80, 0, LEVEL_RED},
+    static const struct {
+        double t, v;
+        level_t want;
+    } cases[] = {
+        {4.2, 4.2, LEVEL_GREEN},         // exactly on target
+        {4.2, 4.3, LEVEL_GREEN},         // above
+        {4.2, 4.19, LEVEL_YELLOW},       // just below the target
+        {4.2, 0.85 * 4.2, LEVEL_YELLOW}, // exactly on the tolerance line (3.57)
+        {4.2, 3.57, LEVEL_YELLOW},       // the same, as typed
+        {4.2, 3.569, LEVEL_RED},         // just outside the tolerance
+        {2000, 1700, LEVEL_YELLOW},      // 0.85 · 2000
+        {2000, 1699.99, LEVEL_RED},      {80, 0, LEVEL_RED},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         cr_expect_eq(judge_threshold(true, cases[i].t, TOL, cases[i].v), cases[i].want,
@@ -28,14 +30,16 @@ Test(judge, threshold_higher_better)
 Test(judge, threshold_lower_better)
 {
     // student_teacher_ratio: target 15, yellow up to 15 / 0.85 = 17.647...
-    static const struct { double v; level_t want; } cases[] = {
-        {15, LEVEL_GREEN}, {14.99, LEVEL_GREEN}, {1, LEVEL_GREEN},
-        {15.01, LEVEL_YELLOW}, {15 / 0.85, LEVEL_YELLOW}, {17.64, LEVEL_YELLOW},
-        {17.65, LEVEL_RED}, {40, LEVEL_RED},
+    static const struct {
+        double v;
+        level_t want;
+    } cases[] = {
+        {15, LEVEL_GREEN},         {14.99, LEVEL_GREEN},  {1, LEVEL_GREEN},   {15.01, LEVEL_YELLOW},
+        {15 / 0.85, LEVEL_YELLOW}, {17.64, LEVEL_YELLOW}, {17.65, LEVEL_RED}, {40, LEVEL_RED},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
-        cr_expect_eq(judge_threshold(false, 15, TOL, cases[i].v), cases[i].want, "case %zu: %g",
-                     i, cases[i].v);
+        cr_expect_eq(judge_threshold(false, 15, TOL, cases[i].v), cases[i].want, "case %zu: %g", i,
+                     cases[i].v);
 }
 
 Test(judge, balanced_six_of_seven)
@@ -73,14 +77,16 @@ Test(judge, dispersion_cv)
 
 Test(judge, fluctuation_points)
 {
-    static const struct { double prev, v; level_t want; } cases[] = {
-        {90, 85.01, LEVEL_GREEN},  // worse by 4.99
-        {90, 85, LEVEL_YELLOW},    // worse by 5
-        {80.14, 75.14, LEVEL_YELLOW}, // 5 in decimal input, not 4.9999999
-        {90, 78.01, LEVEL_YELLOW}, // 11.99
-        {90, 78, LEVEL_RED},       // 12
-        {90, 60, LEVEL_RED},
-        {90, 95, LEVEL_GREEN},     // better
+    static const struct {
+        double prev, v;
+        level_t want;
+    } cases[] = {
+        {90, 85.01, LEVEL_GREEN},                            // worse by 4.99
+        {90, 85, LEVEL_YELLOW},                              // worse by 5
+        {80.14, 75.14, LEVEL_YELLOW},                        // 5 in decimal input, not 4.9999999
+        {90, 78.01, LEVEL_YELLOW},                           // 11.99
+        {90, 78, LEVEL_RED},                                 // 12
+        {90, 60, LEVEL_RED},          {90, 95, LEVEL_GREEN}, // better
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         double w = judge_worsening(true, cases[i].prev, cases[i].v);
@@ -159,26 +165,30 @@ Test(judge, progress_plan)
 
 Test(judge, progress_of_the_county)
 {
-    indicator_t myopia = {.kinds = KIND_PROGRESS, .plan_baseline = 2023, .plan_period = 2026,
-                          .plan_change = -5};
+    indicator_t myopia = {
+        .kinds = KIND_PROGRESS, .plan_baseline = 2023, .plan_period = 2026, .plan_change = -5};
     double bx[] = {50, 40}, bp[] = {100, 300}; // weighted baseline mean 42.5
     double x[] = {48, 37}, p[] = {100, 300};   // weighted mean 39.75: improved 2.75
     double achieved = 0, planned = 0, base = 0, mean = 0;
-    cr_assert_eq(judge_progress_of(&myopia, 2025, bx, bp, 2, x, p, 2, &achieved, &planned, &base,
-                                   &mean), 0);
+    cr_assert_eq(
+        judge_progress_of(&myopia, 2025, bx, bp, 2, x, p, 2, &achieved, &planned, &base, &mean), 0);
     cr_expect_float_eq(base, 42.5, 1e-12);
     cr_expect_float_eq(achieved, 2.75, 1e-12);
     cr_expect_float_eq(planned, 10.0 / 3, 1e-12);
     cr_expect_eq(judge_progress(achieved, planned), LEVEL_YELLOW, "2.75 of 3.33 planned");
-    cr_expect_eq(judge_progress_of(&myopia, 2025, bx, bp, 0, x, p, 2, &achieved, &planned, &base,
-                                   &mean), -1, "no baseline data: nothing to judge");
-    cr_expect_eq(judge_progress_of(&myopia, 2023, bx, bp, 2, x, p, 2, &achieved, &planned, &base,
-                                   &mean), -1, "the baseline period itself");
-    cr_expect_eq(judge_progress_of(&myopia, 2025, bx, bp, 2, x, p, 0, &achieved, &planned, &base,
-                                   &mean), -1, "no data for the period");
+    cr_expect_eq(
+        judge_progress_of(&myopia, 2025, bx, bp, 0, x, p, 2, &achieved, &planned, &base, &mean), -1,
+        "no baseline data: nothing to judge");
+    cr_expect_eq(
+        judge_progress_of(&myopia, 2023, bx, bp, 2, x, p, 2, &achieved, &planned, &base, &mean), -1,
+        "the baseline period itself");
+    cr_expect_eq(
+        judge_progress_of(&myopia, 2025, bx, bp, 2, x, p, 0, &achieved, &planned, &base, &mean), -1,
+        "no data for the period");
     indicator_t unplanned = {.kinds = KIND_PROGRESS};
-    cr_expect_eq(judge_progress_of(&unplanned, 2025, bx, bp, 2, x, p, 2, &achieved, &planned,
-                                   &base, &mean), -1, "no plan");
+    cr_expect_eq(
+        judge_progress_of(&unplanned, 2025, bx, bp, 2, x, p, 2, &achieved, &planned, &base, &mean),
+        -1, "no plan");
 }
 
 Test(judge, level_names)
