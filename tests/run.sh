@@ -26,8 +26,8 @@ build() { # build DIR [cmake options...]
   cmake --build "$root/$dir" -j "$jobs" 2>&1 | grep -Ev '^\[ *[0-9]+%\]|^-- ' || true
   [ -x "$root/$dir/bin/edu-aggregator" ]
 }
-build build
-build build-asan -DEDU_SANITIZE=ON
+build build -DEDU_TESTS=ON
+build build-asan -DEDU_SANITIZE=ON -DEDU_TESTS=ON
 
 echo "== PostgreSQL"
 pgdir=$(mktemp -d /tmp/edu-tests-pg.XXXXXX)
