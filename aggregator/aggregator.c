@@ -8,6 +8,7 @@
 #include "aggregator.h"
 
 #include "evaluate.h"
+#include "gate.h"
 #include "keys.h"
 #include "log.h"
 #include "migrate.h"
@@ -139,6 +140,7 @@ struct aggregator_t {
     uint64_t records;                  // records committed (accepted + refused)
     log_complain_t garbage;            // undecodable messages, reported with back-off
     evaluate_t *evaluate;              // the warnings (NULL when [aggregator] evaluate = false)
+    zactor_t *gate;                    // ZAP handler for every CURVE socket (NULL without CURVE)
     int64_t next_sweep_ms;             // no sweep before this (after a failed one)
     log_complain_t sweep_trouble;      // failing sweeps, reported with back-off
 };
@@ -204,6 +206,14 @@ aggregator_t *aggregator_new(const aggregator_config_t *config, char *err, size_
         self->evaluate = evaluate_new(config->county, self->rules, self->schools);
         store_set_stage(self->store, evaluate_batch, self->evaluate);
     }
+    if (config->curve_enabled) {
+        gate_config_t gc = {.schools = config->curve_clients, .readers = config->curve_readers};
+        self->gate = zactor_new(gate_actor, &gc);
+        if (!self->gate) {
+            errorf(err, errlen, "could not start the ZAP handler (is another one running?)");
+            goto failed;
+        }
+    }
     receiver_config_t rc = {.endpoint = config->listen,
                             .curve = config->curve_enabled,
                             .secret = config->curve_secret,
@@ -224,6 +234,7 @@ void aggregator_destroy(aggregator_t **self_p)
         return;
     aggregator_t *self = *self_p;
     receiver_destroy(&self->receiver);
+    zactor_destroy(&self->gate);
     evaluate_destroy(&self->evaluate);
     store_destroy(&self->store);
     schools_destroy(&self->schools);

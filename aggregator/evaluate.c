@@ -13,6 +13,7 @@
 #define _DEFAULT_SOURCE // timegm()
 #include "evaluate.h"
 
+#include "alert.h"
 #include "judge.h"
 #include "log.h"
 #include "period.h"
@@ -745,8 +746,10 @@ static const char *s_array_end(s_array_t *a)
 static const char *s_write_sql =
     "WITH c AS ("
     "  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
-    "                       $6::text[], $7::text[], $8::float8[], $9::text[])"
-    "  AS c(kind, subject, stage, indicator, period, from_level, to_level, value, detail)),"
+    "                       $6::text[], $7::text[], $8::float8[], $9::text[], $10::text[],"
+    "                       $11::text[], $12::float8[], $13::text[])"
+    "  AS c(kind, subject, stage, indicator, period, from_level, to_level, value, detail,"
+    "       subject_name, indicator_name, target, message)),"
     " gone AS ("
     "  DELETE FROM edu.warning_state w USING c"
     "  WHERE c.to_level = 'green' AND w.kind = c.kind AND w.subject = c.subject"
@@ -759,21 +762,81 @@ static const char *s_write_sql =
     "  ON CONFLICT (kind, subject, stage, indicator, period) DO UPDATE SET"
     "    level = EXCLUDED.level, value = EXCLUDED.value,"
     "    detail = EXCLUDED.detail,"
-    "    since = CASE WHEN w.level = EXCLUDED.level THEN w.since ELSE EXCLUDED.since END)"
-    " INSERT INTO edu.warning_transition (kind, subject, stage, indicator, period, from_level,"
-    "                                     to_level, value, detail)"
-    " SELECT kind, subject, stage, indicator, period, from_level, to_level, value, detail"
-    " FROM c WHERE from_level <> to_level";
+    "    since = CASE WHEN w.level = EXCLUDED.level THEN w.since ELSE EXCLUDED.since END),"
+    " t AS ("
+    "  INSERT INTO edu.warning_transition (kind, subject, stage, indicator, period, from_level,"
+    "                                      to_level, value, detail)"
+    "  SELECT kind, subject, stage, indicator, period, from_level, to_level, value, detail"
+    "  FROM c WHERE from_level <> to_level"
+    "  RETURNING id, kind, subject, stage, indicator, period, from_level, to_level, value, at)"
+    // the outbox: one alert per change of level, in this same transaction
+    " INSERT INTO edu.alert (id, county, kind, subject, subject_name, stage, indicator,"
+    "                        indicator_name, period, level, previous_level, value, target,"
+    "                        message, raised_at, batch)"
+    " SELECT t.id, $14, t.kind, t.subject, c.subject_name, t.stage, t.indicator,"
+    "        c.indicator_name, t.period, t.to_level, t.from_level, t.value, c.target,"
+    "        c.message, t.at, txid_current()"
+    " FROM t JOIN c USING (kind, subject, stage, indicator, period)";
+
+#define S_COLUMNS 13
+
+/*  The facts of the alert of a change: names from the registry and the catalog. */
+static void s_alert_text(evaluate_t *self, const s_warning_t *w, const char *period,
+                         char *who, size_t who_size, const char **indicator_name,
+                         bool *has_target, double *target, char *message, size_t size)
+{
+    const rule_params_t *p = rules_params(self->rules);
+    const school_t *school = schools_find(self->schools, w->subject);
+    const indicator_t *ind = rules_find(self->rules, w->indicator);
+    if (school)
+        snprintf(who, who_size, "%s", school->name);
+    else
+        snprintf(who, who_size, "全县%s", alert_stage_name(w->stage));
+    *indicator_name = ind ? ind->name : strcmp(w->indicator, S_BALANCED) == 0
+                                            ? "优质均衡资源配置"
+                                            : w->indicator;
+    *has_target = false;
+    if (strcmp(w->kind, "dispersion") == 0) {
+        *has_target = true;
+        *target = w->level == LEVEL_RED && strcmp(w->stage, "junior") == 0
+                      ? p->dispersion_limit[STAGE_JUNIOR]
+                  : w->level == LEVEL_RED ? p->dispersion_limit[STAGE_PRIMARY]
+                                          : p->dispersion_target;
+    } else if (ind && school && ind->has_target[school->stage]) {
+        *has_target = true;
+        *target = ind->target[school->stage];
+    }
+    alert_facts_t facts = {.kind = w->kind,
+                           .who = who,
+                           .indicator_name = *indicator_name,
+                           .unit = ind ? ind->unit : "",
+                           .period = period,
+                           .level = w->level,
+                           .previous = w->from,
+                           .has_value = w->has_value,
+                           .value = w->value,
+                           .has_target = *has_target,
+                           .target = *target,
+                           .higher_better = ind ? ind->higher_better : true,
+                           .tolerance = p->tolerance};
+    alert_message(&facts, message, size);
+}
 
 static int s_write(evaluate_t *self, PGconn *conn, char *err, size_t errlen)
 {
     if (zhashx_size(self->pending) == 0)
         return 0;
-    s_array_t cols[9] = {{0}};
+    s_array_t cols[S_COLUMNS] = {{0}};
     for (s_warning_t *w = zhashx_first(self->pending); w; w = zhashx_next(self->pending)) {
-        char period[16], value[40];
+        char period[16], value[40], target_text[40], who[256], message[1024];
+        const char *indicator_name;
+        bool has_target;
+        double target = 0;
         snprintf(period, sizeof period, "%d-%d", w->year, w->year + 1);
         snprintf(value, sizeof value, "%.17g", w->value);
+        s_alert_text(self, w, period, who, sizeof who, &indicator_name, &has_target, &target,
+                     message, sizeof message);
+        snprintf(target_text, sizeof target_text, "%.17g", target);
         s_array_put(&cols[0], w->kind, true);
         s_array_put(&cols[1], w->subject, true);
         s_array_put(&cols[2], w->stage, true);
@@ -783,16 +846,21 @@ static int s_write(evaluate_t *self, PGconn *conn, char *err, size_t errlen)
         s_array_put(&cols[6], level_name(w->level), true);
         s_array_put(&cols[7], w->has_value ? value : NULL, false);
         s_array_put(&cols[8], w->detail, true);
+        s_array_put(&cols[9], who, true);
+        s_array_put(&cols[10], indicator_name, true);
+        s_array_put(&cols[11], has_target ? target_text : NULL, false);
+        s_array_put(&cols[12], message, true);
     }
-    const char *params[9];
-    for (int i = 0; i < 9; i++)
+    const char *params[S_COLUMNS + 1];
+    for (int i = 0; i < S_COLUMNS; i++)
         params[i] = s_array_end(&cols[i]);
-    PGresult *res = PQexecParams(conn, s_write_sql, 9, NULL, params, NULL, NULL, 0);
+    params[S_COLUMNS] = self->county;
+    PGresult *res = PQexecParams(conn, s_write_sql, S_COLUMNS + 1, NULL, params, NULL, NULL, 0);
     int rc = 0;
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         rc = errorf(err, errlen, "could not write warnings: %s", PQresultErrorMessage(res));
     PQclear(res);
-    for (int i = 0; i < 9; i++)
+    for (int i = 0; i < S_COLUMNS; i++)
         free(cols[i].data);
     return rc;
 }

@@ -100,6 +100,44 @@ static const s_migration_t s_migrations[] = {
      "CREATE VIEW edu.current_warning AS"
      "  SELECT kind, subject, nullif(stage, '') AS stage, indicator, period, level, value, detail"
      "  FROM edu.warning_state;"},
+    {3, "alerts: an outbox written with each change of level, and delivery state",
+     // One alert per change of level, written in the transaction of the change (the outbox):
+     // id is the transition's; batch groups the alerts of one transaction.
+     "CREATE TABLE edu.alert ("
+     "  id bigint PRIMARY KEY,"
+     "  county text NOT NULL,"
+     "  kind text NOT NULL,"
+     "  subject text NOT NULL,"
+     "  subject_name text NOT NULL,"
+     "  stage text NOT NULL,"
+     "  indicator text NOT NULL,"
+     "  indicator_name text NOT NULL,"
+     "  period text NOT NULL,"
+     "  level text NOT NULL,"
+     "  previous_level text NOT NULL,"
+     "  value double precision,"
+     "  target double precision,"
+     "  message text NOT NULL,"
+     "  raised_at timestamptz NOT NULL,"
+     "  batch bigint NOT NULL);"
+     // Per destination (the PUB socket, each [webhook.*] and [email.*]): the last alert done
+     // with, and the state of the one being retried.
+     "CREATE TABLE edu.alert_destination ("
+     "  name text PRIMARY KEY,"
+     "  last_id bigint NOT NULL DEFAULT 0,"
+     "  attempts integer NOT NULL DEFAULT 0,"
+     "  last_error text,"
+     "  updated_at timestamptz NOT NULL DEFAULT now());"
+     // The alert object of the contract, as JSON.
+     "CREATE VIEW edu.alert_json AS"
+     "  SELECT id, batch, level, kind, json_build_object("
+     "    'alert_id', county || '-' || id, 'county', county, 'kind', kind,"
+     "    'subject', subject, 'subject_name', subject_name, 'indicator', indicator,"
+     "    'indicator_name', indicator_name, 'period', period, 'level', level,"
+     "    'previous_level', previous_level, 'value', value, 'target', target,"
+     "    'raised_at', to_char(raised_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+     "    'message', message)::text AS body"
+     "  FROM edu.alert;"},
 };
 
 int migrate_latest(void)

@@ -1,4 +1,4 @@
-/*  receiver - the county's door for collectors: a CURVE ROUTER socket behind zauth
+/*  receiver - the county's door for collectors: a CURVE ROUTER socket behind the gate
  *
  *  Socket options and why:
  *  - ZMQ_MAXMSGSIZE: a peer that sends more than the limit is disconnected by libzmq before
@@ -12,6 +12,7 @@
  */
 #include "receiver.h"
 
+#include "gate.h"
 #include "keys.h"
 #include "log.h"
 #include "util.h"
@@ -20,7 +21,7 @@
 
 struct receiver_t {
     zsock_t *router;       // bound ROUTER socket
-    zactor_t *auth;        // zauth actor (NULL without curve)
+    bool curve;            // CURVE on: the gate lets in only the schools' keys
     keys_dir_t *keys;      // public key -> school (NULL without curve)
     char *clients;         // the clients directory, to reload when a key is new
     int64_t next_reload_ms;// fewest time between two reloads
@@ -62,9 +63,8 @@ receiver_t *receiver_new(const receiver_config_t *config, char *err, size_t errl
             goto failed;
         }
         self->clients = xstrdup(config->clients);
-        self->auth = zactor_new(zauth, NULL);
-        zstr_sendx(self->auth, "CURVE", config->clients, NULL);
-        zsock_wait(self->auth);
+        self->curve = true;
+        zsock_set_zap_domain(self->router, GATE_SCHOOLS); // the gate checks the key
         zcert_apply(cert, self->router);
         zsock_set_curve_server(self->router, 1);
         zcert_destroy(&cert);
@@ -87,7 +87,6 @@ void receiver_destroy(receiver_t **self_p)
         return;
     receiver_t *self = *self_p;
     zsock_destroy(&self->router);
-    zactor_destroy(&self->auth);
     keys_dir_destroy(&self->keys);
     free(self->clients);
     free(self->endpoint);
@@ -105,7 +104,7 @@ const char *receiver_endpoint(receiver_t *self)
     return self->endpoint;
 }
 
-/*  The school bound to a key zauth has let in. A certificate added to the directory since the
+/*  The school bound to a key the gate has let in. A certificate added to the directory since the
  *  last load is found by reloading (at most once a second). */
 static const char *s_school(receiver_t *self, const char *key)
 {
@@ -139,7 +138,7 @@ int receiver_recv(receiver_t *self, zframe_t **routing_id, zframe_t **payload,
     zframe_t *id = zmsg_pop(msg);
     zframe_t *body = zmsg_pop(msg);
     const char *who = "";
-    if (self->auth) {
+    if (self->curve) {
         const char *key = zframe_meta(body, "User-Id");
         who = key ? s_school(self, key) : NULL;
         if (!who) {

@@ -1,7 +1,7 @@
-/*  receiver - the county's door for collectors: a CURVE ROUTER socket behind zauth
+/*  receiver - the county's door for collectors: a CURVE ROUTER socket behind the gate
  *
  *  Only schools whose public certificate is in the `clients` directory complete the CURVE
- *  handshake (zauth checks it). Every message then carries the sender's public key in its
+ *  handshake (the gate checks it: ZAP domain "schools"; the caller starts the gate). Every message then carries the sender's public key in its
  *  User-Id property, which the receiver maps to the school the certificate file is named after.
  *  So a school is bound to its key: whatever a message says, it is from that school.
  *
@@ -24,7 +24,7 @@ typedef struct {
     int max_message_bytes;   // larger messages make ZeroMQ drop the connection
 } receiver_config_t;
 
-/*  Binds the socket (and starts zauth when curve is on). Returns NULL with err when the
+/*  Binds the socket. Returns NULL with err when the
  *  certificate or directory cannot be read, the endpoint cannot be bound, or curve is off and
  *  the endpoint is not a loopback address. */
 /*  True for endpoints only this machine can reach (127.x, localhost, ::1, ipc, inproc), the
