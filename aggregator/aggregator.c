@@ -20,6 +20,7 @@
 #include "util.h"
 #include "validate.h"
 
+#include <curl/curl.h>
 #include <czmq.h>
 #include <signal.h>
 #include <stddef.h>
@@ -53,6 +54,9 @@ const config_key_t aggregator_config_keys[] = {
           "registry of the county's schools"),
     S_KEY("aggregator", "evaluate", CONFIG_BOOL, "true", 0, 0, evaluate,
           "judge the red/yellow/green warnings after every batch (false: store only)"),
+    S_KEY("aggregator", "alert_group_wait_ms", CONFIG_INT, "5000", 0, 3600000, alert_group_wait_ms,
+          "webhooks for people and e-mail wait this long so a burst, or an item that flaps, "
+          "goes out as one message"),
     S_KEY("aggregator", "max_batch_bytes", CONFIG_INT, "4194304", 65536, 268435456,
           max_batch_bytes, "largest message a collector may send (bytes)"),
     S_KEY("curve", "enabled", CONFIG_BOOL, "true", 0, 0, curve_enabled,
@@ -74,17 +78,46 @@ const config_key_t aggregator_config_keys[] = {
     {NULL, NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 
-/*  [webhook.NAME], [email.NAME] and [smtp] are read by the alert stage; here their values
- *  are checked so that --check catches mistakes. */
+/*  [webhook.NAME] and [email.NAME]: one destination each, checked here so that --check
+ *  catches mistakes. */
 static int s_on_named(void *arg, const char *prefix, const char *name, const char *key,
                       const char *value, char *err, size_t errlen)
 {
-    (void) arg, (void) prefix, (void) name;
+    aggregator_config_t *config = arg;
     if (strcmp(key, "min_level") == 0 && strcmp(value, "yellow") && strcmp(value, "red"))
         return errorf(err, errlen, "min_level = \"%s\" must be yellow or red", value);
     if (strcmp(key, "format") == 0 && strcmp(value, "json") && strcmp(value, "dingtalk") &&
         strcmp(value, "wecom"))
         return errorf(err, errlen, "format = \"%s\" must be json, dingtalk or wecom", value);
+    if (strcmp(key, "url") == 0 && strncmp(value, "http://", 7) && strncmp(value, "https://", 8))
+        return errorf(err, errlen, "url = \"%s\" is not an http:// or https:// URL", value);
+    if (strcmp(key, "to") == 0 && !strchr(value, '@'))
+        return errorf(err, errlen, "to = \"%s\" is not an e-mail address", value);
+    char *full = xasprintf("%s.%s", prefix, name);
+    destination_t *dest = NULL;
+    for (size_t i = 0; i < config->destination_count && !dest; i++)
+        if (strcmp(config->destinations[i].name, full) == 0)
+            dest = &config->destinations[i];
+    if (!dest) {
+        config->destinations = xrealloc(config->destinations, (config->destination_count + 1) *
+                                                                  sizeof *config->destinations);
+        dest = &config->destinations[config->destination_count++];
+        *dest = (destination_t){
+            .kind = strcmp(prefix, "email") == 0 ? DELIVER_EMAIL : DELIVER_WEBHOOK,
+            .name = full};
+    } else {
+        free(full);
+    }
+    char **slot = strcmp(key, "url") == 0      ? &dest->url
+                  : strcmp(key, "format") == 0 ? &dest->format
+                  : strcmp(key, "to") == 0     ? &dest->to
+                                               : NULL;
+    if (slot) {
+        free(*slot);
+        *slot = xstrdup(value);
+    }
+    if (strcmp(key, "min_level") == 0)
+        dest->red_only = strcmp(value, "red") == 0;
     return 0;
 }
 
@@ -92,8 +125,19 @@ int aggregator_config_load(const char *path, aggregator_config_t *config, char *
                            size_t errlen)
 {
     *config = (aggregator_config_t){0};
-    if (config_load(path, aggregator_config_keys, config, s_on_named, NULL, err, errlen) != 0)
+    if (config_load(path, aggregator_config_keys, config, s_on_named, config, err, errlen) != 0)
         return -1;
+    for (size_t i = 0; i < config->destination_count; i++) {
+        destination_t *d = &config->destinations[i];
+        if (d->kind == DELIVER_WEBHOOK && !d->url)
+            return errorf(err, errlen, "%s: [%s] has no url", path, d->name);
+        if (d->kind == DELIVER_EMAIL && !d->to)
+            return errorf(err, errlen, "%s: [%s] has no to", path, d->name);
+        if (d->kind == DELIVER_EMAIL) {
+            d->url = xstrdup(config->smtp_url);
+            d->from = xstrdup(config->smtp_from);
+        }
+    }
     if (!config->curve_enabled && !receiver_is_loopback(config->listen))
         return errorf(err, errlen,
                       "%s: cannot listen on \"%s\" without CURVE: only loopback addresses may "
@@ -128,6 +172,11 @@ int aggregator_config_load(const char *path, aggregator_config_t *config, char *
 void aggregator_config_free(aggregator_config_t *config)
 {
     config_free(aggregator_config_keys, config);
+    for (size_t i = 0; i < config->destination_count; i++)
+        destination_free(&config->destinations[i]);
+    free(config->destinations);
+    config->destinations = NULL;
+    config->destination_count = 0;
 }
 
 struct aggregator_t {
@@ -141,6 +190,9 @@ struct aggregator_t {
     log_complain_t garbage;            // undecodable messages, reported with back-off
     evaluate_t *evaluate;              // the warnings (NULL when [aggregator] evaluate = false)
     zactor_t *gate;                    // ZAP handler for every CURVE socket (NULL without CURVE)
+    zsock_t *query;                    // readers ask here (ROUTER; NULL if it cannot bind)
+    zactor_t **deliver;                // one per destination: the PUB socket first
+    size_t deliver_count;              // how many
     int64_t next_sweep_ms;             // no sweep before this (after a failed one)
     log_complain_t sweep_trouble;      // failing sweeps, reported with back-off
 };
@@ -181,6 +233,110 @@ static int s_connect_patiently(store_t *store, char *err, size_t errlen)
     return 0;
 }
 
+/*  The alert stage: an actor for the PUB socket and one per configured destination. */
+static int s_start_delivery(aggregator_t *self, char *err, size_t errlen)
+{
+    const aggregator_config_t *config = self->config;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    destination_t pub = {.kind = DELIVER_PUB, .name = "pub"};
+    self->deliver = xcalloc(config->destination_count + 1, sizeof *self->deliver);
+    for (size_t i = 0; i <= config->destination_count; i++) {
+        deliver_config_t dc = {.conninfo = config->database,
+                               .county = config->county,
+                               .dest = i == 0 ? &pub : &config->destinations[i - 1],
+                               .endpoint = config->alerts,
+                               .curve = config->curve_enabled,
+                               .secret = config->curve_secret,
+                               .group_wait_ms = (int) config->alert_group_wait_ms,
+                               .max_backoff_ms = 60000};
+        zactor_t *actor = zactor_new(deliver_actor, &dc);
+        if (!actor)
+            return errorf(err, errlen, "could not start delivering alerts to %s%s%s",
+                          dc.dest->name, i == 0 ? " on " : "", i == 0 ? config->alerts : "");
+        self->deliver[self->deliver_count++] = actor;
+    }
+    return 0;
+}
+
+/*  The `query` endpoint: a ROUTER for supervisors and the province (the readers' keys). */
+static int s_bind_query(aggregator_t *self, char *err, size_t errlen)
+{
+    const aggregator_config_t *config = self->config;
+    self->query = zsock_new(ZMQ_ROUTER);
+    zsock_set_linger(self->query, 0);
+    zsock_set_maxmsgsize(self->query, 65536); // requests are short
+    if (config->curve_enabled) {
+        zcert_t *cert = keys_load_secret(config->curve_secret, err, errlen);
+        if (!cert)
+            return -1;
+        zsock_set_zap_domain(self->query, GATE_READERS);
+        zcert_apply(cert, self->query);
+        zsock_set_curve_server(self->query, 1);
+        zcert_destroy(&cert);
+    } else if (!receiver_is_loopback(config->query)) {
+        return errorf(err, errlen, "cannot answer on \"%s\" without CURVE", config->query);
+    }
+    if (zsock_bind(self->query, "%s", config->query) < 0)
+        return errorf(err, errlen, "could not bind query on \"%s\": %s", config->query,
+                      zmq_strerror(zmq_errno()));
+    return 0;
+}
+
+/*  What is yellow or red now, one line per warning: JSON objects, or text for a person. */
+static const char *s_current_sql =
+    "SELECT coalesce(string_agg(CASE WHEN $1 = 'text' THEN"
+    "    level || ' ' || kind || ' ' || subject || ' ' || coalesce(stage || ' ', '')"
+    "    || indicator || ' ' || period || coalesce(' ' || value, '') || ' ' || detail"
+    "  ELSE json_build_object('kind', kind, 'subject', subject, 'stage', stage,"
+    "    'indicator', indicator, 'period', period, 'level', level, 'value', value,"
+    "    'detail', detail)::text END, E'\n'"
+    "  ORDER BY level = 'red' DESC, kind, subject, indicator, period), '')"
+    " FROM edu.current_warning";
+
+/*  One request from a reader: [routing id]["current" or "current text"]. The answer is
+ *  [routing id]["ok"][lines] or [routing id]["error"][why]. */
+static void s_self_handle_query(aggregator_t *self)
+{
+    zmsg_t *request = zmsg_recv(self->query);
+    if (!request)
+        return;
+    zframe_t *id = zmsg_pop(request);
+    char *what = zmsg_popstr(request);
+    zmsg_t *reply = zmsg_new();
+    zmsg_append(reply, &id);
+    char err[512];
+    if (what && (strcmp(what, "current") == 0 || strcmp(what, "current text") == 0)) {
+        const char *params[] = {strcmp(what, "current") == 0 ? "json" : "text"};
+        PGresult *res = store_connect(self->store, err, sizeof err) == 0
+                            ? PQexecParams(store_conn(self->store), s_current_sql, 1, NULL,
+                                           params, NULL, NULL, 0)
+                            : NULL;
+        if (res && PQresultStatus(res) == PGRES_TUPLES_OK) {
+            zmsg_addstr(reply, "ok");
+            zmsg_addstr(reply, PQgetvalue(res, 0, 0));
+        } else {
+            zmsg_addstr(reply, "error");
+            zmsg_addstrf(reply, "could not read the warnings: %s",
+                         res ? PQresultErrorMessage(res) : err);
+        }
+        PQclear(res);
+    } else {
+        zmsg_addstr(reply, "error");
+        zmsg_addstrf(reply, "unknown request \"%.64s\" (expected \"current\")",
+                     what ? what : "");
+    }
+    zmsg_send(&reply, self->query);
+    free(what);
+    zmsg_destroy(&request);
+}
+
+/*  Tells every delivery actor that alerts may be waiting. */
+static void s_kick_delivery(aggregator_t *self)
+{
+    for (size_t i = 0; i < self->deliver_count; i++)
+        zstr_send(self->deliver[i], "KICK");
+}
+
 aggregator_t *aggregator_new(const aggregator_config_t *config, char *err, size_t errlen)
 {
     aggregator_t *self = xcalloc(1, sizeof *self);
@@ -214,6 +370,10 @@ aggregator_t *aggregator_new(const aggregator_config_t *config, char *err, size_
             goto failed;
         }
     }
+    if (self->evaluate && s_start_delivery(self, err, errlen) != 0)
+        goto failed;
+    if (s_bind_query(self, err, errlen) != 0)
+        goto failed;
     receiver_config_t rc = {.endpoint = config->listen,
                             .curve = config->curve_enabled,
                             .secret = config->curve_secret,
@@ -234,6 +394,10 @@ void aggregator_destroy(aggregator_t **self_p)
         return;
     aggregator_t *self = *self_p;
     receiver_destroy(&self->receiver);
+    zsock_destroy(&self->query);
+    for (size_t i = 0; i < self->deliver_count; i++)
+        zactor_destroy(&self->deliver[i]);
+    free(self->deliver);
     zactor_destroy(&self->gate);
     evaluate_destroy(&self->evaluate);
     store_destroy(&self->store);
@@ -326,10 +490,12 @@ static void s_self_handle_batch(aggregator_t *self, const char *school, zframe_t
     store_status_t st = store_batch(self->store, school, batch, verdicts, &outcome, err, sizeof err);
     ack.spool_id = batch->spool_id;
     if (self->evaluate) {
-        if (st == STORE_OK)
+        if (st == STORE_OK) {
             evaluate_commit(self->evaluate);
-        else
+            s_kick_delivery(self);
+        } else {
             evaluate_abort(self->evaluate);
+        }
     }
     if (st == STORE_OK) {
         ack.status = outcome.gap ? EDU__V1__ACK__STATUS__GAP : EDU__V1__ACK__STATUS__OK;
@@ -387,6 +553,7 @@ static void s_self_sweep(aggregator_t *self)
         return;
     }
     log_release(&self->sweep_trouble, "aggregator", "warnings judged again");
+    s_kick_delivery(self);
 }
 
 int aggregator_run(aggregator_t *self)
@@ -396,18 +563,21 @@ int aggregator_run(aggregator_t *self)
     log_info("aggregator", "county %s listening on %s (%zu schools, %zu indicators)",
              self->config->county, receiver_endpoint(self->receiver),
              schools_count(self->schools), rules_count(self->rules));
-    zmq_pollitem_t items[] = {{zsock_resolve(receiver_socket(self->receiver)), 0, ZMQ_POLLIN, 0}};
+    zmq_pollitem_t items[] = {{zsock_resolve(receiver_socket(self->receiver)), 0, ZMQ_POLLIN, 0},
+                              {zsock_resolve(self->query), 0, ZMQ_POLLIN, 0}};
     while (!zsys_interrupted) {
         if (s_reload_requested) {
             s_reload_requested = 0;
             s_self_reload(self);
         }
         s_self_sweep(self);
-        int n = zmq_poll(items, 1, 1000);
+        int n = zmq_poll(items, 2, 1000);
         if (n < 0 && zmq_errno() != EINTR)
             break;
         if (n > 0 && (items[0].revents & ZMQ_POLLIN))
             s_self_handle_receiver(self);
+        if (n > 0 && (items[1].revents & ZMQ_POLLIN))
+            s_self_handle_query(self);
     }
     log_info("aggregator", "stopping after %llu batches, %llu records",
              (unsigned long long) self->batches, (unsigned long long) self->records);

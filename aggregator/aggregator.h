@@ -9,6 +9,7 @@
 #define EDU_AGGREGATOR_H
 
 #include "config.h"
+#include "deliver.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,6 +30,9 @@ typedef struct {
     char *curve_readers;   // supervisors' and the province's public certificates
     char *smtp_url;        // [smtp] url, for the alert stage
     char *smtp_from;       // [smtp] from
+    long alert_group_wait_ms; // people's destinations let a burst gather this long
+    destination_t *destinations; // [webhook.NAME] and [email.NAME], in file order
+    size_t destination_count;    // how many
 } aggregator_config_t;
 
 /*  The configuration's keys (for config_load, --help and the example file). */
