@@ -20,7 +20,7 @@ county_init "$work" "$bin" "$fixture" "alerts_$$" "$port" || check_fail "county 
 hook=$(check_free_port) robot=$(check_free_port) smtp=$(check_free_port)
 cat >>"$work/aggregator.ini" <<INI
 [aggregator]
-alert_group_wait_ms = 300
+alert_group_wait_ms = 1500
 [webhook.json]
 url = http://127.0.0.1:$hook/hook
 format = json
@@ -120,6 +120,46 @@ check_grep 'webhook.robot: .*HTTP 500; trying again' "$work/log/aggregator.log" 
 check_grep '^\{"msgtype" : "markdown", "markdown" : \{"title" : "县 430405 预警变化 [0-9]+ 条' \
   "$work/robot.jsonl" "the robot got DingTalk markdown messages with a count"
 check_ne "$(wc -l <"$work/robot.jsonl")" "$total" "a burst goes to the robot as one message, not one per alert"
+
+# red silences yellow: where one batch raised the same school, indicator and period both red
+# (say threshold) and yellow (say data_quality), and it is red still, the robot got no yellow
+county_sql "$work" "select distinct '【黄色预警】' || y.subject_name || ' ' || y.period || '学年 '
+    || y.indicator_name || ' '
+  from edu.alert y join edu.alert r using (batch, subject, indicator, period)
+  where y.level = 'yellow' and r.level = 'red' and exists (select 1 from edu.warning_state s
+    where s.subject = y.subject and s.indicator = y.indicator and s.period = y.period
+      and s.level = 'red')" >"$work/silenced"
+check_ne "$(wc -l <"$work/silenced")" 0 "the sample has yellow alerts raised with a red one"
+check_eq "$(grep -cFf "$work/silenced" "$work/robot.jsonl")" 0 "red silenced their yellow for the robot"
+check_ne "$(grep -cFf "$work/silenced" "$work/hook.jsonl")" 0 \
+  "the JSON webhook, for machines, still gets those yellow alerts"
+
+# a flap: an item that meets its target turns yellow and back within the group wait: the
+# robot reports it once, as resolved
+item=$(county_sql "$work" "select c.school_code, c.indicator, c.period from edu.current_observation c
+  where c.indicator = 'training_hours' and c.value >= 80 and c.period = '2025-2026'
+  order by 1 limit 1")
+IFS='|' read -r school indicator period <<<"$item"
+[ -n "$school" ] || check_fail "no green item to flap"
+name=$(awk -F, -v c="$school" '$1 == c { print $2 }' "$fixture/schools.csv" | tr -d '\r')
+stored=$(county_stored "$work")
+for value in 70 85; do
+  printf 'school_code,indicator,period,value\n%s,%s,%s,%s\n' "$school" "$indicator" "$period" \
+    "$value" >"$work/flap-$value.csv"
+  county_drop "$work" "$school" "$work/flap-$value.csv"
+  stored=$((stored + 1))
+  county_wait_stored "$work" "$stored" 10 || check_fail "flap not stored"
+done
+check_eq "$(county_sql "$work" "select string_agg(level, ',' order by id) from edu.alert
+  where subject = '$school' and indicator = '$indicator' and period = '$period'
+    and kind = 'threshold'")" "yellow,green" "the flap made two alerts"
+robot_through() { county_sql "$work" "select last_id from edu.alert_destination where name = 'webhook.robot'"; }
+last=$(county_sql "$work" "select max(id) from edu.alert")
+for i in $(seq 1 100); do [ "$(robot_through)" -ge "$last" ] && break; sleep 0.1; done
+check_eq "$(grep -o "$name $period学年 教师年均培训时长 70小时，未达到标准" "$work/robot.jsonl" | wc -l)" 0 \
+  "the robot did not hear of the flap's yellow"
+check_eq "$(grep -o "【预警解除】$name $period学年 教师年均培训时长 85小时，已恢复正常（原黄色预警）" \
+  "$work/robot.jsonl" | wc -l)" 1 "the robot heard of the flap once, as resolved"
 
 # e-mail, min_level = red: only red alerts and resolutions of red ones
 for i in $(seq 1 100); do ls "$work"/mail/*.eml >/dev/null 2>&1 && break; sleep 0.1; done
