@@ -17,7 +17,7 @@ pids=()
 trap 'county_stop_all "$work"; kill "${pids[@]}" 2>/dev/null; check_keep_on_failure "$work"' EXIT
 port=$(check_free_port)
 county_init "$work" "$bin" "$fixture" "alerts_$$" "$port" || check_fail "county setup"
-hook=$(check_free_port) robot=$(check_free_port) smtp=$(check_free_port)
+hook=$(check_free_port) robot=$(check_free_port) smtp=$(check_free_port) wecom=$(check_free_port)
 cat >>"$work/aggregator.ini" <<INI
 [aggregator]
 alert_group_wait_ms = 1500
@@ -27,6 +27,10 @@ format = json
 [webhook.robot]
 url = http://127.0.0.1:$robot/robot
 format = dingtalk
+[webhook.wecom]
+url = http://127.0.0.1:$wecom/wecom
+format = wecom
+min_level = red
 [smtp]
 url = smtp://127.0.0.1:$smtp
 from = eduwatch@county.example
@@ -46,6 +50,7 @@ start_sink() { # start_sink NAME ARGS...
 start_sink hook http "$hook" "$work/hook.jsonl"
 start_sink robot http "$robot" "$work/robot.jsonl" 2
 start_sink smtp smtp "$smtp" "$work/mail"
+start_sink wecom http "$wecom" "$work/wecom.jsonl"
 
 # a supervisor among the readers, and a stranger who is not
 for who in supervisor stranger; do
@@ -160,6 +165,11 @@ check_eq "$(grep -o "$name $period学年 教师年均培训时长 70小时，未
   "the robot did not hear of the flap's yellow"
 check_eq "$(grep -o "【预警解除】$name $period学年 教师年均培训时长 85小时，已恢复正常（原黄色预警）" \
   "$work/robot.jsonl" | wc -l)" 1 "the robot heard of the flap once, as resolved"
+
+# the WeCom robot (min_level = red) gets WeCom markdown, red only
+check_grep '^\{"msgtype" : "markdown", "markdown" : \{"content" : "### 县 430405 预警变化' \
+  "$work/wecom.jsonl" "the WeCom robot got WeCom markdown messages"
+check_no_grep '【黄色预警】' "$work/wecom.jsonl" "no yellow alert for a min_level = red robot"
 
 # e-mail, min_level = red: only red alerts and resolutions of red ones
 for i in $(seq 1 100); do ls "$work"/mail/*.eml >/dev/null 2>&1 && break; sleep 0.1; done
