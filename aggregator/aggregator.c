@@ -187,6 +187,7 @@ struct aggregator_t {
     rules_t *rules;                    // rules in force
     uint64_t batches;                  // batches committed since start
     uint64_t records;                  // records committed (accepted + refused)
+    uint64_t pulls;                    // pages served to the province
     log_complain_t garbage;            // undecodable messages, reported with back-off
     evaluate_t *evaluate;              // the warnings (NULL when [aggregator] evaluate = false)
     zactor_t *gate;                    // ZAP handler for every CURVE socket (NULL without CURVE)
@@ -293,8 +294,102 @@ static const char *s_current_sql =
     "  ORDER BY level = 'red' DESC, kind, subject, indicator, period), '')"
     " FROM edu.current_warning";
 
-/*  One request from a reader: [routing id]["current" or "current text"]. The answer is
- *  [routing id]["ok"][lines] or [routing id]["error"][why]. */
+/*  A page of what changed after a cursor: the versions of county aggregates and of county-level
+ *  warning changes come from one sequence, so one cursor orders both. */
+static const char *s_page_sql =
+    "SELECT max(v), count(*) FROM ("
+    "  SELECT version AS v FROM edu.county_aggregate WHERE version > $1::bigint"
+    "  UNION ALL SELECT id FROM edu.warning_transition"
+    "  WHERE id > $1::bigint AND kind IN ('dispersion', 'progress')"
+    "  ORDER BY 1 LIMIT $2::int) p";
+static const char *s_aggregates_sql =
+    "SELECT version, stage, indicator, period, schools, mean, min, max, cv, red, yellow, green"
+    " FROM edu.county_aggregate WHERE version > $1::bigint AND version <= $2::bigint"
+    " ORDER BY version";
+static const char *s_county_warnings_sql =
+    "SELECT id, kind, nullif(stage, ''), indicator, period, to_level, value, detail"
+    " FROM edu.warning_transition WHERE id > $1::bigint AND id <= $2::bigint"
+    "   AND kind IN ('dispersion', 'progress') ORDER BY id";
+
+/*  A result as lines of PostgreSQL's COPY text format. */
+static void s_copy_text(zmsg_t *reply, const PGresult *res)
+{
+    zchunk_t *buf = zchunk_new(NULL, 4096);
+    for (int i = 0; i < PQntuples(res); i++) {
+        for (int j = 0; j < PQnfields(res); j++) {
+            if (j)
+                zchunk_extend(buf, "\t", 1);
+            if (PQgetisnull(res, i, j))
+                zchunk_extend(buf, "\\N", 2);
+            else
+                store_copy_field(buf, PQgetvalue(res, i, j), 4096);
+        }
+        zchunk_extend(buf, "\n", 1);
+    }
+    zmsg_addmem(reply, zchunk_data(buf), zchunk_size(buf));
+    zchunk_destroy(&buf);
+}
+
+/*  ["pull"][county][cursor][limit] → ["ok"][county][next cursor][more: 1 or 0]
+ *  [aggregates as COPY text][county warning changes as COPY text]. */
+static void s_pull(aggregator_t *self, zmsg_t *request, zmsg_t *reply)
+{
+    char *county = zmsg_popstr(request), *cursor = zmsg_popstr(request);
+    char *limit = zmsg_popstr(request), err[512] = "";
+    char *end = NULL;
+    unsigned long long from = cursor ? strtoull(cursor, &end, 10) : 0;
+    long rows = limit ? strtol(limit, NULL, 10) : 0;
+    PGresult *page = NULL, *aggregates = NULL, *warnings = NULL;
+    if (!county || strcmp(county, self->config->county) != 0) {
+        errorf(err, sizeof err, "this is county %s, not %s", self->config->county,
+               county ? county : "(none)");
+    } else if (!cursor || !end || *end || rows < 1 || rows > 100000) {
+        errorf(err, sizeof err, "malformed pull: cursor \"%s\", limit \"%s\"",
+               cursor ? cursor : "", limit ? limit : "");
+    } else if (store_connect(self->store, err, sizeof err) == 0) {
+        char from_text[24], rows_text[16];
+        snprintf(from_text, sizeof from_text, "%llu", from);
+        snprintf(rows_text, sizeof rows_text, "%ld", rows);
+        const char *p1[] = {from_text, rows_text};
+        PGconn *conn = store_conn(self->store);
+        page = PQexecParams(conn, s_page_sql, 2, NULL, p1, NULL, NULL, 0);
+        if (PQresultStatus(page) == PGRES_TUPLES_OK) {
+            const char *to = PQgetisnull(page, 0, 0) ? from_text : PQgetvalue(page, 0, 0);
+            const char *p2[] = {from_text, to};
+            aggregates = PQexecParams(conn, s_aggregates_sql, 2, NULL, p2, NULL, NULL, 0);
+            warnings = PQexecParams(conn, s_county_warnings_sql, 2, NULL, p2, NULL, NULL, 0);
+            if (PQresultStatus(aggregates) == PGRES_TUPLES_OK &&
+                PQresultStatus(warnings) == PGRES_TUPLES_OK) {
+                zmsg_addstr(reply, "ok");
+                zmsg_addstr(reply, county);
+                zmsg_addstr(reply, to);
+                zmsg_addstr(reply, atol(PQgetvalue(page, 0, 1)) == rows ? "1" : "0");
+                s_copy_text(reply, aggregates);
+                s_copy_text(reply, warnings);
+                self->pulls++;
+            } else {
+                errorf(err, sizeof err, "could not read the aggregates: %s",
+                       PQresultErrorMessage(PQresultStatus(aggregates) == PGRES_TUPLES_OK
+                                                ? warnings
+                                                : aggregates));
+            }
+        } else {
+            errorf(err, sizeof err, "could not read the aggregates: %s",
+                   PQresultErrorMessage(page));
+        }
+    }
+    if (*err) {
+        zmsg_addstr(reply, "error");
+        zmsg_addstr(reply, err);
+    }
+    PQclear(page);
+    PQclear(aggregates);
+    PQclear(warnings);
+    free(county), free(cursor), free(limit);
+}
+
+/*  One request from a reader: [routing id]["current" or "current text"], or a province's
+ *  ["pull"]... (see s_pull). The answer is [routing id]["ok"]... or [routing id]["error"][why]. */
 static void s_self_handle_query(aggregator_t *self)
 {
     zmsg_t *request = zmsg_recv(self->query);
@@ -305,7 +400,9 @@ static void s_self_handle_query(aggregator_t *self)
     zmsg_t *reply = zmsg_new();
     zmsg_append(reply, &id);
     char err[512];
-    if (what && (strcmp(what, "current") == 0 || strcmp(what, "current text") == 0)) {
+    if (what && strcmp(what, "pull") == 0) {
+        s_pull(self, request, reply);
+    } else if (what && (strcmp(what, "current") == 0 || strcmp(what, "current text") == 0)) {
         const char *params[] = {strcmp(what, "current") == 0 ? "json" : "text"};
         PGresult *res = store_connect(self->store, err, sizeof err) == 0
                             ? PQexecParams(store_conn(self->store), s_current_sql, 1, NULL,
@@ -322,7 +419,7 @@ static void s_self_handle_query(aggregator_t *self)
         PQclear(res);
     } else {
         zmsg_addstr(reply, "error");
-        zmsg_addstrf(reply, "unknown request \"%.64s\" (expected \"current\")",
+        zmsg_addstrf(reply, "unknown request \"%.64s\" (expected \"current\" or \"pull\")",
                      what ? what : "");
     }
     zmsg_send(&reply, self->query);

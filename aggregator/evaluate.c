@@ -58,6 +58,16 @@ typedef struct {
 } s_series_t;
 
 typedef struct {
+    int schools;        // schools of the stage that reported
+    double mean;        // student-weighted mean (0 when none reported)
+    double min, max;    // smallest and largest value
+    bool has_cv;        // cv is set (at least two schools, a mean above 0)
+    double cv;          // student-weighted coefficient of variation
+    int red, yellow;    // registered schools of the stage at their worst level for the item
+    int green;          //   (threshold, fluctuation, missing, data_quality)
+} s_aggregate_t;
+
+typedef struct {
     size_t n;           // schools of the stage with a value
     double median, mad; // of their values
 } s_stats_t;
@@ -71,6 +81,8 @@ struct evaluate_t {
     zhashx_t *state;          // warning key -> s_warning_t *: yellow or red, as committed
     zhashx_t *pending;        // warning key -> s_warning_t *: changes of the open transaction
     zhashx_t *stats;          // "stage|indicator|year" -> s_stats_t *, for one pass
+    zhashx_t *aggregates;     // "stage|indicator|year" -> s_aggregate_t *, as committed
+    zhashx_t *pending_aggregates; // the same, changed in the open transaction
     int min_year, max_year;   // periods present among the values (0 when none)
     bool loaded;              // memory matches the database
     bool full_due;            // everything must be re-judged at the next sweep
@@ -83,6 +95,13 @@ struct evaluate_t {
 
 static void s_series_free(void **item);
 static void s_reindex(evaluate_t *self);
+typedef struct {
+    char *data; // the array literal so far
+    size_t len; // its length
+    size_t cap; // allocated
+} s_array_t;
+static void s_array_put(s_array_t *a, const char *text, bool quote);
+static const char *s_array_end(s_array_t *a);
 
 static void s_free(void **item)
 {
@@ -121,6 +140,8 @@ evaluate_t *evaluate_new(const char *county, const rules_t *rules, const schools
     self->state = s_map(s_warning_free);
     self->pending = s_map(s_warning_free);
     self->stats = s_map(s_free);
+    self->aggregates = s_map(s_free);
+    self->pending_aggregates = s_map(s_free);
     self->full_due = true;
     return self;
 }
@@ -135,6 +156,8 @@ void evaluate_destroy(evaluate_t **self_p)
     zhashx_destroy(&self->state);
     zhashx_destroy(&self->pending);
     zhashx_destroy(&self->stats);
+    zhashx_destroy(&self->aggregates);
+    zhashx_destroy(&self->pending_aggregates);
     free(self->county);
     free(self);
     *self_p = NULL;
@@ -304,6 +327,32 @@ static int s_load(evaluate_t *self, PGconn *conn, char *err, size_t errlen)
         char *key =
             xasprintf("%s|%s|%s|%s|%d", w->kind, w->subject, w->stage, w->indicator, w->year);
         zhashx_update(self->state, key, w);
+        free(key);
+    }
+    PQclear(res);
+    zhashx_purge(self->aggregates);
+    res = PQexec(conn, "SELECT stage, indicator, period, schools, mean, min, max, cv, red, yellow,"
+                       " green FROM edu.county_aggregate");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        errorf(err, errlen, "could not read county aggregates: %s", PQresultErrorMessage(res));
+        PQclear(res);
+        return -1;
+    }
+    for (int i = 0; i < PQntuples(res); i++) {
+        s_aggregate_t *a = xcalloc(1, sizeof *a);
+        a->schools = atoi(PQgetvalue(res, i, 3));
+        a->mean = strtod(PQgetvalue(res, i, 4), NULL);
+        a->min = strtod(PQgetvalue(res, i, 5), NULL);
+        a->max = strtod(PQgetvalue(res, i, 6), NULL);
+        a->has_cv = !PQgetisnull(res, i, 7);
+        a->cv = a->has_cv ? strtod(PQgetvalue(res, i, 7), NULL) : 0;
+        a->red = atoi(PQgetvalue(res, i, 8));
+        a->yellow = atoi(PQgetvalue(res, i, 9));
+        a->green = atoi(PQgetvalue(res, i, 10));
+        int year = 0;
+        period_parse(PQgetvalue(res, i, 2), &year);
+        char *key = xasprintf("%s|%s|%d", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), year);
+        zhashx_update(self->aggregates, key, a);
         free(key);
     }
     PQclear(res);
@@ -644,6 +693,152 @@ static void s_judge(evaluate_t *self, const s_item_t *item, time_t now, bool wan
 }
 
 //  --------------------------------------------------------------------------
+//  The county's aggregates per stage × indicator × period (what the province pulls)
+
+/*  The school's worst level for ind in year over its school kinds, as this pass leaves it. */
+static level_t s_school_level(evaluate_t *self, const school_t *school, const indicator_t *ind,
+                              int year)
+{
+    static const kind_t kinds[] = {KIND_THRESHOLD, KIND_FLUCTUATION, KIND_MISSING,
+                                   KIND_DATA_QUALITY};
+    level_t worst = LEVEL_GREEN;
+    for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+        if (!(ind->kinds & kinds[k]))
+            continue;
+        char key[256];
+        snprintf(key, sizeof key, "%s|%s|%s|%s|%d", kind_name(kinds[k]), school->code,
+                 stage_name(school->stage), ind->code, year);
+        const s_warning_t *w = zhashx_lookup(self->pending, key);
+        if (!w)
+            w = zhashx_lookup(self->state, key);
+        if (w && w->level > worst)
+            worst = w->level;
+    }
+    return worst;
+}
+
+static bool s_aggregate_same(const s_aggregate_t *a, const s_aggregate_t *b)
+{
+    return a->schools == b->schools && a->red == b->red && a->yellow == b->yellow &&
+           a->green == b->green && a->has_cv == b->has_cv && fabs(a->mean - b->mean) < 1e-9 &&
+           fabs(a->min - b->min) < 1e-9 && fabs(a->max - b->max) < 1e-9 &&
+           (!a->has_cv || fabs(a->cv - b->cv) < 1e-12);
+}
+
+static void s_aggregate_group(evaluate_t *self, stage_t stage, const indicator_t *ind, int year)
+{
+    char key[160];
+    snprintf(key, sizeof key, "%s|%s|%d", stage_name(stage), ind->code, year);
+    if (zhashx_lookup(self->pending_aggregates, key))
+        return;
+    size_t cap = schools_count(self->schools) + 1;
+    double *x = xmalloc(cap * sizeof *x), *w = xmalloc(cap * sizeof *w);
+    size_t n = s_gather(self, (int) stage, ind, year, x, w);
+    s_aggregate_t a = {.schools = (int) n};
+    if (n) {
+        double weight = 0, sum = 0;
+        a.min = a.max = x[0];
+        for (size_t i = 0; i < n; i++) {
+            weight += w[i];
+            sum += w[i] * x[i];
+            a.min = fmin(a.min, x[i]);
+            a.max = fmax(a.max, x[i]);
+        }
+        a.mean = weight > 0 ? sum / weight : 0;
+        a.has_cv = judge_cv(x, w, n, 2, &a.cv) == 0;
+    }
+    free(x);
+    free(w);
+    for (size_t s = 0; s < schools_count(self->schools); s++) {
+        const school_t *school = schools_at(self->schools, s);
+        if (school->stage != stage)
+            continue;
+        level_t level = s_school_level(self, school, ind, year);
+        a.red += level == LEVEL_RED;
+        a.yellow += level == LEVEL_YELLOW;
+        a.green += level == LEVEL_GREEN;
+    }
+    const s_aggregate_t *old = zhashx_lookup(self->aggregates, key);
+    if ((old && s_aggregate_same(old, &a)) || (!old && n == 0 && a.red + a.yellow == 0))
+        return;
+    s_aggregate_t *copy = xmalloc(sizeof *copy);
+    *copy = a;
+    zhashx_insert(self->pending_aggregates, key, copy);
+}
+
+/*  The aggregates of every stage, indicator and period an item of the pass belongs to. */
+static void s_aggregate_items(evaluate_t *self, zhashx_t *items)
+{
+    zhashx_purge(self->pending_aggregates);
+    for (s_item_t *item = zhashx_first(items); item; item = zhashx_next(items))
+        if (item->ind && item->kind != KIND_PROGRESS)
+            s_aggregate_group(self, item->school ? item->school->stage : item->stage, item->ind,
+                              item->year);
+}
+
+static const char *s_aggregate_sql =
+    "INSERT INTO edu.county_aggregate AS a (stage, indicator, period, schools, mean, min, max,"
+    "                                      cv, red, yellow, green)"
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::float8[],"
+    "                      $6::float8[], $7::float8[], $8::float8[], $9::int[], $10::int[],"
+    "                      $11::int[])"
+    " ON CONFLICT (stage, indicator, period) DO UPDATE SET schools = EXCLUDED.schools,"
+    "   mean = EXCLUDED.mean, min = EXCLUDED.min, max = EXCLUDED.max, cv = EXCLUDED.cv,"
+    "   red = EXCLUDED.red, yellow = EXCLUDED.yellow, green = EXCLUDED.green,"
+    "   version = nextval('edu.warning_transition_id_seq')";
+
+static int s_write_aggregates(evaluate_t *self, PGconn *conn, char *err, size_t errlen)
+{
+    if (zhashx_size(self->pending_aggregates) == 0)
+        return 0;
+    s_array_t cols[11] = {{0}};
+    for (s_aggregate_t *a = zhashx_first(self->pending_aggregates); a;
+         a = zhashx_next(self->pending_aggregates)) {
+        char key[160], period[16], num[7][40];
+        snprintf(key, sizeof key, "%s", (const char *) zhashx_cursor(self->pending_aggregates));
+        char *ind = strchr(key, '|');
+        char *year = ind ? strchr(ind + 1, '|') : NULL;
+        if (!ind || !year)
+            continue;
+        *ind++ = '\0';
+        *year++ = '\0';
+        snprintf(period, sizeof period, "%d-%d", atoi(year), atoi(year) + 1);
+        snprintf(num[0], sizeof num[0], "%d", a->schools);
+        snprintf(num[1], sizeof num[1], "%.17g", a->mean);
+        snprintf(num[2], sizeof num[2], "%.17g", a->min);
+        snprintf(num[3], sizeof num[3], "%.17g", a->max);
+        snprintf(num[4], sizeof num[4], "%.17g", a->cv);
+        snprintf(num[5], sizeof num[5], "%d", a->red);
+        snprintf(num[6], sizeof num[6], "%d", a->yellow);
+        char green[16];
+        snprintf(green, sizeof green, "%d", a->green);
+        s_array_put(&cols[0], key, true);
+        s_array_put(&cols[1], ind, true);
+        s_array_put(&cols[2], period, true);
+        s_array_put(&cols[3], num[0], false);
+        s_array_put(&cols[4], a->schools ? num[1] : NULL, false);
+        s_array_put(&cols[5], a->schools ? num[2] : NULL, false);
+        s_array_put(&cols[6], a->schools ? num[3] : NULL, false);
+        s_array_put(&cols[7], a->has_cv ? num[4] : NULL, false);
+        s_array_put(&cols[8], num[5], false);
+        s_array_put(&cols[9], num[6], false);
+        s_array_put(&cols[10], green, false);
+    }
+    const char *params[11];
+    for (int i = 0; i < 11; i++)
+        params[i] = cols[i].data ? s_array_end(&cols[i]) : "{}";
+    PGresult *res = PQexecParams(conn, s_aggregate_sql, 11, NULL, params, NULL, NULL, 0);
+    int rc = 0;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = errorf(err, errlen, "could not write county aggregates: %s",
+                    PQresultErrorMessage(res));
+    PQclear(res);
+    for (int i = 0; i < 11; i++)
+        free(cols[i].data);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
 //  Comparing with the state, writing the changes
 
 /*  The same level and value (the detail line follows from them). */
@@ -704,11 +899,6 @@ static void s_retire_absent(evaluate_t *self, zhashx_t *items, const char *only_
     }
 }
 
-typedef struct {
-    char *data; // the array literal so far
-    size_t len; // its length
-    size_t cap; // allocated
-} s_array_t;
 
 static void s_array_put(s_array_t *a, const char *text, bool quote)
 {
@@ -930,8 +1120,11 @@ int evaluate_batch(void *arg, PGconn *conn, const char *sender, const Edu__V1__B
     s_compare_items(self, items, now);
     if (self->pending_sweep)
         s_retire_absent(self, items, "missing");
+    s_aggregate_items(self, items);
     zhashx_destroy(&items);
-    return s_write(self, conn, err, errlen);
+    if (s_write(self, conn, err, errlen) != 0)
+        return -1;
+    return s_write_aggregates(self, conn, err, errlen);
 }
 
 void evaluate_commit(evaluate_t *self)
@@ -953,6 +1146,13 @@ void evaluate_commit(evaluate_t *self)
         self->changed++;
     }
     zhashx_purge(self->pending);
+    for (s_aggregate_t *a = zhashx_first(self->pending_aggregates); a;
+         a = zhashx_next(self->pending_aggregates)) {
+        s_aggregate_t *copy = xmalloc(sizeof *copy);
+        *copy = *a;
+        zhashx_update(self->aggregates, zhashx_cursor(self->pending_aggregates), copy);
+    }
+    zhashx_purge(self->pending_aggregates);
     if (self->pending_sweep)
         self->last_sweep = self->pending_sweep;
     self->pending_sweep = 0;
@@ -961,6 +1161,7 @@ void evaluate_commit(evaluate_t *self)
 void evaluate_abort(evaluate_t *self)
 {
     zhashx_purge(self->pending);
+    zhashx_purge(self->pending_aggregates);
     self->pending_sweep = 0;
     self->loaded = false;
 }
@@ -991,10 +1192,13 @@ int evaluate_sweep(evaluate_t *self, PGconn *conn, time_t now, char *err, size_t
         s_add_missing(self, items, now);
     s_compare_items(self, items, now);
     s_retire_absent(self, items, full ? NULL : "missing");
+    s_aggregate_items(self, items);
     size_t count = zhashx_size(items);
     zhashx_destroy(&items);
     size_t changes = zhashx_size(self->pending);
-    if (s_write(self, conn, err, errlen) != 0 || s_exec(conn, "COMMIT", err, errlen) != 0)
+    if (s_write(self, conn, err, errlen) != 0 ||
+        s_write_aggregates(self, conn, err, errlen) != 0 ||
+        s_exec(conn, "COMMIT", err, errlen) != 0)
         goto failed;
     self->pending_sweep = now;
     evaluate_commit(self);

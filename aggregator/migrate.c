@@ -138,6 +138,26 @@ static const s_migration_t s_migrations[] = {
      "    'raised_at', to_char(raised_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
      "    'message', message)::text AS body"
      "  FROM edu.alert;"},
+    {4, "county aggregates per stage, indicator and period, versioned for the province",
+     // Kept current by the evaluator in each batch's transaction. version comes from the same
+     // sequence as edu.warning_transition.id, so one cursor orders both for a puller.
+     "CREATE TABLE edu.county_aggregate ("
+     "  stage text NOT NULL,"
+     "  indicator text NOT NULL,"
+     "  period text NOT NULL,"
+     "  schools integer NOT NULL,"
+     "  mean double precision,"
+     "  min double precision,"
+     "  max double precision,"
+     "  cv double precision,"
+     "  red integer NOT NULL,"
+     "  yellow integer NOT NULL,"
+     "  green integer NOT NULL,"
+     "  version bigint NOT NULL DEFAULT nextval('edu.warning_transition_id_seq'),"
+     "  PRIMARY KEY (stage, indicator, period));"
+     "CREATE INDEX county_aggregate_version ON edu.county_aggregate (version);"
+     "CREATE INDEX warning_transition_county ON edu.warning_transition (id)"
+     "  WHERE kind IN ('dispersion', 'progress');"},
 };
 
 int migrate_latest(void)

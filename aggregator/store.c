@@ -141,7 +141,7 @@ static store_status_t s_classify(store_t *self, const PGresult *res)
 
 /*  Appends s to buf as a COPY text field: backslash escapes for the four special bytes,
  *  invalid UTF-8 replaced by '?', at most `limit` bytes of input. */
-static void s_copy_field(zchunk_t *buf, const char *s, size_t limit)
+void store_copy_field(zchunk_t *buf, const char *s, size_t limit)
 {
     size_t n = strnlen(s, limit);
     for (size_t i = 0; i < n; i++) {
@@ -179,15 +179,15 @@ static void s_copy_row(zchunk_t *buf, const Edu__V1__Record *r, const verdict_t 
     char num[32];
     snprintf(num, sizeof num, "%" PRIu64 "\t", r->seq);
     zchunk_extend(buf, num, strlen(num));
-    s_copy_field(buf, r->school_code, 64);
+    store_copy_field(buf, r->school_code, 64);
     zchunk_extend(buf, "\t", 1);
-    s_copy_field(buf, r->indicator, 128);
+    store_copy_field(buf, r->indicator, 128);
     zchunk_extend(buf, "\t", 1);
-    s_copy_field(buf, r->period, 64);
+    store_copy_field(buf, r->period, 64);
     zchunk_extend(buf, "\t", 1);
     s_copy_double(buf, r->value);
     zchunk_extend(buf, "\t", 1);
-    s_copy_field(buf, r->source_file, 255);
+    store_copy_field(buf, r->source_file, 255);
     snprintf(num, sizeof num, "\t%u\t", r->source_row);
     zchunk_extend(buf, num, strlen(num));
     if (v->reason == REFUSE_NONE) {
@@ -199,7 +199,7 @@ static void s_copy_row(zchunk_t *buf, const Edu__V1__Record *r, const verdict_t 
     zchunk_extend(buf, "\t", 1);
     zchunk_extend(buf, v->column, strlen(v->column));
     zchunk_extend(buf, "\t", 1);
-    s_copy_field(buf, v->detail, sizeof v->detail);
+    store_copy_field(buf, v->detail, sizeof v->detail);
     zchunk_extend(buf, "\n", 1);
 }
 

@@ -21,6 +21,7 @@
 #include "validate.h"
 
 #include <edu/v1/eduwatch.pb-c.h>
+#include <czmq.h>
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -54,6 +55,10 @@ int store_connect(store_t *self, char *err, size_t errlen);
 PGconn *store_conn(store_t *self);
 
 void store_set_stage(store_t *self, store_stage_fn *fn, void *arg);
+
+/*  Appends s (at most limit bytes) to buf as a field of PostgreSQL's COPY text format:
+ *  backslash, tab, newline and carriage return escaped, invalid UTF-8 replaced by '?'. */
+void store_copy_field(zchunk_t *buf, const char *s, size_t limit);
 
 /*  Stores batch, sent with the key of school `sender`, whose records were judged in verdicts
  *  (one per record, same order). The records must be in strictly ascending seq. */
