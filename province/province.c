@@ -102,6 +102,7 @@ void province_config_free(province_config_t *config)
 //  The province database
 
 static const char *s_schema =
+    "SET LOCAL client_min_messages = warning;"
     "SELECT pg_advisory_xact_lock(7306075157148184681);"
     "CREATE SCHEMA IF NOT EXISTS province;"
     // every county's aggregates per stage × indicator × period, as the county last said
