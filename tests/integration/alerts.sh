@@ -17,7 +17,20 @@ pids=()
 trap 'county_stop_all "$work"; kill "${pids[@]}" 2>/dev/null; check_keep_on_failure "$work"' EXIT
 port=$(check_free_port)
 county_init "$work" "$bin" "$fixture" "alerts_$$" "$port" || check_fail "county setup"
-hook=$(check_free_port) robot=$(check_free_port) smtp=$(check_free_port) wecom=$(check_free_port)
+# the sinks, each on a port of its own choosing
+start_sink() { # start_sink NAME ARGS... - sets the variable NAME to its port
+  python3 "$here/../lib/sinks.py" "${@:2}" >"$work/log/$1.ready" 2>"$work/log/$1.log" &
+  pids+=($!)
+  for i in $(seq 1 100); do
+    grep -q ready "$work/log/$1.ready" && { printf -v "$1" '%s' "$(awk '{ print $2 }' "$work/log/$1.ready")"; return 0; }
+    sleep 0.05
+  done
+  check_fail "sink $1 did not start"
+}
+start_sink hook http 0 "$work/hook.jsonl"
+start_sink robot http 0 "$work/robot.jsonl" 2
+start_sink smtp smtp 0 "$work/mail"
+start_sink wecom http 0 "$work/wecom.jsonl"
 cat >>"$work/aggregator.ini" <<INI
 [aggregator]
 alert_group_wait_ms = 1500
@@ -39,18 +52,6 @@ to = chief@county.example
 min_level = red
 INI
 "$bin/edu-aggregator" -c "$work/aggregator.ini" --check >/dev/null || check_fail "config with destinations"
-
-# the sinks
-start_sink() { # start_sink NAME ARGS...
-  python3 "$here/../lib/sinks.py" "${@:2}" >"$work/log/$1.ready" 2>"$work/log/$1.log" &
-  pids+=($!)
-  for i in $(seq 1 100); do grep -q ready "$work/log/$1.ready" && return 0; sleep 0.05; done
-  check_fail "sink $1 did not start"
-}
-start_sink hook http "$hook" "$work/hook.jsonl"
-start_sink robot http "$robot" "$work/robot.jsonl" 2
-start_sink smtp smtp "$smtp" "$work/mail"
-start_sink wecom http "$wecom" "$work/wecom.jsonl"
 
 # a supervisor among the readers, and a stranger who is not
 for who in supervisor stranger; do

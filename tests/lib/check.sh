@@ -75,11 +75,13 @@ check_same_values() {
   [ $rc = 0 ] || { echo "    key|want|got:" >&2; echo "$bad" | head -20 >&2; }
 }
 
-# check_free_port - a TCP port on loopback nobody listens on, with two more after it free
+# check_free_port - a TCP port on loopback nobody listens on, with two more after it free.
+# Each process draws from its own stretch of ports below the ephemeral range (where outgoing
+# connections take theirs), so tests run in parallel rarely meet.
 check_free_port() {
   local p
   while :; do
-    p=$((20000 + RANDOM % 30000))
+    p=$((20000 + ($$ % 120) * 100 + RANDOM % 97)) # below the ephemeral ports (32768-)
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
     (exec 3<>"/dev/tcp/127.0.0.1/$((p + 1))") 2>/dev/null && continue
     (exec 3<>"/dev/tcp/127.0.0.1/$((p + 2))") 2>/dev/null && continue

@@ -6,7 +6,7 @@
                                    and to every request while FILE.down exists
   sinks.py smtp PORT DIR           write each mail to DIR/N.eml (envelope in its first lines)
 
-Both print "ready" on stdout once they listen.
+Both print "ready PORT" on stdout once they listen; PORT 0 picks a free port.
 """
 import http.server
 import os
@@ -35,7 +35,7 @@ def http_sink(port, path, fail):
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    print("ready", flush=True)
+    print("ready %d" % server.server_address[1], flush=True)
     server.serve_forever()
 
 
@@ -89,7 +89,7 @@ def smtp_sink(port, directory):
         allow_reuse_address = True
 
     server = Server(("127.0.0.1", port), Handler)
-    print("ready", flush=True)
+    print("ready %d" % server.server_address[1], flush=True)
     server.serve_forever()
 
 
