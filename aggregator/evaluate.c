@@ -1018,14 +1018,15 @@ static int s_write(evaluate_t *self, PGconn *conn, char *err, size_t errlen)
         return 0;
     s_array_t cols[S_COLUMNS] = {{0}};
     for (s_warning_t *w = zhashx_first(self->pending); w; w = zhashx_next(self->pending)) {
-        char period[16], value[40], target_text[40], who[256], message[1024];
-        const char *indicator_name;
-        bool has_target;
+        char period[16], value[40], target_text[40], who[256] = "", message[1024] = "";
+        const char *indicator_name = "";
+        bool has_target = false;
         double target = 0;
         snprintf(period, sizeof period, "%d-%d", w->year, w->year + 1);
         snprintf(value, sizeof value, "%.17g", w->value);
-        s_alert_text(self, w, period, who, sizeof who, &indicator_name, &has_target, &target,
-                     message, sizeof message);
+        if (w->from != w->level) // an alert only where the level changes
+            s_alert_text(self, w, period, who, sizeof who, &indicator_name, &has_target,
+                         &target, message, sizeof message);
         snprintf(target_text, sizeof target_text, "%.17g", target);
         s_array_put(&cols[0], w->kind, true);
         s_array_put(&cols[1], w->subject, true);
