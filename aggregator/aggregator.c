@@ -16,6 +16,7 @@
 #include "receiver.h"
 #include "rules.h"
 #include "schools.h"
+#include "service.h"
 #include "store.h"
 #include "util.h"
 #include "validate.h"
@@ -662,7 +663,9 @@ int aggregator_run(aggregator_t *self)
              schools_count(self->schools), rules_count(self->rules));
     zmq_pollitem_t items[] = {{zsock_resolve(receiver_socket(self->receiver)), 0, ZMQ_POLLIN, 0},
                               {zsock_resolve(self->query), 0, ZMQ_POLLIN, 0}};
+    service_ready("listening");
     while (!zsys_interrupted) {
+        service_watchdog();
         if (s_reload_requested) {
             s_reload_requested = 0;
             s_self_reload(self);
@@ -676,6 +679,7 @@ int aggregator_run(aggregator_t *self)
         if (n > 0 && (items[1].revents & ZMQ_POLLIN))
             s_self_handle_query(self);
     }
+    service_stopping("stopping");
     log_info("aggregator", "stopping after %llu batches, %llu records",
              (unsigned long long) self->batches, (unsigned long long) self->records);
     return 0;

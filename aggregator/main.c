@@ -22,6 +22,7 @@ static void s_usage(FILE *f)
             "  -v, --verbose      log debug lines\n"
             "  -h, --help         this text\n"
             "  -V, --version      print the version\n"
+            "      --example      print the configuration file, every key at its default\n"
             "\n"
             "commands:\n"
             "  migrate            bring the database schema up to date, then exit\n"
@@ -37,6 +38,7 @@ int main(int argc, char **argv)
                                             {"verbose", no_argument, NULL, 'v'},
                                             {"help", no_argument, NULL, 'h'},
                                             {"version", no_argument, NULL, 'V'},
+                                            {"example", no_argument, NULL, 'E'},
                                             {NULL, 0, NULL, 0}};
     const char *path = NULL;
     bool check = false;
@@ -48,6 +50,7 @@ int main(int argc, char **argv)
         case 'v': log_set_level(LOG_LEVEL_DEBUG); break;
         case 'h': s_usage(stdout); return 0;
         case 'V': printf("edu-aggregator %s\n", EDU_VERSION); return 0;
+        case 'E': config_print_example(stdout, aggregator_config_keys); return 0;
         default: fprintf(stderr, "try: edu-aggregator --help\n"); return 2;
         }
     }

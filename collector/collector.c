@@ -5,6 +5,7 @@
 #include "keys.h"
 #include "log.h"
 #include "sender.h"
+#include "service.h"
 #include "spool.h"
 #include "util.h"
 
@@ -137,11 +138,13 @@ int collector_run(collector_t *self)
              self->config->school, self->config->endpoint, spool_id(self->spool),
              spool_pending(self->spool));
     s_self_handle_inbox(self);
+    service_ready("spool recovered, inbox scanned, sending");
     zmq_pollitem_t items[] = {
         {zsock_resolve(sender_socket(self->sender)), 0, ZMQ_POLLIN, 0},
         {NULL, inbox_fd(self->inbox), ZMQ_POLLIN, 0},
     };
     while (!zsys_interrupted) {
+        service_watchdog();
         sender_pump(self->sender);
         bool idle = sender_idle(self->sender);
         if (idle && !self->was_idle)
@@ -163,6 +166,7 @@ int collector_run(collector_t *self)
         if ((n > 0 && (items[1].revents & ZMQ_POLLIN)) || clock_mono_ms() >= self->next_scan_ms)
             s_self_handle_inbox(self);
     }
+    service_stopping("stopping");
     log_info("collector", "stopping; %" PRIu64 " records wait in the spool",
              spool_pending(self->spool));
     return 0;

@@ -21,6 +21,7 @@ static void s_usage(FILE *f)
             "  -v, --verbose      log debug lines\n"
             "  -h, --help         this text\n"
             "  -V, --version      print the version\n"
+            "      --example      print the configuration file, every key at its default\n"
             "\n"
             "Configuration, every key at its default:\n\n");
     config_print_example(f, collector_config_keys);
@@ -33,6 +34,7 @@ int main(int argc, char **argv)
                                             {"verbose", no_argument, NULL, 'v'},
                                             {"help", no_argument, NULL, 'h'},
                                             {"version", no_argument, NULL, 'V'},
+                                            {"example", no_argument, NULL, 'E'},
                                             {NULL, 0, NULL, 0}};
     const char *path = NULL;
     bool check = false;
@@ -44,6 +46,7 @@ int main(int argc, char **argv)
         case 'v': log_set_level(LOG_LEVEL_DEBUG); break;
         case 'h': s_usage(stdout); return 0;
         case 'V': printf("edu-collector %s\n", EDU_VERSION); return 0;
+        case 'E': config_print_example(stdout, collector_config_keys); return 0;
         default: fprintf(stderr, "try: edu-collector --help\n"); return 2;
         }
     }

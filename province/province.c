@@ -3,6 +3,7 @@
 
 #include "keys.h"
 #include "log.h"
+#include "service.h"
 #include "util.h"
 
 #include <czmq.h>
@@ -404,6 +405,7 @@ static int s_round(const province_config_t *config, PGconn *conn)
                 if (pulls[i].deadline_ms - now < wait)
                     wait = pulls[i].deadline_ms - now;
             }
+        service_watchdog();
         if (zmq_poll(items, (int) k, wait > 0 ? (long) wait : 0) < 0 && zmq_errno() != EINTR)
             break;
         now = clock_mono_ms();
@@ -457,7 +459,10 @@ int province_pull(const province_config_t *config, bool once)
         return 1;
     }
     int rc = 0;
+    if (!once)
+        service_ready("pulling");
     while (!zsys_interrupted) {
+        service_watchdog();
         if (PQstatus(conn) != CONNECTION_OK) {
             PQreset(conn);
             s_exec(conn, s_stage_sql, err, sizeof err);
@@ -465,8 +470,10 @@ int province_pull(const province_config_t *config, bool once)
         rc = s_round(config, conn);
         if (once)
             break;
-        for (long i = 0; i < config->interval_s * 10 && !zsys_interrupted; i++)
+        for (long i = 0; i < config->interval_s * 10 && !zsys_interrupted; i++) {
+            service_watchdog();
             zclock_sleep(100);
+        }
     }
     PQfinish(conn);
     return rc;
