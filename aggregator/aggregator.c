@@ -7,10 +7,12 @@
  */
 #include "aggregator.h"
 
+#include "dashboard.h"
 #include "evaluate.h"
 #include "gate.h"
 #include "keys.h"
 #include "log.h"
+#include "metrics.h"
 #include "migrate.h"
 #include "period.h"
 #include "receiver.h"
@@ -55,6 +57,9 @@ const config_key_t aggregator_config_keys[] = {
           "registry of the county's schools"),
     S_KEY("aggregator", "evaluate", CONFIG_BOOL, "true", 0, 0, evaluate,
           "judge the red/yellow/green warnings after every batch (false: store only)"),
+    S_KEY("aggregator", "http", CONFIG_STRING, "", 0, 0, http,
+          "ADDRESS:PORT for Prometheus metrics (/metrics) and the dashboard (/), e.g. "
+          "127.0.0.1:9101 (empty = none)"),
     S_KEY("aggregator", "alert_group_wait_ms", CONFIG_INT, "5000", 0, 3600000, alert_group_wait_ms,
           "webhooks for people and e-mail wait this long so a burst, or an item that flaps, "
           "goes out as one message"),
@@ -193,6 +198,9 @@ struct aggregator_t {
     evaluate_t *evaluate;              // the warnings (NULL when [aggregator] evaluate = false)
     zactor_t *gate;                    // ZAP handler for every CURVE socket (NULL without CURVE)
     zsock_t *query;                    // readers ask here (ROUTER; NULL if it cannot bind)
+    metrics_t *metrics;                // what /metrics shows
+    dashboard_t *dashboard;            // the HTTP port (NULL when not configured)
+    zhashx_t *seen;                    // school -> monotonic ms of its last batch
     zactor_t **deliver;                // one per destination: the PUB socket first
     size_t deliver_count;              // how many
     int64_t next_sweep_ms;             // no sweep before this (after a failed one)
@@ -233,6 +241,106 @@ static int s_connect_patiently(store_t *store, char *err, size_t errlen)
     }
     log_release(&down, "aggregator", "database reached");
     return 0;
+}
+
+static void s_free_ms(void **item)
+{
+    free(*item);
+    *item = NULL;
+}
+
+static void s_declare(metrics_t *m)
+{
+    metrics_declare(m, "edu_records_received_total", "counter",
+                    "records received in batches from the schools since start");
+    metrics_declare(m, "edu_records_stored_total", "counter",
+                    "records stored once, accepted or refused, since start");
+    metrics_declare(m, "edu_records_refused_total", "counter",
+                    "records refused by reason since start");
+    metrics_declare(m, "edu_batches_total", "counter", "batches answered, by status, since start");
+    metrics_declare(m, "edu_commit_seconds", "histogram",
+                    "time to store a batch (COPY, warnings, COMMIT)");
+    metrics_declare(m, "edu_schools_connected", "gauge",
+                    "schools that sent a batch in the last 5 minutes");
+    metrics_declare(m, "edu_province_pulls_total", "counter", "pages served to the province");
+}
+
+/*  Executes one parameterized statement; returns 0 or -1 with err. */
+static int s_exec_params(PGconn *conn, const char *sql, int n, const char *const *params,
+                         char *err, size_t errlen)
+{
+    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+    int rc = PQresultStatus(res) == PGRES_COMMAND_OK
+                 ? 0
+                 : errorf(err, errlen, "could not write the catalog: %s",
+                          PQresultErrorMessage(res));
+    PQclear(res);
+    return rc;
+}
+
+/*  Copies the registry, the catalog and the rules' numbers into edu.school, edu.indicator and
+ *  edu.setting, for readers (the dashboard). One transaction; at start and after a reload. */
+static int s_publish_catalog(aggregator_t *self, char *err, size_t errlen)
+{
+    PGconn *conn = store_conn(self->store);
+    if (!conn || store_connect(self->store, err, errlen) != 0)
+        return -1;
+    conn = store_conn(self->store);
+    int rc = s_exec_params(conn, "BEGIN", 0, NULL, err, errlen);
+    if (rc == 0)
+        rc = s_exec_params(conn, "DELETE FROM edu.school", 0, NULL, err, errlen);
+    if (rc == 0)
+        rc = s_exec_params(conn, "DELETE FROM edu.indicator", 0, NULL, err, errlen);
+    if (rc == 0)
+        rc = s_exec_params(conn, "DELETE FROM edu.setting", 0, NULL, err, errlen);
+    for (size_t i = 0; rc == 0 && i < schools_count(self->schools); i++) {
+        const school_t *s = schools_at(self->schools, i);
+        char students[24];
+        snprintf(students, sizeof students, "%ld", s->students);
+        const char *p[] = {s->code, s->name, stage_name(s->stage), students, s->location};
+        rc = s_exec_params(conn,
+                           "INSERT INTO edu.school (code, name, stage, students, location)"
+                           " VALUES ($1, $2, $3, $4::int, $5)",
+                           5, p, err, errlen);
+    }
+    for (size_t i = 0; rc == 0 && i < rules_count(self->rules); i++) {
+        const indicator_t *ind = rules_at(self->rules, i);
+        char position[24], tp[40], tj[40], kinds[256] = "";
+        size_t used = 0;
+        snprintf(position, sizeof position, "%zu", i);
+        snprintf(tp, sizeof tp, "%.17g", ind->target[STAGE_PRIMARY]);
+        snprintf(tj, sizeof tj, "%.17g", ind->target[STAGE_JUNIOR]);
+        for (unsigned k = 1; k <= KIND_PROGRESS; k <<= 1)
+            if ((ind->kinds & k) && kind_name((kind_t) k))
+                used += (size_t) snprintf(kinds + used, sizeof kinds - used, "%s%s",
+                                          used ? "," : "", kind_name((kind_t) k));
+        const char *p[] = {ind->code, position, ind->name, ind->unit,
+                           ind->higher_better ? "true" : "false",
+                           ind->has_target[STAGE_PRIMARY] ? tp : NULL,
+                           ind->has_target[STAGE_JUNIOR] ? tj : NULL, kinds};
+        rc = s_exec_params(conn,
+                           "INSERT INTO edu.indicator (code, position, name, unit, higher_better,"
+                           " target_primary, target_junior, kinds)"
+                           " VALUES ($1, $2::int, $3, $4, $5::boolean, $6::float8, $7::float8, $8)",
+                           8, p, err, errlen);
+    }
+    const rule_params_t *rp = rules_params(self->rules);
+    char target[40], lp[40], lj[40];
+    snprintf(target, sizeof target, "%g", rp->dispersion_target);
+    snprintf(lp, sizeof lp, "%g", rp->dispersion_limit[STAGE_PRIMARY]);
+    snprintf(lj, sizeof lj, "%g", rp->dispersion_limit[STAGE_JUNIOR]);
+    const char *settings[][2] = {{"county", self->config->county},
+                                 {"dispersion_target", target},
+                                 {"dispersion_limit_primary", lp},
+                                 {"dispersion_limit_junior", lj}};
+    for (size_t i = 0; rc == 0 && i < sizeof settings / sizeof *settings; i++)
+        rc = s_exec_params(conn, "INSERT INTO edu.setting (key, value) VALUES ($1, $2)", 2,
+                           settings[i], err, errlen);
+    if (rc == 0)
+        rc = s_exec_params(conn, "COMMIT", 0, NULL, err, errlen);
+    else
+        PQclear(PQexec(conn, "ROLLBACK"));
+    return rc;
 }
 
 /*  The alert stage: an actor for the PUB socket and one per configured destination. */
@@ -368,6 +476,7 @@ static void s_pull(aggregator_t *self, zmsg_t *request, zmsg_t *reply)
                 s_copy_text(reply, aggregates);
                 s_copy_text(reply, warnings);
                 self->pulls++;
+                metrics_add(self->metrics, "edu_province_pulls_total", NULL, 1);
             } else {
                 errorf(err, sizeof err, "could not read the aggregates: %s",
                        PQresultErrorMessage(PQresultStatus(aggregates) == PGRES_TUPLES_OK
@@ -456,6 +565,18 @@ aggregator_t *aggregator_new(const aggregator_config_t *config, char *err, size_
         goto failed;
     if (migrate_run(store_conn(self->store), err, errlen) < 0)
         goto failed;
+    if (s_publish_catalog(self, err, errlen) != 0)
+        goto failed;
+    self->metrics = metrics_new();
+    s_declare(self->metrics);
+    self->seen = zhashx_new();
+    zhashx_set_destructor(self->seen, s_free_ms);
+    if (*config->http) {
+        self->dashboard =
+            dashboard_new(config->http, config->database, config->county, self->metrics, err, errlen);
+        if (!self->dashboard)
+            goto failed;
+    }
     if (config->evaluate) {
         self->evaluate = evaluate_new(config->county, self->rules, self->schools);
         store_set_stage(self->store, evaluate_batch, self->evaluate);
@@ -492,6 +613,9 @@ void aggregator_destroy(aggregator_t **self_p)
         return;
     aggregator_t *self = *self_p;
     receiver_destroy(&self->receiver);
+    dashboard_destroy(&self->dashboard);
+    metrics_destroy(&self->metrics);
+    zhashx_destroy(&self->seen);
     zsock_destroy(&self->query);
     for (size_t i = 0; i < self->deliver_count; i++)
         zactor_destroy(&self->deliver[i]);
@@ -525,6 +649,9 @@ static void s_self_reload(aggregator_t *self)
     schools_destroy(&self->schools);
     self->rules = rules;
     self->schools = schools;
+    if (s_publish_catalog(self, err, sizeof err) != 0)
+        log_warn("aggregator", "%s (the dashboard shows the old names until the next reload)",
+                 err);
     log_info("aggregator", "reloaded %zu indicators and %zu schools", rules_count(rules),
              schools_count(schools));
 }
@@ -557,6 +684,46 @@ static int s_check_batch(const Edu__V1__Batch *batch, char *err, size_t errlen)
     return 0;
 }
 
+/*  Metrics of one answered batch. */
+static void s_self_count(aggregator_t *self, const char *school, const Edu__V1__Batch *batch,
+                         const verdict_t *verdicts, store_status_t st,
+                         const store_outcome_t *outcome)
+{
+    const char *status = st != STORE_OK ? "status=\"retry\""
+                         : outcome->gap  ? "status=\"gap\""
+                                         : "status=\"ok\"";
+    metrics_add(self->metrics, "edu_batches_total", status, 1);
+    if (st == STORE_OK && !outcome->gap) {
+        uint64_t before = outcome->stored_from;
+        for (size_t i = 0; i < batch->n_records; i++) {
+            if (batch->records[i]->seq <= before)
+                continue; // resent: stored before
+            metrics_add(self->metrics, "edu_records_stored_total",
+                        verdicts[i].reason == REFUSE_NONE ? "result=\"accepted\""
+                                                          : "result=\"refused\"",
+                        1);
+            if (verdicts[i].reason != REFUSE_NONE) {
+                char labels[64];
+                snprintf(labels, sizeof labels, "reason=\"%s\"", refusal_name(verdicts[i].reason));
+                metrics_add(self->metrics, "edu_records_refused_total", labels, 1);
+            }
+        }
+    }
+    int64_t now = clock_mono_ms();
+    if (*school) {
+        int64_t *last = zhashx_lookup(self->seen, school);
+        if (!last) {
+            last = xmalloc(sizeof *last);
+            zhashx_insert(self->seen, school, last);
+        }
+        *last = now;
+    }
+    size_t connected = 0;
+    for (int64_t *last = zhashx_first(self->seen); last; last = zhashx_next(self->seen))
+        connected += now - *last < 300000;
+    metrics_set(self->metrics, "edu_schools_connected", NULL, (double) connected);
+}
+
 static void s_self_handle_batch(aggregator_t *self, const char *school, zframe_t **routing_id,
                                 zframe_t *payload)
 {
@@ -585,7 +752,11 @@ static void s_self_handle_batch(aggregator_t *self, const char *school, zframe_t
                         r->school_code, r->indicator, r->period, r->value, &verdicts[i]);
     }
     store_outcome_t outcome;
+    int64_t started = clock_mono_ms();
     store_status_t st = store_batch(self->store, school, batch, verdicts, &outcome, err, sizeof err);
+    metrics_observe(self->metrics, "edu_commit_seconds", (double) (clock_mono_ms() - started) / 1000);
+    metrics_add(self->metrics, "edu_records_received_total", NULL, (double) batch->n_records);
+    s_self_count(self, school, batch, verdicts, st, &outcome);
     ack.spool_id = batch->spool_id;
     if (self->evaluate) {
         if (st == STORE_OK) {

@@ -23,6 +23,7 @@ typedef struct {
     char *rules;           // rules.ini
     char *schools;         // schools.csv
     bool evaluate;         // judge the warnings after every batch
+    char *http;            // ADDRESS:PORT of metrics and the dashboard ("" = none)
     long max_batch_bytes;  // largest message accepted from a collector
     bool curve_enabled;    // [curve] enabled
     char *curve_secret;    // the aggregator's secret certificate

@@ -158,6 +158,17 @@ static const s_migration_t s_migrations[] = {
      "CREATE INDEX county_aggregate_version ON edu.county_aggregate (version);"
      "CREATE INDEX warning_transition_county ON edu.warning_transition (id)"
      "  WHERE kind IN ('dispersion', 'progress');"},
+    {5, "the registry, the catalog and the rules' numbers, for the dashboard",
+     // Copies of schools.csv and rules.ini, rewritten at start and on every reload, so that
+     // readers (the dashboard's HTTP thread, people with psql) can name what they show.
+     "CREATE TABLE edu.school ("
+     "  code text PRIMARY KEY, name text NOT NULL, stage text NOT NULL,"
+     "  students integer NOT NULL, location text NOT NULL);"
+     "CREATE TABLE edu.indicator ("
+     "  code text PRIMARY KEY, position integer NOT NULL, name text NOT NULL,"
+     "  unit text NOT NULL, higher_better boolean NOT NULL, target_primary double precision,"
+     "  target_junior double precision, kinds text NOT NULL);"
+     "CREATE TABLE edu.setting (key text PRIMARY KEY, value text NOT NULL);"},
 };
 
 int migrate_latest(void)

@@ -316,6 +316,7 @@ store_status_t store_batch(store_t *self, const char *sender, const Edu__V1__Bat
     uint64_t hwm = PQntuples(res) ? strtoull(PQgetvalue(res, 0, 0), NULL, 10) : 0;
     PQclear(res);
     out->acked_through = hwm;
+    out->stored_from = hwm;
 
     size_t n = batch->n_records;
     uint64_t first = n ? batch->records[0]->seq : 0, last = n ? batch->records[n - 1]->seq : 0;

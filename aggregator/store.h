@@ -42,6 +42,7 @@ typedef struct {
     uint64_t acked_through;       // the spool's high-water mark after the batch
     bool gap;                     // refused: resend from acked_through + 1
     size_t refusal_count;         // refusals among the batch's records (resent ones included)
+    uint64_t stored_from;         // records with seq above this were stored by this batch
     Edu__V1__Refusal **refusals;  // owned: store_outcome_clear() frees them
 } store_outcome_t;
 

@@ -1,9 +1,11 @@
 /*  collector - the school's daemon: inbox -> spool -> sender */
 #include "collector.h"
 
+#include "http.h"
 #include "inbox.h"
 #include "keys.h"
 #include "log.h"
+#include "metrics.h"
 #include "sender.h"
 #include "service.h"
 #include "spool.h"
@@ -42,6 +44,8 @@ const config_key_t collector_config_keys[] = {
           "longest pause between tries while the county is unreachable"),
     S_KEY("collector", "scan_interval_ms", CONFIG_INT, "5000", 100, 3600000, scan_interval_ms,
           "how often the inbox is scanned besides file-system events"),
+    S_KEY("collector", "metrics", CONFIG_STRING, "", 0, 0, metrics,
+          "ADDRESS:PORT for Prometheus metrics at /metrics, e.g. 127.0.0.1:9102 (empty = none)"),
     S_KEY("curve", "enabled", CONFIG_BOOL, "true", 0, 0, curve_enabled,
           "CURVE encryption and authentication"),
     S_KEY("curve", "secret", CONFIG_STRING, "/etc/edu/keys/school_secret", 0, 0, curve_secret,
@@ -78,12 +82,75 @@ struct collector_t {
     sender_t *sender;                 // records out
     int64_t next_scan_ms;             // next periodic inbox scan
     bool was_idle;                    // everything acknowledged at the last look
+    metrics_t *metrics;               // what /metrics shows
+    http_t *http;                     // the metrics endpoint (NULL when not configured)
+    int64_t waiting_since_ms;         // records have waited unacknowledged since (0: none)
+    uint64_t acked_seen;              // the ack mark at the last look
 };
+
+/*  Copies what the collector knows into the metrics (once per loop turn; all cheap). */
+static void s_self_update_metrics(collector_t *self)
+{
+    const inbox_stats_t *in = inbox_stats(self->inbox);
+    metrics_t *m = self->metrics;
+    metrics_set(m, "edu_collector_files_taken_total", NULL, (double) in->files_taken);
+    metrics_set(m, "edu_collector_files_rejected_total", NULL, (double) in->files_rejected);
+    metrics_set(m, "edu_collector_records_spooled_total", NULL, (double) in->records_spooled);
+    metrics_set(m, "edu_collector_rows_refused_total", NULL, (double) in->rows_refused);
+    metrics_set(m, "edu_collector_spool_bytes", NULL, (double) spool_bytes(self->spool));
+    metrics_set(m, "edu_collector_spool_pending_records", NULL,
+                (double) spool_pending(self->spool));
+    metrics_set(m, "edu_collector_acked_seq", NULL, (double) spool_acked(self->spool));
+    int64_t now = clock_mono_ms();
+    uint64_t acked = spool_acked(self->spool);
+    if (spool_pending(self->spool) == 0)
+        self->waiting_since_ms = 0;
+    else if (!self->waiting_since_ms || acked != self->acked_seen)
+        self->waiting_since_ms = now; // the oldest pending record is at most this old
+    self->acked_seen = acked;
+    metrics_set(m, "edu_collector_oldest_unacked_seconds", NULL,
+                self->waiting_since_ms ? (double) (now - self->waiting_since_ms) / 1000 : 0);
+}
+
+static void s_http(void *arg, const char *path, http_answer_t *answer)
+{
+    collector_t *self = arg;
+    if (strcmp(path, "/metrics") != 0)
+        return;
+    answer->status = 200;
+    answer->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    answer->body = metrics_render(self->metrics);
+    answer->size = strlen(answer->body);
+}
+
+static void s_declare(metrics_t *m)
+{
+    metrics_declare(m, "edu_collector_files_taken_total", "counter",
+                    "CSV files taken (records spooled, file moved to done/) since start");
+    metrics_declare(m, "edu_collector_files_rejected_total", "counter",
+                    "CSV files unreadable as a whole, moved to rejected/, since start");
+    metrics_declare(m, "edu_collector_records_spooled_total", "counter",
+                    "records taken into the spool since start");
+    metrics_declare(m, "edu_collector_rows_refused_total", "counter",
+                    "CSV rows that could not be parsed since start");
+    metrics_declare(m, "edu_collector_refusals_total", "counter",
+                    "records the county refused, by reason, since start");
+    metrics_declare(m, "edu_collector_spool_bytes", "gauge", "bytes of segment data in the spool");
+    metrics_declare(m, "edu_collector_spool_pending_records", "gauge",
+                    "records in the spool not yet acknowledged by the county");
+    metrics_declare(m, "edu_collector_acked_seq", "gauge",
+                    "the spool's acknowledged mark (highest seq the county committed)");
+    metrics_declare(m, "edu_collector_oldest_unacked_seconds", "gauge",
+                    "how long unacknowledged records have waited without the mark moving");
+}
 
 static void s_on_refusal(void *arg, const Edu__V1__Refusal *refusal)
 {
     collector_t *self = arg;
     inbox_report_refusal(self->inbox, refusal);
+    char labels[96];
+    snprintf(labels, sizeof labels, "reason=\"%.64s\"", refusal->reason ? refusal->reason : "");
+    metrics_add(self->metrics, "edu_collector_refusals_total", labels, 1);
 }
 
 collector_t *collector_new(const collector_config_t *config, char *err, size_t errlen)
@@ -107,6 +174,13 @@ collector_t *collector_new(const collector_config_t *config, char *err, size_t e
     self->sender = sender_new(&sc, self->spool, s_on_refusal, self, err, errlen);
     if (!self->sender)
         goto failed;
+    self->metrics = metrics_new();
+    s_declare(self->metrics);
+    if (*config->metrics) {
+        self->http = http_new(config->metrics, s_http, self, err, errlen);
+        if (!self->http)
+            goto failed;
+    }
     return self;
 failed:
     collector_destroy(&self);
@@ -118,6 +192,8 @@ void collector_destroy(collector_t **self_p)
     if (!self_p || !*self_p)
         return;
     collector_t *self = *self_p;
+    http_destroy(&self->http);
+    metrics_destroy(&self->metrics);
     sender_destroy(&self->sender);
     inbox_destroy(&self->inbox);
     spool_destroy(&self->spool);
@@ -145,6 +221,7 @@ int collector_run(collector_t *self)
     };
     while (!zsys_interrupted) {
         service_watchdog();
+        s_self_update_metrics(self);
         sender_pump(self->sender);
         bool idle = sender_idle(self->sender);
         if (idle && !self->was_idle)

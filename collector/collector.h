@@ -26,6 +26,7 @@ typedef struct {
     bool curve_enabled;    // [curve] enabled
     char *curve_secret;    // this school's secret certificate
     char *curve_server;    // the aggregator's public certificate
+    char *metrics;         // ADDRESS:PORT of the Prometheus endpoint ("" = none)
 } collector_config_t;
 
 extern const config_key_t collector_config_keys[];

@@ -30,6 +30,7 @@ struct inbox_t {
     spool_t *spool;       // borrowed
     int inotify;          // inotify descriptor (-1 if unavailable: scans still work)
     log_complain_t full;  // "spool full", reported once with back-off
+    inbox_stats_t stats;  // since start
 };
 
 typedef struct {
@@ -128,6 +129,11 @@ void inbox_destroy(inbox_t **self_p)
     free(self->dir), free(self->taking), free(self->done), free(self->rejected);
     free(self);
     *self_p = NULL;
+}
+
+const inbox_stats_t *inbox_stats(const inbox_t *self)
+{
+    return &self->stats;
 }
 
 int inbox_fd(inbox_t *self)
@@ -276,6 +282,7 @@ static int s_take(inbox_t *self, const s_ready_t *file)
         log_warn("inbox", "cannot read \"%s\": %s; moved to rejected/", file->name,
                  rows_error(rows, 0)->reason);
         s_move_unique(held, self->rejected, file->name);
+        self->stats.files_rejected++;
         rc = 0;
         goto cleanup;
     }
@@ -289,6 +296,9 @@ static int s_take(inbox_t *self, const s_ready_t *file)
     log_info("inbox", "took \"%s\": %zu records spooled, %zu rows refused", file->name,
              rows_record_count(rows), rows_error_count(rows));
     s_move_unique(held, self->done, file->name);
+    self->stats.files_taken++;
+    self->stats.records_spooled += rows_record_count(rows);
+    self->stats.rows_refused += rows_error_count(rows);
     rc = 0;
 cleanup:
     rows_destroy(&rows);

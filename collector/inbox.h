@@ -34,6 +34,15 @@ void inbox_destroy(inbox_t **self_p);
 /*  The inotify descriptor, to poll for readability. */
 int inbox_fd(inbox_t *self);
 
+/*  What the inbox has done since start. */
+typedef struct {
+    unsigned long long files_taken;     // moved to done/ with their records spooled
+    unsigned long long files_rejected;  // unreadable as a whole, moved to rejected/
+    unsigned long long records_spooled; // records taken into the spool
+    unsigned long long rows_refused;    // rows that could not be parsed
+} inbox_stats_t;
+const inbox_stats_t *inbox_stats(const inbox_t *self);
+
 /*  Drains pending inotify events. */
 void inbox_drain_events(inbox_t *self);
 

@@ -1,0 +1,174 @@
+/*  dashboard - the aggregator's HTTP port: Prometheus metrics and a page for supervisors */
+#include "dashboard.h"
+
+#include "http.h"
+#include "log.h"
+#include "util.h"
+
+#include <libpq-fe.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const unsigned char dashboard_html[]; // deploy/dashboard/index.html, embedded by the build
+
+struct dashboard_t {
+    http_t *http;         // the server
+    char *conninfo;       // the county database
+    char *county;         // county code
+    metrics_t *metrics;   // borrowed
+    PGconn *conn;         // used only from the HTTP thread
+};
+
+/*  The latest period with values: what the page shows. */
+#define S_LATEST "(SELECT max(period) FROM edu.current_value)"
+
+static const char *s_summary_sql =
+    "SELECT json_build_object('county', $1::text, 'period', " S_LATEST ","
+    "  'schools', (SELECT count(*) FROM edu.school),"
+    "  'red', (SELECT count(*) FROM edu.warning_state WHERE level = 'red'),"
+    "  'yellow', (SELECT count(*) FROM edu.warning_state WHERE level = 'yellow'))::text";
+
+static const char *s_matrix_sql =
+    "WITH p AS (SELECT " S_LATEST " AS period),"
+    " cell AS ("
+    "  SELECT s.code AS school, i.code AS indicator,"
+    "    CASE WHEN bool_or(w.level = 'red') THEN 'red' WHEN bool_or(w.level = 'yellow')"
+    "      THEN 'yellow' WHEN bool_or(v.value IS NOT NULL) THEN 'green' ELSE 'none' END AS level"
+    "  FROM edu.school s CROSS JOIN edu.indicator i CROSS JOIN p"
+    "  LEFT JOIN edu.warning_state w ON w.subject = s.code AND w.indicator = i.code"
+    "    AND w.period = p.period"
+    "  LEFT JOIN edu.current_value v ON v.school_code = s.code AND v.indicator = i.code"
+    "    AND v.period = p.period"
+    "  GROUP BY s.code, i.code)"
+    " SELECT json_build_object('period', (SELECT period FROM p),"
+    "  'indicators', (SELECT coalesce(json_agg(json_build_object('code', code, 'name', name)"
+    "    ORDER BY position), '[]') FROM edu.indicator),"
+    "  'schools', (SELECT coalesce(json_agg(json_build_object('code', s.code, 'name', s.name,"
+    "    'stage', s.stage, 'cells', (SELECT json_object_agg(c.indicator, c.level)"
+    "      FROM cell c WHERE c.school = s.code)) ORDER BY s.stage DESC, s.code), '[]')"
+    "    FROM edu.school s))::text";
+
+static const char *s_dispersion_sql =
+    "SELECT coalesce(json_agg(json_build_object('indicator', a.indicator, 'name', i.name,"
+    "  'stage', a.stage, 'period', a.period, 'schools', a.schools, 'cv', a.cv,"
+    "  'target', (SELECT value::float8 FROM edu.setting WHERE key = 'dispersion_target'),"
+    "  'limit', (SELECT value::float8 FROM edu.setting WHERE key = 'dispersion_limit_' || a.stage),"
+    "  'level', coalesce((SELECT w.level FROM edu.warning_state w WHERE w.kind = 'dispersion'"
+    "    AND w.stage = a.stage AND w.indicator = a.indicator AND w.period = a.period), 'green'))"
+    "  ORDER BY i.position, a.stage DESC), '[]')::text"
+    " FROM edu.county_aggregate a JOIN edu.indicator i ON i.code = a.indicator"
+    " WHERE i.kinds LIKE '%dispersion%' AND a.period = " S_LATEST;
+
+static const char *s_missing_sql =
+    "SELECT coalesce(json_agg(json_build_object('school', w.subject, 'name', s.name,"
+    "  'indicator', w.indicator, 'indicator_name', i.name, 'period', w.period,"
+    "  'level', w.level) ORDER BY w.level = 'red' DESC, w.period DESC, s.code), '[]')::text"
+    " FROM edu.warning_state w JOIN edu.school s ON s.code = w.subject"
+    " JOIN edu.indicator i ON i.code = w.indicator WHERE w.kind = 'missing'";
+
+static const char *s_alerts_sql =
+    "SELECT coalesce(json_agg(json_build_object('id', id, 'level', level, 'kind', kind,"
+    "  'message', message, 'raised_at', raised_at) ORDER BY id DESC), '[]')::text"
+    " FROM (SELECT * FROM edu.alert ORDER BY id DESC LIMIT 20) a";
+
+static const char *s_gauges_sql =
+    "SELECT 'edu_warnings{level=\"' || level || '\",kind=\"' || kind || '\"} ' || count(*)"
+    " FROM edu.warning_state GROUP BY level, kind"
+    " UNION ALL SELECT 'edu_alerts_pending{destination=\"' || d.name || '\"} '"
+    "   || (SELECT count(*) FROM edu.alert a WHERE a.id > d.last_id)"
+    " FROM edu.alert_destination d";
+
+/*  One query's single text value, or NULL (the connection is remade when it broke). */
+static char *s_text(dashboard_t *self, const char *sql, int nparams, const char *const *params)
+{
+    if (!self->conn || PQstatus(self->conn) != CONNECTION_OK) {
+        PQfinish(self->conn);
+        self->conn = PQconnectdb(self->conninfo);
+        if (PQstatus(self->conn) != CONNECTION_OK) {
+            log_warn("dashboard", "could not connect to the database: %s",
+                     PQerrorMessage(self->conn));
+            return NULL;
+        }
+    }
+    PGresult *res = PQexecParams(self->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    char *text = NULL;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        size_t size = 1;
+        for (int i = 0; i < PQntuples(res); i++)
+            size += strlen(PQgetvalue(res, i, 0)) + 1;
+        text = xcalloc(1, size);
+        size_t used = 0;
+        for (int i = 0; i < PQntuples(res); i++)
+            used += (size_t) snprintf(text + used, size - used, "%s%s", PQgetvalue(res, i, 0),
+                                      PQntuples(res) > 1 ? "\n" : "");
+    } else {
+        log_warn("dashboard", "could not read the dashboard's data: %s",
+                 PQresultErrorMessage(res));
+    }
+    PQclear(res);
+    return text;
+}
+
+static void s_handle(void *arg, const char *path, http_answer_t *answer)
+{
+    dashboard_t *self = arg;
+    const char *county[] = {self->county};
+    char *body = NULL;
+    const char *type = "application/json; charset=utf-8";
+    if (strcmp(path, "/metrics") == 0) {
+        char *registry = metrics_render(self->metrics);
+        char *gauges = s_text(self, s_gauges_sql, 0, NULL);
+        body = xasprintf("%s# HELP edu_warnings warnings yellow or red now, by level and kind\n"
+                         "# TYPE edu_warnings gauge\n"
+                         "# HELP edu_alerts_pending alerts not yet delivered, per destination\n"
+                         "# TYPE edu_alerts_pending gauge\n%s%s",
+                         registry, gauges ? gauges : "", gauges && *gauges ? "\n" : "");
+        free(registry), free(gauges);
+        type = "text/plain; version=0.0.4; charset=utf-8";
+    } else if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
+        body = xstrdup((const char *) dashboard_html);
+        type = "text/html; charset=utf-8";
+    } else if (strcmp(path, "/api/summary") == 0) {
+        body = s_text(self, s_summary_sql, 1, county);
+    } else if (strcmp(path, "/api/matrix") == 0) {
+        body = s_text(self, s_matrix_sql, 0, NULL);
+    } else if (strcmp(path, "/api/dispersion") == 0) {
+        body = s_text(self, s_dispersion_sql, 0, NULL);
+    } else if (strcmp(path, "/api/missing") == 0) {
+        body = s_text(self, s_missing_sql, 0, NULL);
+    } else if (strcmp(path, "/api/alerts") == 0) {
+        body = s_text(self, s_alerts_sql, 0, NULL);
+    } else {
+        return; // 404
+    }
+    answer->status = body ? 200 : 503;
+    answer->content_type = body ? type : "text/plain; charset=utf-8";
+    answer->body = body ? body : xstrdup("the database is not available\n");
+    answer->size = strlen(answer->body);
+}
+
+dashboard_t *dashboard_new(const char *listen, const char *conninfo, const char *county,
+                           metrics_t *metrics, char *err, size_t errlen)
+{
+    dashboard_t *self = xcalloc(1, sizeof *self);
+    self->conninfo = xstrdup(conninfo);
+    self->county = xstrdup(county);
+    self->metrics = metrics;
+    self->http = http_new(listen, s_handle, self, err, errlen);
+    if (!self->http)
+        dashboard_destroy(&self);
+    return self;
+}
+
+void dashboard_destroy(dashboard_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    dashboard_t *self = *self_p;
+    http_destroy(&self->http); // stops the thread before the connection goes
+    PQfinish(self->conn);
+    free(self->conninfo);
+    free(self->county);
+    free(self);
+    *self_p = NULL;
+}
