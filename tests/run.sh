@@ -14,7 +14,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/tests/lib/check.sh"
 
 echo "== dependencies"
-edu_install_deps
+edu_install_deps $EDU_TEST_PACKAGES
 
 jobs=$(nproc)
 build() { # build DIR [cmake options...]

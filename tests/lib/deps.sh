@@ -4,12 +4,16 @@
 
 EDU_PACKAGES="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev
   libzmq3-dev libczmq-dev libpq-dev libinih-dev libcriterion-dev zlib1g-dev libcurl4-openssl-dev libsystemd-dev libmicrohttpd-dev dpkg-dev
-  python3
+  python3 curl
   postgresql postgresql-client"
 
+# only for the tests: the dashboard is rendered in headless Chromium
+EDU_TEST_PACKAGES="chromium fonts-noto-cjk"
+
+# edu_install_deps [EXTRA_PACKAGES...]
 edu_install_deps() {
   local missing=() p
-  for p in $EDU_PACKAGES; do
+  for p in $EDU_PACKAGES "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
