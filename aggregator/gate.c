@@ -6,16 +6,35 @@
 #include "util.h"
 
 #include <string.h>
+#include <sys/stat.h>
 
 typedef struct {
     const char *domain;     // ZAP domain
     char *dir;              // its certificates
     keys_dir_t *keys;       // loaded (NULL until first needed or while unreadable)
-    int64_t next_reload_ms; // no reload before this
+    int64_t next_reload_ms; // no reload for an unknown key before this
+    struct timespec mtime;  // the directory's when loaded
 } s_domain_t;
 
+static bool s_changed(s_domain_t *d)
+{
+    struct stat st;
+    if (stat(d->dir, &st) != 0)
+        return true;
+    bool changed = st.st_mtim.tv_sec != d->mtime.tv_sec || st.st_mtim.tv_nsec != d->mtime.tv_nsec;
+    d->mtime = st.st_mtim;
+    return changed;
+}
+
+/*  The name of an allowed key, or NULL. The directory is read again when it changed (a
+ *  certificate added or removed: revoking a key takes effect at the next handshake) and, at
+ *  most once a second, when the key is unknown. */
 static const char *s_name(s_domain_t *d, const char *key)
 {
+    if (d->keys && s_changed(d)) {
+        keys_dir_destroy(&d->keys);
+        d->next_reload_ms = 0;
+    }
     const char *name = d->keys ? keys_dir_name(d->keys, key) : NULL;
     if (name || clock_mono_ms() < d->next_reload_ms)
         return name;
@@ -28,6 +47,7 @@ static const char *s_name(s_domain_t *d, const char *key)
     }
     keys_dir_destroy(&d->keys);
     d->keys = fresh;
+    s_changed(d);
     return keys_dir_name(d->keys, key);
 }
 

@@ -76,6 +76,8 @@ export EDU_NOW=${EDU_NOW:-2025-11-08T12:00:00+08:00}
 echo "== county $(awk -F, 'NR == 2 { print $3 }' "$sample/schools.csv") (var/county)"
 rm -rf "$county"
 county_init "$county" "$bin" "$sample" edu "$(check_free_port)"
+http=$(check_free_port)
+printf '[aggregator]\nhttp = 127.0.0.1:%s\n' "$http" >>"$county/aggregator.ini"
 county_aggregator_start "$county"
 county_feed "$county" "$sample"
 echo "all $COUNTY_FED records stored"
@@ -118,6 +120,7 @@ if [ $keep = 1 ]; then
   echo
   echo "still running (--keep): database \"edu\" at PGHOST=$PGHOST PGPORT=$PGPORT PGUSER=$PGUSER"
   echo "  psql -h $PGHOST -p $PGPORT -U $PGUSER edu"
+  echo "  dashboard: http://127.0.0.1:$http/   metrics: http://127.0.0.1:$http/metrics"
   echo "  drop more CSV files into $county/schools/<code>/inbox/"
   echo "  stop everything: deploy/quickstart.sh --stop"
 else

@@ -187,6 +187,12 @@ check_eq "$(wc -l <"$work/current")" "$(county_sql "$work" "select count(*) from
 "$bin/edu-alerts" -c "$work/stranger.ini" current >/dev/null 2>"$work/stranger.err"
 check_ne "$?" 0 "a stranger cannot ask what is current"
 
+# revoking a reader's key: its file leaves the readers directory, the next handshake fails
+rm "$work/keys/readers/supervisor"
+"$bin/edu-alerts" -c "$work/supervisor.ini" current >/dev/null 2>"$work/revoked.err"
+check_ne "$?" 0 "a revoked key can no longer ask what is current"
+cp "$work/keys/secret/supervisor" "$work/keys/readers/supervisor"
+
 # SIGKILL right after a commit: the webhook is down, a correction turns a red item green, the
 # aggregator dies before it could deliver; once restarted (and the webhook up) it delivers.
 touch "$work/hook.jsonl.down"
