@@ -41,4 +41,22 @@ fi
 deb=$(ls "$work"/debs/eduwatch-aggregator_*.deb | head -1)
 dpkg -x "$deb" "$work/agg"
 check_eq "$(test -f "$work/agg/etc/edu/rules.ini" && echo yes)" yes "the aggregator package ships /etc/edu/rules.ini"
+# deploy/compose.yaml: its one-off `keys` service, run here, makes keys and configs that pass
+# --check (Docker itself is not needed for that part)
+src=${EDU_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
+python3 - "$src/deploy/compose.yaml" "$work/compose" >"$work/compose.sh" <<'PY'
+import sys, yaml
+compose = yaml.safe_load(open(sys.argv[1]))
+print(compose["services"]["keys"]["command"][0].replace("$$", "$").replace("/var/lib/edu", sys.argv[2]))
+PY
+check_eq "$?" 0 "compose.yaml parses"
+mkdir -p "$work/compose"
+PATH="$bin:$PATH" sh "$work/compose.sh" >"$work/log/compose.log" 2>&1
+check_eq "$?" 0 "compose's keys service runs"
+"$bin/edu-collector" -c "$work/compose/2143004052/collector.ini" --check >/dev/null
+check_eq "$?" 0 "compose's collector config passes --check"
+sed "s|/etc/edu/rules.ini|$src/deploy/rules.ini|; s|/usr/share/eduwatch/sample|$src/deploy/sample|" \
+  "$work/compose/aggregator.ini" >"$work/compose/aggregator-here.ini"
+"$bin/edu-aggregator" -c "$work/compose/aggregator-here.ini" --check >/dev/null
+check_eq "$?" 0 "compose's aggregator config passes --check"
 check_done
