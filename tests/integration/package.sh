@@ -51,7 +51,7 @@ print(compose["services"]["keys"]["command"][0].replace("$$", "$").replace("/var
 PY
 check_eq "$?" 0 "compose.yaml parses"
 mkdir -p "$work/compose"
-PATH="$bin:$PATH" sh "$work/compose.sh" >"$work/log/compose.log" 2>&1
+PATH="$(cd "$bin" && pwd):$PATH" sh "$work/compose.sh" >"$work/log/compose.log" 2>&1
 check_eq "$?" 0 "compose's keys service runs"
 "$bin/edu-collector" -c "$work/compose/2143004052/collector.ini" --check >/dev/null
 check_eq "$?" 0 "compose's collector config passes --check"
