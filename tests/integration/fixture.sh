@@ -64,6 +64,15 @@ while IFS=, read -r sender _ _ _ _ reason; do
   check_grep "^2,[a-z_]*,$reason," "$errors" "bad row $n reported to school $sender"
 done < <(tail -n +2 "$work/want/bad.csv")
 
+# The aggregator ran as its own role: no superuser, and it cannot reach outside its database.
+role="fixture_$$"
+check_eq "$(county_sql "$work" "select rolsuper or rolcreaterole or rolcreatedb from pg_roles
+  where rolname = '$role'")" f "the aggregator's role is no superuser and makes no roles or databases"
+check_eq "$(psql -X -qAt -U "$role" -d "$role" -c "select count(*) from edu.observation" 2>&1)" \
+  $((data_rows + corr_rows)) "its role reads its own tables"
+psql -X -qAt -U "$role" -d postgres -c "create table intruder (x int)" >/dev/null 2>&1
+check_ne "$?" 0 "its role cannot create tables in another database"
+
 # Every dropped file was taken: nothing waits in an inbox, each file is in done/.
 for code in $schools; do
   county_wait_inbox_empty "$work" "$code" 10 || check_fail "inbox of $code not empty"

@@ -24,14 +24,18 @@ county_init() {
   echo "$db" >"$dir/db"
   echo "$port" >"$dir/port"
   "$bin/edu-keygen" --out "$dir/keys" aggregator >/dev/null || return 1
-  createdb "$db" 2>/dev/null || psql -qAt -d "$db" -c 'select 1' >/dev/null || return 1
+  # the aggregator's own role: it owns its database and nothing else (no superuser, no roles,
+  # no other databases)
+  psql -X -qAt -d postgres -c "select 1 from pg_roles where rolname = '$db'" | grep -q 1 ||
+    createuser --no-superuser --no-createdb --no-createrole "$db" || return 1
+  createdb -O "$db" "$db" 2>/dev/null || psql -qAt -d "$db" -c 'select 1' >/dev/null || return 1
   cat >"$dir/aggregator.ini" <<EOF
 [aggregator]
 county = $(awk -F, 'NR == 2 { print $3 }' "$fixture/schools.csv")
 listen = tcp://127.0.0.1:$port
 alerts = tcp://127.0.0.1:$((port + 1))
 query = tcp://127.0.0.1:$((port + 2))
-database = dbname=$db host=$PGHOST port=$PGPORT user=$PGUSER
+database = dbname=$db host=$PGHOST port=$PGPORT user=$db
 rules = ${EDU_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}/deploy/rules.ini
 schools = $fixture/schools.csv
 [curve]
