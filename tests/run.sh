@@ -46,5 +46,9 @@ for dir in build build-asan; do
   (cd "$root/$dir" && ctest --output-on-failure -j "$jobs" "$@") || status=1
   echo "   $dir: $(($(date +%s) - start)) s"
 done
+if [ $# -eq 0 ]; then # a selection of tests (ctest arguments) skips the fuzzers
+  echo "== fuzz (10 s per harness; tests/fuzz.sh SECONDS runs longer)"
+  "$root/tests/fuzz.sh" 10 || status=1
+fi
 [ $status = 0 ] && echo "== all tests passed" || echo "== some tests FAILED"
 exit $status

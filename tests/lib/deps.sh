@@ -7,8 +7,8 @@ EDU_PACKAGES="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c
   python3 curl
   postgresql postgresql-client"
 
-# only for the tests: the dashboard is rendered in headless Chromium
-EDU_TEST_PACKAGES="chromium fonts-noto-cjk python3-yaml"
+# only for the tests: the dashboard is rendered in headless Chromium, the fuzzers need clang
+EDU_TEST_PACKAGES="chromium fonts-noto-cjk python3-yaml clang"
 
 # edu_install_deps [EXTRA_PACKAGES...]
 edu_install_deps() {
