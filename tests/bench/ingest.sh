@@ -76,3 +76,31 @@ t1=$(ms)
 copy=$(rate $total $((t1 - t0)))
 echo "baseline: psql \\copy of the same $total rows in $((t1 - t0)) ms: $copy records/s"
 awk -v a="$e2e" -v b="$copy" 'BEGIN { printf "ratio: end to end / COPY = %.2f\n", a / b }'
+
+# 4. another baseline: one INSERT per row, each its own statement in one transaction
+county_sql "$c" "create table bench_insert (like bench_copy including defaults)"
+awk -F, '{ printf "INSERT INTO bench_insert (school_code, indicator, period, value) VALUES (\x27%s\x27, \x27%s\x27, \x27%s\x27, %s);\n", $1, $2, $3, $4 }' \
+  "$work/all.csv" >"$work/inserts.sql"
+t0=$(ms)
+{ echo "BEGIN;"; cat "$work/inserts.sql"; echo "COMMIT;"; } | psql -X -q -d bench >/dev/null
+t1=$(ms)
+insert=$(rate $total $((t1 - t0)))
+echo "baseline: per-row INSERT of the same $total rows in $((t1 - t0)) ms: $insert records/s"
+awk -v a="$e2e" -v b="$insert" 'BEGIN { printf "ratio: end to end / per-row INSERT = %.2f\n", a / b }'
+
+# 5. a collector's memory: idle, and while it streams a file
+code=$(echo "$load_schools" | head -1)
+pid=$(cat "$c/pids/collector-$code")
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+idle=$(rss "$pid")
+awk -v code="$code" 'BEGIN { print "school_code,indicator,period,value"
+  for (i = 1; i <= 200000; i++) printf "%s,training_hours,2025-2026,%d\n", code, i % 2000 }' \
+  >"$work/rss.csv"
+base=$(county_stored "$c")
+county_drop "$c" "$code" "$work/rss.csv"
+peak=$idle
+while [ "$(county_stored "$c")" -lt $((base + 200000)) ]; do
+  r=$(rss "$pid"); [ "$r" -gt "$peak" ] && peak=$r
+  sleep 0.05
+done
+echo "collector RSS: idle $((idle / 1024)) MiB ($idle kB); while taking and streaming 200000 records at most $((peak / 1024)) MiB ($peak kB)"
