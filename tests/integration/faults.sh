@@ -57,6 +57,7 @@ printf '[webhook.json]\nurl = http://127.0.0.1:%s/hook\nformat = json\n' \
 
 # the collectors reach the aggregator through the forwarder
 proxy=$(check_free_port)
+while [ "$proxy" -ge "$port" ] && [ "$proxy" -le $((port + 2)) ]; do proxy=$(check_free_port); done
 start_proxy() {
   python3 "$here/../lib/proxy.py" "$proxy" "$port" >"$work/log/proxy.ready" 2>>"$work/log/proxy.log" &
   echo $! >"$work/proxy.pid"
