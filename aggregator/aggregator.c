@@ -14,6 +14,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"
+#include "query.h"
 #include "period.h"
 #include "receiver.h"
 #include "rules.h"
@@ -445,20 +446,16 @@ static void s_pull(aggregator_t *self, zmsg_t *request, zmsg_t *reply)
 {
     char *county = zmsg_popstr(request), *cursor = zmsg_popstr(request);
     char *limit = zmsg_popstr(request), err[512] = "";
-    char *end = NULL;
-    unsigned long long from = cursor ? strtoull(cursor, &end, 10) : 0;
-    long rows = limit ? strtol(limit, NULL, 10) : 0;
+    query_pull_t pull;
     PGresult *page = NULL, *aggregates = NULL, *warnings = NULL;
-    if (!county || strcmp(county, self->config->county) != 0) {
-        errorf(err, sizeof err, "this is county %s, not %s", self->config->county,
-               county ? county : "(none)");
-    } else if (!cursor || !end || *end || rows < 1 || rows > 100000) {
-        errorf(err, sizeof err, "malformed pull: cursor \"%s\", limit \"%s\"",
-               cursor ? cursor : "", limit ? limit : "");
+    if (query_parse_pull(county, cursor, limit, &pull, err, sizeof err) != 0) {
+        // err says what is wrong
+    } else if (strcmp(pull.county, self->config->county) != 0) {
+        errorf(err, sizeof err, "this is county %s, not %s", self->config->county, pull.county);
     } else if (store_connect(self->store, err, sizeof err) == 0) {
         char from_text[24], rows_text[16];
-        snprintf(from_text, sizeof from_text, "%llu", from);
-        snprintf(rows_text, sizeof rows_text, "%ld", rows);
+        snprintf(from_text, sizeof from_text, "%llu", (unsigned long long) pull.cursor);
+        snprintf(rows_text, sizeof rows_text, "%ld", pull.limit);
         const char *p1[] = {from_text, rows_text};
         PGconn *conn = store_conn(self->store);
         page = PQexecParams(conn, s_page_sql, 2, NULL, p1, NULL, NULL, 0);
@@ -470,9 +467,9 @@ static void s_pull(aggregator_t *self, zmsg_t *request, zmsg_t *reply)
             if (PQresultStatus(aggregates) == PGRES_TUPLES_OK &&
                 PQresultStatus(warnings) == PGRES_TUPLES_OK) {
                 zmsg_addstr(reply, "ok");
-                zmsg_addstr(reply, county);
+                zmsg_addstr(reply, pull.county);
                 zmsg_addstr(reply, to);
-                zmsg_addstr(reply, atol(PQgetvalue(page, 0, 1)) == rows ? "1" : "0");
+                zmsg_addstr(reply, atol(PQgetvalue(page, 0, 1)) == pull.limit ? "1" : "0");
                 s_copy_text(reply, aggregates);
                 s_copy_text(reply, warnings);
                 self->pulls++;
