@@ -1,0 +1,67 @@
+#!/bin/bash
+# latency.sh - how long a file waits: from landing in a school's inbox until its records and
+# the warnings they change are committed, at a steady rate
+#
+#   tests/bench/latency.sh [BIN_DIR] [RECORDS_PER_SECOND] [SECONDS] [SCHOOLS]
+#
+# SCHOOLS collectors (default 10) each receive one file per second of RECORDS_PER_SECOND /
+# SCHOOLS records (default 10 000 records/s in all) for SECONDS (default 20), warnings on. A
+# file's latency is the commit time of its last record (edu.observation_log.received_at, the
+# time of the transaction that also wrote the warnings) minus the moment it was moved into the
+# inbox (received_at is the transaction's start, so the figure leaves out the few milliseconds
+# the commit itself takes; edu_commit_seconds measures those). Prints p50, p99 and the worst,
+# and the rate actually achieved. Asserts nothing.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bin=${1:-$root/build/bin}
+rate=${2:-10000}
+seconds=${3:-20}
+nschools=${4:-10}
+. "$root/tests/lib/pg.sh"
+. "$root/tests/lib/county.sh"
+. "$root/tests/lib/check.sh"
+export EDU_SOURCE_DIR=$root EDU_NOW=2025-11-08T12:00:00+08:00
+
+work=$(mktemp -d /tmp/edu-bench-latency.XXXXXX)
+chmod 755 "$work"
+trap 'county_stop_all "$work/county" 2>/dev/null; pg_stop "$work/pg" >/dev/null 2>&1; rm -rf "$work"' EXIT
+pg_start "$work/pg" "$(check_free_port)"
+c=$work/county
+county_init "$c" "$bin" "$root/deploy/sample/county-430405" latency "$(check_free_port)" >/dev/null
+county_aggregator_start "$c"
+schools=$(awk -F, 'NR > 1 { print $1 }' "$root/deploy/sample/county-430405/schools.csv" | head -"$nschools")
+for code in $schools; do county_collector_start "$c" "$code"; done
+sleep 1
+per_file=$((rate / nschools))
+# the files, made beforehand: second s of school x holds per_file records
+for code in $schools; do
+  for s in $(seq 1 "$seconds"); do
+    awk -v code="$code" -v n="$per_file" -v s="$s" 'BEGIN { print "school_code,indicator,period,value"
+      for (i = 1; i <= n; i++) printf "%s,training_hours,%d-%d,%d\n", code, 2000 + i % 20,
+        2001 + i % 20, (s * n + i) % 2000 }' >"$work/f-$code-$s.csv"
+  done
+done
+: >"$work/landed"
+start=$(date +%s.%N)
+for s in $(seq 1 "$seconds"); do
+  for code in $schools; do
+    cp "$work/f-$code-$s.csv" "$c/schools/$code/inbox/.f-$s.tmp"
+    mv "$c/schools/$code/inbox/.f-$s.tmp" "$c/schools/$code/inbox/f-$s.csv"
+    echo "$code f-$s.csv $(date +%s.%N)" >>"$work/landed"
+  done
+  # keep the pace: the s-th second starts at start + s
+  sleep "$(awk -v st="$start" -v s="$s" -v now="$(date +%s.%N)" 'BEGIN { d = st + s - now; print (d > 0 ? d : 0) }')"
+done
+total=$((nschools * seconds * per_file))
+county_wait_stored "$c" "$total" 300
+end=$(date +%s.%N)
+county_sql "$c" "select sender, source_file, extract(epoch from max(received_at))
+  from edu.observation_log group by 1, 2" | tr '|' ' ' | sort >"$work/committed"
+join -o 1.2,2.2 <(awk '{ print $1 "/" $2, $3 }' "$work/landed" | sort) \
+  <(awk '{ print $1 "/" $2, $3 }' "$work/committed" | sort) |
+  awk '{ printf "%.3f\n", ($2 - $1) * 1000 }' | sort -n >"$work/latency"
+n=$(wc -l <"$work/latency")
+p() { awk -v q="$1" -v n="$n" 'NR == int((n - 1) * q) + 1 { print; exit }' "$work/latency"; }
+echo "$n files of $per_file records from $nschools collectors over ${seconds}s:" \
+  "$(awk -v t="$total" -v s="$start" -v e="$end" 'BEGIN { printf "%.0f", t / (e - s) }') records/s achieved (asked $rate)"
+echo "latency from inbox to committed warnings: p50 $(p 0.5) ms, p99 $(p 0.99) ms, worst $(tail -1 "$work/latency") ms"
