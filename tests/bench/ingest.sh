@@ -93,6 +93,7 @@ code=$(echo "$load_schools" | head -1)
 pid=$(cat "$c/pids/collector-$code")
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 idle=$(rss "$pid")
+idle_anon=$(awk '/^RssAnon/ { print $2 }' "/proc/$pid/status")
 awk -v code="$code" 'BEGIN { print "school_code,indicator,period,value"
   for (i = 1; i <= 200000; i++) printf "%s,training_hours,2025-2026,%d\n", code, i % 2000 }' \
   >"$work/rss.csv"
@@ -103,4 +104,4 @@ while [ "$(county_stored "$c")" -lt $((base + 200000)) ]; do
   r=$(rss "$pid"); [ "$r" -gt "$peak" ] && peak=$r
   sleep 0.05
 done
-echo "collector RSS: idle $((idle / 1024)) MiB ($idle kB); while taking and streaming 200000 records at most $((peak / 1024)) MiB ($peak kB)"
+echo "collector RSS: idle $((idle / 1024)) MiB ($idle kB, of which $idle_anon kB its own memory, the rest shared library pages); while taking and streaming 200000 records at most $((peak / 1024)) MiB ($peak kB)"
