@@ -1,0 +1,65 @@
+#!/bin/bash
+# connections.sh - thousands of schools connected to one aggregator: its file descriptors and
+# memory, and how long the handshakes and first answers take
+#
+#   tests/bench/connections.sh [BIN_DIR] [SCHOOLS]
+#
+# A synthetic registry of SCHOOLS schools (default 2000); tests/sim/many_schools opens one CURVE
+# connection per school (each its own key, registered in the clients directory), sends one
+# record from each and waits for every acknowledgement. Prints the time, then the aggregator's
+# open file descriptors and memory with every connection open, against its idle figures
+# measured before in the same run. Asserts nothing.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bin=${1:-$root/build/bin}
+n=${2:-2000}
+. "$root/tests/lib/pg.sh"
+. "$root/tests/lib/county.sh"
+. "$root/tests/lib/check.sh"
+export EDU_SOURCE_DIR=$root
+
+work=$(mktemp -d /tmp/edu-bench-conn.XXXXXX)
+chmod 755 "$work"
+trap 'exec 3>&- 2>/dev/null; county_stop_all "$work/county" 2>/dev/null; pg_stop "$work/pg" >/dev/null 2>&1; rm -rf "$work"' EXIT
+pg_start "$work/pg" "$(check_free_port)"
+mkdir -p "$work/sample"
+awk -v n="$n" 'BEGIN { print "school_code,name,county_code,stage,students,location"
+  for (i = 1; i <= n; i++) printf "21%08d,学校%d,430405,primary,%d,urban\n", i, i, 300 + i % 900 }' \
+  >"$work/sample/schools.csv"
+c=$work/county
+# the registry only: no collectors of the sample
+county_init_keys_only() {
+  mkdir -p "$c"/{keys/secret,keys/schools,keys/readers,pids,log,schools}
+  echo "$bin" >"$c/bin"; echo conn >"$c/db"
+  port=$(check_free_port); echo "$port" >"$c/port"
+  "$bin/edu-keygen" --out "$c/keys" aggregator >/dev/null
+  createdb conn
+  cat >"$c/aggregator.ini" <<INI
+[aggregator]
+county = 430405
+listen = tcp://127.0.0.1:$port
+alerts = tcp://127.0.0.1:$((port + 1))
+query = tcp://127.0.0.1:$((port + 2))
+database = dbname=conn host=$PGHOST port=$PGPORT user=$PGUSER
+rules = $root/deploy/rules.ini
+schools = $work/sample/schools.csv
+[curve]
+secret = $c/keys/aggregator_secret
+clients = $c/keys/schools
+readers = $c/keys/readers
+INI
+}
+county_init_keys_only
+county_aggregator_start "$c"
+pid=$(cat "$c/pids/aggregator")
+stat() { echo "$(ls "/proc/$pid/fd" | wc -l) fds, RSS $(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status") kB"; }
+idle=$(stat)
+mkfifo "$work/hold"
+"$bin/many_schools" "tcp://127.0.0.1:$(cat "$c/port")" "$c/keys/aggregator" "$c/keys/schools" "$n" \
+  <"$work/hold" >"$work/sim.out" 2>&1 &
+exec 3>"$work/hold" # holds the connections open until the end
+for i in $(seq 1 600); do grep -q answered "$work/sim.out" && break; sleep 0.5; done
+cat "$work/sim.out"
+echo "aggregator idle: $idle"
+echo "aggregator with $n schools connected: $(stat)"
+echo "records stored: $(county_sql "$c" "select count(*) from edu.observation")"
