@@ -95,6 +95,13 @@ static void s_disconnect(store_t *self)
     self->conn = NULL;
 }
 
+/*  PostgreSQL's notices ("schema edu already exists, skipping") go to the debug log, not stderr. */
+static void s_notice(void *arg, const char *message)
+{
+    (void) arg;
+    log_debug("store", "%.*s", (int) strcspn(message, "\n"), message);
+}
+
 int store_connect(store_t *self, char *err, size_t errlen)
 {
     if (self->conn && PQstatus(self->conn) == CONNECTION_OK)
@@ -110,6 +117,7 @@ int store_connect(store_t *self, char *err, size_t errlen)
         PQfinish(conn);
         return -1;
     }
+    PQsetNoticeProcessor(conn, s_notice, NULL);
     PGresult *res = PQexec(conn, s_stage_sql);
     bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     if (!ok)
