@@ -58,10 +58,25 @@ for code in $load_schools; do
 done
 total=$((nschools * per_school))
 base=$(county_stored "$c")
+# CPU seconds of each kind of process (clock ticks from /proc), to see where the time goes
+cpu() { # cpu NAME - total user+system ticks of processes named NAME
+  local t=0 p
+  for p in $(pgrep -x "$1"); do
+    t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo $t
+}
+for who in edu-collector edu-aggregator postgres; do eval "cpu0_${who//-/_}=$(cpu $who)"; done
 t0=$(ms)
 for code in $load_schools; do county_drop "$c" "$code" "$work/load-$code.csv"; done
 county_wait_stored "$c" $((base + total)) 600
 t1=$(ms)
+hz=$(getconf CLK_TCK)
+for who in edu-collector edu-aggregator postgres; do
+  v=cpu0_${who//-/_}
+  echo "  CPU during the load: $who $(awk -v a="$(cpu $who)" -v b="${!v}" -v hz="$hz" -v ms=$((t1 - t0)) \
+    'BEGIN { printf "%.2f s (%.0f%% of one core)", (a - b) / hz, (a - b) / hz * 100000 / ms }')"
+done
 e2e=$(rate $total $((t1 - t0)))
 echo "load: $total records from $nschools collectors stored in $((t1 - t0)) ms: $e2e records/s end to end"
 
