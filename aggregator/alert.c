@@ -1,6 +1,8 @@
 /*  alert - what a supervisor reads: the Chinese sentence of an alert */
 #include "alert.h"
 
+#include "util.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -44,7 +46,24 @@ static void s_reason(const alert_facts_t *f, char *out, size_t size)
     }
 }
 
+/*  A message cut short by the buffer must still be valid UTF-8 (it goes into the database and
+ *  into JSON): drop a partly written last character. */
+void alert_whole_characters(char *out)
+{
+    size_t n = strlen(out);
+    while (n > 0 && !utf8_valid(out, n))
+        out[--n] = '\0';
+}
+
+static void s_message(const alert_facts_t *f, char *out, size_t size);
+
 void alert_message(const alert_facts_t *f, char *out, size_t size)
+{
+    s_message(f, out, size);
+    alert_whole_characters(out);
+}
+
+static void s_message(const alert_facts_t *f, char *out, size_t size)
 {
     char value[64] = "";
     bool plain_value = f->has_value && (strcmp(f->kind, "threshold") == 0 ||

@@ -28,8 +28,11 @@ typedef struct {
     double tolerance;           // the rules' tolerance (0.85)
 } alert_facts_t;
 
-/*  Writes the message into out (always terminated). */
+/*  Writes the message into out (always terminated, always whole UTF-8 characters). */
 void alert_message(const alert_facts_t *facts, char *out, size_t size);
+
+/*  Drops a partly written last UTF-8 character from text (after a truncating snprintf). */
+void alert_whole_characters(char *text);
 
 /*  "小学" / "初中" for "primary" / "junior", else the text given. */
 const char *alert_stage_name(const char *stage);

@@ -982,6 +982,7 @@ static void s_alert_text(evaluate_t *self, const s_warning_t *w, const char *per
         snprintf(who, who_size, "%s", school->name);
     else
         snprintf(who, who_size, "全县%s", alert_stage_name(w->stage));
+    alert_whole_characters(who);
     *indicator_name = ind ? ind->name : strcmp(w->indicator, S_BALANCED) == 0
                                             ? "优质均衡资源配置"
                                             : w->indicator;
