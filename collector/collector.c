@@ -215,9 +215,11 @@ int collector_run(collector_t *self)
              spool_pending(self->spool));
     s_self_handle_inbox(self);
     service_ready("spool recovered, inbox scanned, sending");
+    zsock_t *monitor = sender_monitor(self->sender);
     zmq_pollitem_t items[] = {
         {zsock_resolve(sender_socket(self->sender)), 0, ZMQ_POLLIN, 0},
         {NULL, inbox_fd(self->inbox), ZMQ_POLLIN, 0},
+        {monitor ? zsock_resolve(monitor) : NULL, -1, monitor ? ZMQ_POLLIN : 0, 0},
     };
     while (!zsys_interrupted) {
         service_watchdog();
@@ -235,11 +237,13 @@ int collector_run(collector_t *self)
         if (wait < 0)
             wait = 0;
         items[0].events = ZMQ_POLLIN | (sender_blocked(self->sender) ? ZMQ_POLLOUT : 0);
-        int n = zmq_poll(items, 2, (long) wait);
+        int n = zmq_poll(items, monitor ? 3 : 2, (long) wait);
         if (n < 0 && zmq_errno() != EINTR)
             break;
         if (n > 0 && (items[0].revents & ZMQ_POLLIN))
             sender_handle_socket(self->sender);
+        if (n > 0 && monitor && (items[2].revents & ZMQ_POLLIN))
+            sender_handle_monitor(self->sender);
         if ((n > 0 && (items[1].revents & ZMQ_POLLIN)) || clock_mono_ms() >= self->next_scan_ms)
             s_self_handle_inbox(self);
     }

@@ -7,6 +7,9 @@
  *    us) is noticed and the connection re-established, instead of waiting forever for acks.
  *  - ZMQ_LINGER 0: unsent batches are dropped at exit; they are still in the spool.
  *  - ZMQ_MAXMSGSIZE: an answer bigger than any real Ack disconnects the peer.
+ *  - A socket monitor for ZMQ_EVENT_DISCONNECTED: batches in flight when the connection drops
+ *    (the aggregator restarted, say) are sent again as soon as it is back, instead of after
+ *    ack_timeout_ms. Resending is always safe: the county skips what it has committed.
  *  - ZMQ_RECONNECT_IVL 250 ms doubling up to max_backoff_ms (ZMQ_RECONNECT_IVL_MAX): a county
  *    that restarts is found again within a second, one that is down for long is not hammered.
  */
@@ -25,6 +28,7 @@ struct sender_t {
     sender_config_t config;    // copied (strings borrowed from the caller)
     spool_t *spool;            // borrowed
     zsock_t *dealer;           // to the aggregator
+    zsock_t *monitor;          // the DEALER's disconnection events (PAIR)
     sender_refusal_fn *on_refusal; // callback for refusals
     void *arg;                 // its argument
     uint64_t next_seq;         // next seq to send
@@ -61,6 +65,10 @@ sender_t *sender_new(const sender_config_t *config, spool_t *spool, sender_refus
         sender_destroy(&self);
         return NULL;
     }
+    char monitor[64];
+    snprintf(monitor, sizeof monitor, "inproc://sender-monitor-%p", (void *) self);
+    if (zmq_socket_monitor(zsock_resolve(self->dealer), monitor, ZMQ_EVENT_DISCONNECTED) == 0)
+        self->monitor = zsock_new_pair(monitor);
     if (zsock_connect(self->dealer, "%s", config->endpoint) != 0) {
         errorf(err, errlen, "cannot connect to \"%s\": %s", config->endpoint,
                zmq_strerror(zmq_errno()));
@@ -82,11 +90,31 @@ void sender_destroy(sender_t **self_p)
     if (!self_p || !*self_p)
         return;
     sender_t *self = *self_p;
+    if (self->monitor)
+        zmq_socket_monitor(zsock_resolve(self->dealer), NULL, 0);
+    zsock_destroy(&self->monitor);
     zsock_destroy(&self->dealer);
     s_clear_batch(self);
     free(self->records);
     free(self);
     *self_p = NULL;
+}
+
+zsock_t *sender_monitor(sender_t *self)
+{
+    return self->monitor;
+}
+
+void sender_handle_monitor(sender_t *self)
+{
+    zmsg_t *event = zmsg_recv(self->monitor); // [event id, value][endpoint]
+    zmsg_destroy(&event);
+    if (!self->waiting_since_ms)
+        return; // nothing in flight
+    self->next_seq = spool_floor(self->spool);
+    self->waiting_since_ms = 0;
+    log_info("sender", "connection to the county lost; sending again from seq %" PRIu64
+             " once it is back", self->next_seq);
 }
 
 zsock_t *sender_socket(sender_t *self)

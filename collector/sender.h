@@ -40,6 +40,11 @@ void sender_destroy(sender_t **self_p);
 
 zsock_t *sender_socket(sender_t *self);
 
+/*  The socket telling of lost connections (NULL if the monitor could not start); when it is
+ *  readable, call sender_handle_monitor(), which sends what was in flight again. */
+zsock_t *sender_monitor(sender_t *self);
+void sender_handle_monitor(sender_t *self);
+
 /*  Reads every answer waiting on the socket. */
 void sender_handle_socket(sender_t *self);
 
