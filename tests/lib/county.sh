@@ -65,8 +65,8 @@ spool = $dir/schools/$code/spool
 ack_timeout_ms = ${EDU_ACK_TIMEOUT_MS:-3000}
 max_backoff_ms = ${EDU_MAX_BACKOFF_MS:-1000}
 scan_interval_ms = 500
-batch_records = ${EDU_BATCH_RECORDS:-1000}
-window_records = ${EDU_WINDOW_RECORDS:-10000}
+batch_records = ${EDU_BATCH_RECORDS:-5000}
+window_records = ${EDU_WINDOW_RECORDS:-50000}
 [curve]
 secret = $dir/keys/secret/${code}_secret
 server = $dir/keys/aggregator
