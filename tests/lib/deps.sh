@@ -8,7 +8,7 @@ EDU_PACKAGES="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c
   postgresql postgresql-client"
 
 # only for the tests: the dashboard is rendered in headless Chromium, the fuzzers need clang
-EDU_TEST_PACKAGES="chromium fonts-noto-cjk python3-yaml clang"
+EDU_TEST_PACKAGES="chromium fonts-noto-cjk python3-yaml clang libclang-rt-14-dev"
 
 # edu_install_deps [EXTRA_PACKAGES...]
 edu_install_deps() {
