@@ -120,11 +120,8 @@ static int s_parse_value(const char *text, double *value, char **reason)
         *reason = xasprintf("value \"%s\" is not a number", text);
         return -1;
     }
-    // Overflow gives ±HUGE_VAL with ERANGE; underflow gives a tiny value, which is kept.
-    if (errno == ERANGE && isinf(v)) {
-        *reason = xasprintf("value \"%s\" is out of the range of a double", text);
-        return -1;
-    }
+    // Overflow gives ±HUGE_VAL (infinity) with ERANGE, underflow a tiny value: both are kept as
+    // numbers; whether they are acceptable (not_finite, out_of_range) is the county's to judge.
     *value = v;
     return 0;
 }

@@ -47,8 +47,23 @@ static int s_on_key(void *user, const char *section, const char *key, const char
     s_reader_t *self = user;
     if (self->error_line)
         return 1;
+    // inih strips inline `;` comments; the contract allows `#` too: a `#` after white space
+    // ends the value
+    char stripped[1024];
+    const char *hash = value;
+    while ((hash = strchr(hash, '#')) && hash > value && hash[-1] != ' ' && hash[-1] != '\t')
+        hash++;
+    if (hash && hash > value && (size_t) (hash - value) < sizeof stripped) {
+        size_t n = (size_t) (hash - value);
+        while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t'))
+            n--;
+        memcpy(stripped, value, n);
+        stripped[n] = '\0';
+        value = stripped;
+    }
     char err[sizeof self->error];
-    if (self->handler(self->arg, self->line, self->section_line, section, key, value, err, sizeof err) != 0) {
+    if (self->handler(self->arg, self->line, self->section_line, section, key, value, err,
+                      sizeof err) != 0) {
         snprintf(self->error, sizeof self->error, "%s", err);
         self->error_line = self->line;
         return 0;

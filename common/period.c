@@ -36,10 +36,14 @@ int period_parse_time(const char *text, time_t *out)
     long offset = 0;
     if (*rest == 'T' || *rest == ' ') {
         int n = 0;
-        if (sscanf(rest + 1, "%2d:%2d:%2d%n", &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 3 ||
-            n != 8)
+        if (sscanf(rest + 1, "%2d:%2d:%2d%n", &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) == 3 &&
+            n == 8) {
+            rest += 1 + n;
+        } else if (sscanf(rest + 1, "%2d:%2d%n", &tm.tm_hour, &tm.tm_min, &n) == 2 && n == 5) {
+            rest += 1 + n; // no seconds
+        } else {
             return -1;
-        rest += 1 + n;
+        }
         if (*rest == '.') // fractions of a second are accepted and ignored
             for (rest++; isdigit((unsigned char) *rest); rest++)
                 ;
@@ -47,7 +51,9 @@ int period_parse_time(const char *text, time_t *out)
             rest++;
         } else if (*rest == '+' || *rest == '-') {
             int hh = 0, mm = 0;
-            if (sscanf(rest + 1, "%2d:%2d%n", &hh, &mm, &n) != 2 || n != 5)
+            if (!(sscanf(rest + 1, "%2d:%2d%n", &hh, &mm, &n) == 2 && n == 5) &&
+                !(sscanf(rest + 1, "%2d%2d%n", &hh, &mm, &n) == 2 && n == 4) &&
+                !(sscanf(rest + 1, "%2d%n", &hh, &n) == 1 && n == 2 && (mm = 0) == 0))
                 return -1;
             offset = (hh * 3600L + mm * 60L) * (*rest == '-' ? -1 : 1);
             rest += 1 + n;

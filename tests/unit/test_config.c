@@ -77,14 +77,15 @@ Test(config, values_defaults_and_comments)
     s_conf_t c;
     char err[256] = "";
     int rc = s_load("; a comment\n# another\n[main]\nname = 第1学校 ; inline comment\n"
-                    "ratio = 0.25\n[other]\non = no\n[hook.robot]\nurl = http://x/y\n",
+                    "ratio = 0.25\t# a hash comment\n[other]\non = no # off\n[hook.robot]\n"
+                    "url = http://x/y#top   # the fragment stays, the comment goes\n",
                     &c, err, sizeof err);
     cr_assert_eq(rc, 0, "%s", err);
     cr_assert_str_eq(c.name, "第1学校");
     cr_assert_eq(c.port, 5555);
     cr_assert_float_eq(c.ratio, 0.25, 1e-12);
     cr_assert_eq(c.on, false);
-    cr_assert_str_eq(c.hook_urls, "hook.robot.url=http://x/y;");
+    cr_assert_str_eq(c.hook_urls, "hook.robot.url=http://x/y#top;");
     s_free(&c);
 }
 
@@ -108,6 +109,7 @@ Test(config, refusals_name_line_and_problem)
         {"[main]\nname = a\nthis line has no equals\n", ":3: cannot parse line"},
         {"[hook.]\nurl = x\n", ":2: unknown section [hook.]"},
         {"[main]\nname = a\ncode = 43040\n", ":3: code: \"43040\" is not a 6-digit code"},
+        {"[main]\nname = a\ncode = 430405x # comment\n", ":3: code: \"430405x\" is not"},
         {"[main]\nname = a\ncode = 43040x\n", ":3: code: \"43040x\" is not a 6-digit code"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -186,7 +188,11 @@ Test(period, iso_timestamps)
         {"2025-11-08T25:00:00Z", -1},
         {"2025-13-08", -1},
         {"yesterday", -1},
-        {"2025-11-08T04:00:00+0800", -1},
+        {"2025-11-08T04:00:00+0800", 1762545600LL},
+        {"2025-11-08T12:00+08:00", 1762574400LL},
+        {"2025-11-08T12:00+08", 1762574400LL},
+        {"2025-11-08T12:00+8", -1},
+        {"2025-11-08T12+08:00", -1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         time_t t = 0;
