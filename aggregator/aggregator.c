@@ -145,19 +145,28 @@ int aggregator_config_load(const char *path, aggregator_config_t *config, char *
             d->from = xstrdup(config->smtp_from);
         }
     }
-    if (!config->curve_enabled && !receiver_is_loopback(config->listen))
-        return errorf(err, errlen,
-                      "%s: cannot listen on \"%s\" without CURVE: only loopback addresses may "
-                      "go without encryption ([curve] enabled = false)", path, config->listen);
+    const char *endpoints[][2] = {
+        {"listen", config->listen}, {"alerts", config->alerts}, {"query", config->query}};
+    for (size_t i = 0; !config->curve_enabled && i < 3; i++)
+        if (!receiver_is_loopback(endpoints[i][1]))
+            return errorf(err, errlen,
+                          "%s: cannot use %s = \"%s\" without CURVE: only loopback addresses may "
+                          "go without encryption ([curve] enabled = false)",
+                          path, endpoints[i][0], endpoints[i][1]);
     if (config->curve_enabled) {
         zcert_t *cert = keys_load_secret(config->curve_secret, err, errlen);
         if (!cert)
             return -1;
         zcert_destroy(&cert);
-        keys_dir_t *clients = keys_dir_load(config->curve_clients, err, errlen);
+        char inner[512];
+        keys_dir_t *clients = keys_dir_load(config->curve_clients, inner, sizeof inner);
         if (!clients)
-            return -1;
+            return errorf(err, errlen, "%s: [curve] clients: %s", path, inner);
         keys_dir_destroy(&clients);
+        keys_dir_t *readers = keys_dir_load(config->curve_readers, inner, sizeof inner);
+        if (!readers)
+            return errorf(err, errlen, "%s: [curve] readers: %s", path, inner);
+        keys_dir_destroy(&readers);
     }
     rules_t *rules = rules_load(config->rules, err, errlen);
     if (!rules)
@@ -350,6 +359,24 @@ static int s_start_delivery(aggregator_t *self, char *err, size_t errlen)
     const aggregator_config_t *config = self->config;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     destination_t pub = {.kind = DELIVER_PUB, .name = "pub"};
+    // A destination configured now starts after the newest alert: it hears what happens from
+    // now on, not the county's history. One already known keeps its cursor.
+    PGconn *conn = store_conn(self->store);
+    for (size_t i = 0; i <= config->destination_count; i++) {
+        const char *p[] = {i == 0 ? pub.name : config->destinations[i - 1].name};
+        PGresult *res = PQexecParams(conn,
+                                     "INSERT INTO edu.alert_destination (name, last_id)"
+                                     " SELECT $1, coalesce(max(id), 0) FROM edu.alert"
+                                     " ON CONFLICT (name) DO NOTHING",
+                                     1, NULL, p, NULL, NULL, 0);
+        bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        if (!ok)
+            errorf(err, errlen, "could not register the alert destination %s: %s", p[0],
+                   PQresultErrorMessage(res));
+        PQclear(res);
+        if (!ok)
+            return -1;
+    }
     self->deliver = xcalloc(config->destination_count + 1, sizeof *self->deliver);
     for (size_t i = 0; i <= config->destination_count; i++) {
         deliver_config_t dc = {.conninfo = config->database,
@@ -361,10 +388,17 @@ static int s_start_delivery(aggregator_t *self, char *err, size_t errlen)
                                .group_wait_ms = (int) config->alert_group_wait_ms,
                                .max_backoff_ms = 60000};
         zactor_t *actor = zactor_new(deliver_actor, &dc);
-        if (!actor)
-            return errorf(err, errlen, "could not start delivering alerts to %s%s%s",
-                          dc.dest->name, i == 0 ? " on " : "", i == 0 ? config->alerts : "");
         self->deliver[self->deliver_count++] = actor;
+        // the actor says whether it started (zactor_new does not)
+        zsock_set_rcvtimeo(actor, 10000);
+        char *started = zstr_recv(actor);
+        bool ok = started && strcmp(started, "READY") == 0;
+        free(started);
+        if (!ok)
+            return errorf(err, errlen, "could not start delivering alerts to %s%s%s", dc.dest->name,
+                          i == 0 ? " (could not bind alerts on " : "",
+                          i == 0 ? config->alerts : "");
+        zsock_set_rcvtimeo(actor, -1);
     }
     return 0;
 }
@@ -635,6 +669,13 @@ static void s_self_reload(aggregator_t *self)
         return;
     }
     schools_t *schools = schools_load(self->config->schools, err, sizeof err);
+    for (size_t i = 0; schools && i < schools_count(schools); i++)
+        if (strcmp(schools_at(schools, i)->county, self->config->county) != 0) {
+            snprintf(err, sizeof err, "%s: school %s belongs to county %s, not %s",
+                     self->config->schools, schools_at(schools, i)->code,
+                     schools_at(schools, i)->county, self->config->county);
+            schools_destroy(&schools);
+        }
     if (!schools) {
         log_error("aggregator", "cannot reload schools, the registry in force stays: %s", err);
         rules_destroy(&rules);

@@ -259,7 +259,7 @@ static const char *s_people_sql =
     "  WHERE ($2 = 'yellow' OR l.level = 'red'"
     "         OR (l.level = 'green' AND l.previous_level = 'red'))"
     "    AND NOT (l.level = 'yellow' AND EXISTS ("
-    "      SELECT 1 FROM edu.warning_state s WHERE s.subject = l.subject"
+    "      SELECT 1 FROM edu.warning_state s WHERE s.subject = l.subject AND s.stage = l.stage"
     "        AND s.indicator = l.indicator AND s.period = l.period AND s.level = 'red'))"
     "  UNION ALL SELECT (SELECT max(id) FROM ready), NULL, NULL) x"
     " ORDER BY level = 'red' DESC, level = 'yellow' DESC, message";
@@ -421,6 +421,7 @@ void deliver_actor(zsock_t *pipe, void *args)
                                 .red_only = config->dest->red_only};
     int started = s_start(&self);
     zsock_signal(pipe, started == 0 ? 0 : 1);
+    zstr_send(pipe, started == 0 ? "READY" : "FAILED"); // zactor_new drops the signal's status
     while (started != 0 && !self.terminated) { // broken: only wait to be told to end
         char *command = zstr_recv(pipe);
         self.terminated = !command || strcmp(command, "$TERM") == 0;

@@ -15,7 +15,8 @@
  *    does: the alerts ready (older than group_wait, so a burst lands together) go out as one
  *    message, worst level first, with a count; an item's several changes collapse into its
  *    last one (green → yellow → green within the wait is reported once, as resolved); a
- *    yellow alert is silenced while the same school, indicator and period is red.
+ *    yellow alert is silenced while the same school (or county), stage, indicator and period
+ *    is red.
  *    min_level = red keeps only red alerts and the resolutions of red ones.
  */
 #ifndef EDU_DELIVER_H
@@ -47,8 +48,9 @@ typedef struct {
     int max_backoff_ms;        // longest pause between tries
 } deliver_config_t;
 
-/*  The actor (zactor_fn); args is a deliver_config_t *, copied before the actor signals
- *  (signal 0: ready; 1: the PUB endpoint could not be bound). Send it "KICK" after a commit
+/*  The actor (zactor_fn); args is a deliver_config_t *, copied before the actor signals. It
+ *  then sends "READY", or "FAILED" when the PUB endpoint could not be bound (and waits to be
+ *  destroyed). Send it "KICK" after a commit
  *  that wrote alerts, so it does not wait for its next round. */
 void deliver_actor(zsock_t *pipe, void *args);
 

@@ -243,11 +243,14 @@ void config_print_example(FILE *f, const config_key_t *table)
     const char *section = NULL;
     for (size_t i = 0; table[i].key; i++) {
         const config_key_t *k = &table[i];
+        // named sections are examples to copy, so they are commented out: the file as printed
+        // passes --check once its required keys are filled in
+        const char *star = strchr(k->section, '*');
+        const char *off = star ? "; " : "";
         if (!section || strcmp(section, k->section) != 0) {
             section = k->section;
-            const char *star = strchr(section, '*');
             if (star)
-                fprintf(f, "%s[%.*sNAME]          ; any number of these\n", i ? "\n" : "",
+                fprintf(f, "%s; [%.*sNAME]          ; any number of these\n", i ? "\n" : "",
                         (int) (star - section), section);
             else
                 fprintf(f, "%s[%s]\n", i ? "\n" : "", section);
@@ -257,8 +260,8 @@ void config_print_example(FILE *f, const config_key_t *table)
             fprintf(f, " (%g to %g)", k->min, k->max);
         fprintf(f, "\n");
         if (k->default_value)
-            fprintf(f, "%s = %s\n", k->key, k->default_value);
+            fprintf(f, "%s%s = %s\n", off, k->key, k->default_value);
         else
-            fprintf(f, "%s =              ; required\n", k->key);
+            fprintf(f, "%s%s =              ; required\n", off, k->key);
     }
 }

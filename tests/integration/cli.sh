@@ -33,7 +33,7 @@ run 0 "$bin/edu-collector" --help
 check_grep "^school = +; required" "$out" "collector --help lists every key with its default"
 check_grep "^spool_max_mb = 1024" "$out" "collector --help shows defaults"
 run 0 "$bin/edu-aggregator" --help
-check_grep "^\[webhook\.NAME\]" "$out" "aggregator --help shows the named sections"
+check_grep "^; \[webhook\.NAME\]" "$out" "aggregator --help shows the named sections, commented out"
 
 # edu-keygen: a public file and a secret file in CZMQ's format, the secret readable by owner only
 run 0 "$bin/edu-keygen" --out "$work/keys" 2143004052
@@ -118,6 +118,24 @@ line=$(wc -l <"$work/schools.csv")
 aggregator_bad "s|^schools = .*|schools = $work/schools.csv|" "$work/schools.csv:$line" \
   "registry line"
 check_grep "middle" "$out" "the registry error names the bad value"
+
+# The example config (what cmake --install puts in /etc/edu), with its required keys and paths
+# filled in, passes --check
+"$bin/edu-aggregator" --example |
+  sed "s|^county = .*|county = 430405|; s|^rules = .*|rules = $EDU_SOURCE_DIR/deploy/rules.ini|;
+       s|^schools = .*|schools = $fixture/schools.csv|;
+       s|^secret = .*|secret = $work/county/keys/aggregator_secret|;
+       s|^clients = .*|clients = $work/county/keys/schools|;
+       s|^readers = .*|readers = $work/county/keys/readers|" >"$work/example.ini"
+run 0 "$bin/edu-aggregator" -c "$work/example.ini" --check
+check_grep "ok" "$out" "the aggregator's example config passes --check once filled in"
+printf '[alerts]\nendpoint = tcp://127.0.0.1:5556 # a comment\n[curve]\nenabled = false\n' >"$work/alerts.ini"
+run 0 "$bin/edu-alerts" -c "$work/alerts.ini" --check
+sed 's|^listen = .*|listen = tcp://127.0.0.1:5555|; s|^enabled = true|enabled = false|' \
+  "$work/example.ini" >"$work/nocurve-alerts.ini"
+run 1 "$bin/edu-aggregator" -c "$work/nocurve-alerts.ini" --check
+check_grep 'cannot use alerts = "tcp://\*:5556" without CURVE' "$out" \
+  "without CURVE, alerts and query must be loopback too"
 
 # migrate: applies the schema, twice without harm
 run 0 "$bin/edu-aggregator" -c "$acfg" migrate
