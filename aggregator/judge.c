@@ -156,8 +156,7 @@ double judge_planned(const indicator_t *ind, int year)
     int done = year - ind->plan_baseline;
     if (span <= 0 || done <= 0)
         return 0;
-    if (done > span)
-        done = span;
+    // the contract's formula, also past the target period: the plan's pace goes on
     return fabs(ind->plan_change) * done / span;
 }
 

@@ -74,7 +74,8 @@ bool judge_outlier(double v, double median, double mad, size_t n, size_t min_sch
 level_t judge_progress(double achieved, double planned);
 
 /*  The improvement planned by the time of `year`: change × (years since baseline) / (years
- *  from baseline to target), capped at the whole change, as a positive number. */
+ *  from baseline to target), as a positive number (the contract's formula: past the target
+ *  period the plan's pace goes on). */
 double judge_planned(const indicator_t *ind, int year);
 
 /*  progress of the county for `year`: from the student-weighted means of the baseline period

@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -14,11 +15,14 @@ struct keys_dir_t {
 
 static bool s_readable(const char *path, char *err, size_t errlen)
 {
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        errorf(err, errlen, "could not read certificate \"%s\": %s", path, strerror(errno));
+    // open it, so that a file this service may not read says so (not "not a certificate")
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        errorf(err, errlen, "could not read certificate \"%s\": %s%s", path, strerror(errno),
+               errno == EACCES ? " (is it owned by the service's user? chown it)" : "");
         return false;
     }
+    fclose(f);
     return true;
 }
 

@@ -219,6 +219,27 @@ county_aggregator_restart "$work" || check_fail "aggregator restart"
 for i in $(seq 1 200); do grep -q "\"$new\"" "$work/hook.jsonl" && break; sleep 0.1; done
 check_grep "\"$new\"" "$work/hook.jsonl" "after the restart the alert is delivered"
 
+# a destination added later hears what happens from then on, not the county's history
+start_sink late http 0 "$work/late.jsonl"
+printf '[webhook.late]\nurl = http://127.0.0.1:%s/late\nformat = json\n' "$late" >>"$work/aggregator.ini"
+county_stop "$work" aggregator
+county_aggregator_restart "$work" || check_fail "aggregator restart with a new webhook"
+before=$(county_sql "$work" "select max(id) from edu.alert")
+school=$(county_sql "$work" "select subject from edu.current_warning where kind = 'threshold'
+  and level = 'red' and indicator = 'bachelor_teacher_pct' order by 1 limit 1")
+period=$(county_sql "$work" "select period from edu.current_warning where kind = 'threshold'
+  and level = 'red' and indicator = 'bachelor_teacher_pct' and subject = '$school' limit 1")
+printf 'school_code,indicator,period,value\n%s,bachelor_teacher_pct,%s,99\n' "$school" "$period" \
+  >"$work/late.csv"
+county_drop "$work" "$school" "$work/late.csv"
+for i in $(seq 1 100); do
+  [ "$(county_sql "$work" "select count(*) from edu.alert where id > $before")" -gt 0 ] && break
+  sleep 0.1
+done
+new=$(county_sql "$work" "select count(*) from edu.alert where id > $before")
+wait_lines "$work/late.jsonl" "$new"
+check_eq "$(wc -l <"$work/late.jsonl")" "$new" "a webhook added later gets only the alerts raised after it ($new)"
+
 county_stop_all "$work"
 check_logs_clean "$work"
 check_done

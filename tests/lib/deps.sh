@@ -4,7 +4,7 @@
 
 EDU_PACKAGES="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev
   libzmq3-dev libczmq-dev libpq-dev libinih-dev libcriterion-dev zlib1g-dev libcurl4-openssl-dev libsystemd-dev libmicrohttpd-dev dpkg-dev
-  python3 curl
+  python3 curl bsdextrautils
   postgresql postgresql-client"
 
 # only for the tests: the dashboard is rendered in headless Chromium, the fuzzers need clang

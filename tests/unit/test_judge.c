@@ -153,7 +153,8 @@ Test(judge, progress_plan)
     cr_expect_float_eq(judge_planned(&myopia, 2024), 5.0 / 3, 1e-12);
     cr_expect_float_eq(judge_planned(&myopia, 2025), 10.0 / 3, 1e-12);
     cr_expect_float_eq(judge_planned(&myopia, 2026), 5, 1e-12);
-    cr_expect_float_eq(judge_planned(&myopia, 2030), 5, 1e-12, "capped at the whole change");
+    cr_expect_float_eq(judge_planned(&myopia, 2030), 5.0 * 7 / 3, 1e-12,
+                       "past the target period the pace goes on (the contract's formula)");
     double planned = judge_planned(&myopia, 2025);
     cr_expect_eq(judge_progress(planned, planned), LEVEL_GREEN, "achieved as planned");
     cr_expect_eq(judge_progress(planned / 2, planned), LEVEL_YELLOW, "half of it");
