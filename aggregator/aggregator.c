@@ -203,7 +203,6 @@ struct aggregator_t {
     rules_t *rules;                    // rules in force
     uint64_t batches;                  // batches committed since start
     uint64_t records;                  // records committed (accepted + refused)
-    uint64_t pulls;                    // pages served to the province
     log_complain_t garbage;            // undecodable messages, reported with back-off
     evaluate_t *evaluate;              // the warnings (NULL when [aggregator] evaluate = false)
     zactor_t *gate;                    // ZAP handler for every CURVE socket (NULL without CURVE)
@@ -418,9 +417,7 @@ static int s_bind_query(aggregator_t *self, char *err, size_t errlen)
         zcert_apply(cert, self->query);
         zsock_set_curve_server(self->query, 1);
         zcert_destroy(&cert);
-    } else if (!receiver_is_loopback(config->query)) {
-        return errorf(err, errlen, "cannot answer on \"%s\" without CURVE", config->query);
-    }
+    } // without CURVE, aggregator_config_load has made sure the endpoint is loopback
     if (zsock_bind(self->query, "%s", config->query) < 0)
         return errorf(err, errlen, "could not bind query on \"%s\": %s", config->query,
                       zmq_strerror(zmq_errno()));
@@ -506,7 +503,6 @@ static void s_pull(aggregator_t *self, zmsg_t *request, zmsg_t *reply)
                 zmsg_addstr(reply, atol(PQgetvalue(page, 0, 1)) == pull.limit ? "1" : "0");
                 s_copy_text(reply, aggregates);
                 s_copy_text(reply, warnings);
-                self->pulls++;
                 metrics_add(self->metrics, "edu_province_pulls_total", NULL, 1);
             } else {
                 errorf(err, sizeof err, "could not read the aggregates: %s",

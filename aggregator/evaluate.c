@@ -89,8 +89,6 @@ struct evaluate_t {
     time_t last_sweep;        // when every missing item was last judged (0: never)
     time_t pending_sweep;     // the open transaction judged every missing item at this time
     bool want_detail;         // the judging in progress writes its detail line
-    uint64_t judged;          // items judged since start
-    uint64_t changed;         // changes committed since start
 };
 
 static void s_series_free(void **item);
@@ -170,12 +168,6 @@ void evaluate_set_rules(evaluate_t *self, const rules_t *rules, const schools_t 
     self->full_due = true;
     if (self->matrix)
         s_reindex(self);
-}
-
-void evaluate_counters(const evaluate_t *self, uint64_t *judged, uint64_t *changed)
-{
-    *judged = self->judged;
-    *changed = self->changed;
 }
 
 //  --------------------------------------------------------------------------
@@ -683,7 +675,6 @@ static void s_judge(evaluate_t *self, const s_item_t *item, time_t now, bool wan
 {
     *out = (s_verdict_t){.level = LEVEL_GREEN};
     self->want_detail = want_detail;
-    self->judged++;
     if (item->kind == KIND_BALANCED)
         s_judge_balanced(self, item, out);
     else if (item->school)
@@ -1145,7 +1136,6 @@ void evaluate_commit(evaluate_t *self)
             copy->detail = xstrdup(w->detail);
             zhashx_update(self->state, key, copy);
         }
-        self->changed++;
     }
     zhashx_purge(self->pending);
     for (s_aggregate_t *a = zhashx_first(self->pending_aggregates); a;

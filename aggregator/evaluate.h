@@ -62,7 +62,4 @@ bool evaluate_sweep_due(evaluate_t *self, time_t now);
  *  differences. Returns 0, or -1 with err (the sweep stays due). */
 int evaluate_sweep(evaluate_t *self, PGconn *conn, time_t now, char *err, size_t errlen);
 
-/*  Counters for the log: items judged and changes written since start. */
-void evaluate_counters(const evaluate_t *self, uint64_t *judged, uint64_t *changed);
-
 #endif
