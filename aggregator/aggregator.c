@@ -16,6 +16,7 @@
 #include "migrate.h"
 #include "query.h"
 #include "period.h"
+#include "pg.h"
 #include "receiver.h"
 #include "rules.h"
 #include "schools.h"
@@ -274,43 +275,30 @@ static void s_declare(metrics_t *m)
     metrics_declare(m, "edu_province_pulls_total", "counter", "pages served to the province");
 }
 
-/*  Executes one parameterized statement; returns 0 or -1 with err. */
-static int s_exec_params(PGconn *conn, const char *sql, int n, const char *const *params,
-                         char *err, size_t errlen)
-{
-    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
-    int rc = PQresultStatus(res) == PGRES_COMMAND_OK
-                 ? 0
-                 : errorf(err, errlen, "could not write the catalog: %s",
-                          PQresultErrorMessage(res));
-    PQclear(res);
-    return rc;
-}
-
 /*  Copies the registry, the catalog and the rules' numbers into edu.school, edu.indicator and
  *  edu.setting, for readers (the dashboard). One transaction; at start and after a reload. */
 static int s_publish_catalog(aggregator_t *self, char *err, size_t errlen)
 {
-    PGconn *conn = store_conn(self->store);
-    if (!conn || store_connect(self->store, err, errlen) != 0)
+    if (store_connect(self->store, err, errlen) != 0)
         return -1;
-    conn = store_conn(self->store);
-    int rc = s_exec_params(conn, "BEGIN", 0, NULL, err, errlen);
+    PGconn *conn = store_conn(self->store);
+    char inner[512];
+    int rc = pg_exec(conn, "BEGIN", inner, sizeof inner);
     if (rc == 0)
-        rc = s_exec_params(conn, "DELETE FROM edu.school", 0, NULL, err, errlen);
+        rc = pg_exec(conn, "DELETE FROM edu.school", inner, sizeof inner);
     if (rc == 0)
-        rc = s_exec_params(conn, "DELETE FROM edu.indicator", 0, NULL, err, errlen);
+        rc = pg_exec(conn, "DELETE FROM edu.indicator", inner, sizeof inner);
     if (rc == 0)
-        rc = s_exec_params(conn, "DELETE FROM edu.setting", 0, NULL, err, errlen);
+        rc = pg_exec(conn, "DELETE FROM edu.setting", inner, sizeof inner);
     for (size_t i = 0; rc == 0 && i < schools_count(self->schools); i++) {
         const school_t *s = schools_at(self->schools, i);
         char students[24];
         snprintf(students, sizeof students, "%ld", s->students);
         const char *p[] = {s->code, s->name, stage_name(s->stage), students, s->location};
-        rc = s_exec_params(conn,
+        rc = pg_exec_params(conn,
                            "INSERT INTO edu.school (code, name, stage, students, location)"
                            " VALUES ($1, $2, $3, $4::int, $5)",
-                           5, p, err, errlen);
+                           5, p, inner, sizeof inner);
     }
     for (size_t i = 0; rc == 0 && i < rules_count(self->rules); i++) {
         const indicator_t *ind = rules_at(self->rules, i);
@@ -327,11 +315,11 @@ static int s_publish_catalog(aggregator_t *self, char *err, size_t errlen)
                            ind->higher_better ? "true" : "false",
                            ind->has_target[STAGE_PRIMARY] ? tp : NULL,
                            ind->has_target[STAGE_JUNIOR] ? tj : NULL, kinds};
-        rc = s_exec_params(conn,
+        rc = pg_exec_params(conn,
                            "INSERT INTO edu.indicator (code, position, name, unit, higher_better,"
                            " target_primary, target_junior, kinds)"
                            " VALUES ($1, $2::int, $3, $4, $5::boolean, $6::float8, $7::float8, $8)",
-                           8, p, err, errlen);
+                           8, p, inner, sizeof inner);
     }
     const rule_params_t *rp = rules_params(self->rules);
     char target[40], lp[40], lj[40];
@@ -343,10 +331,10 @@ static int s_publish_catalog(aggregator_t *self, char *err, size_t errlen)
                                  {"dispersion_limit_primary", lp},
                                  {"dispersion_limit_junior", lj}};
     for (size_t i = 0; rc == 0 && i < sizeof settings / sizeof *settings; i++)
-        rc = s_exec_params(conn, "INSERT INTO edu.setting (key, value) VALUES ($1, $2)", 2,
-                           settings[i], err, errlen);
+        rc = pg_exec_params(conn, "INSERT INTO edu.setting (key, value) VALUES ($1, $2)", 2,
+                            settings[i], inner, sizeof inner);
     if (rc == 0)
-        rc = s_exec_params(conn, "COMMIT", 0, NULL, err, errlen);
+        rc = pg_exec_params(conn, "COMMIT", 0, NULL, err, errlen);
     else
         PQclear(PQexec(conn, "ROLLBACK"));
     return rc;
@@ -363,18 +351,14 @@ static int s_start_delivery(aggregator_t *self, char *err, size_t errlen)
     PGconn *conn = store_conn(self->store);
     for (size_t i = 0; i <= config->destination_count; i++) {
         const char *p[] = {i == 0 ? pub.name : config->destinations[i - 1].name};
-        PGresult *res = PQexecParams(conn,
-                                     "INSERT INTO edu.alert_destination (name, last_id)"
-                                     " SELECT $1, coalesce(max(id), 0) FROM edu.alert"
-                                     " ON CONFLICT (name) DO NOTHING",
-                                     1, NULL, p, NULL, NULL, 0);
-        bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-        if (!ok)
-            errorf(err, errlen, "could not register the alert destination %s: %s", p[0],
-                   PQresultErrorMessage(res));
-        PQclear(res);
-        if (!ok)
-            return -1;
+        char inner[512];
+        if (pg_exec_params(conn,
+                           "INSERT INTO edu.alert_destination (name, last_id)"
+                           " SELECT $1, coalesce(max(id), 0) FROM edu.alert"
+                           " ON CONFLICT (name) DO NOTHING",
+                           1, p, inner, sizeof inner) != 0)
+            return errorf(err, errlen, "could not register the alert destination %s: %s", p[0],
+                          inner);
     }
     self->deliver = xcalloc(config->destination_count + 1, sizeof *self->deliver);
     for (size_t i = 0; i <= config->destination_count; i++) {

@@ -17,6 +17,7 @@
 #include "judge.h"
 #include "log.h"
 #include "period.h"
+#include "pg.h"
 #include "util.h"
 #include "validate.h"
 
@@ -1158,21 +1159,11 @@ void evaluate_abort(evaluate_t *self)
     self->loaded = false;
 }
 
-static int s_exec(PGconn *conn, const char *sql, char *err, size_t errlen)
-{
-    PGresult *res = PQexec(conn, sql);
-    int rc = PQresultStatus(res) == PGRES_COMMAND_OK
-                 ? 0
-                 : errorf(err, errlen, "could not %s: %s", sql, PQresultErrorMessage(res));
-    PQclear(res);
-    return rc;
-}
-
 int evaluate_sweep(evaluate_t *self, PGconn *conn, time_t now, char *err, size_t errlen)
 {
     zhashx_purge(self->pending);
     zhashx_purge(self->stats);
-    if (s_exec(conn, "BEGIN", err, errlen) != 0)
+    if (pg_exec(conn, "BEGIN", err, errlen) != 0)
         return -1;
     if (!self->loaded && s_load(self, conn, err, errlen) != 0)
         goto failed;
@@ -1190,7 +1181,7 @@ int evaluate_sweep(evaluate_t *self, PGconn *conn, time_t now, char *err, size_t
     size_t changes = zhashx_size(self->pending);
     if (s_write(self, conn, err, errlen) != 0 ||
         s_write_aggregates(self, conn, err, errlen) != 0 ||
-        s_exec(conn, "COMMIT", err, errlen) != 0)
+        pg_exec(conn, "COMMIT", err, errlen) != 0)
         goto failed;
     self->pending_sweep = now;
     evaluate_commit(self);

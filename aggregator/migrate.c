@@ -2,6 +2,7 @@
 #include "migrate.h"
 
 #include "log.h"
+#include "pg.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -182,25 +183,14 @@ int migrate_latest(void)
     return s_migrations[sizeof s_migrations / sizeof *s_migrations - 1].version;
 }
 
-static int s_exec(PGconn *conn, const char *sql, char *err, size_t errlen)
-{
-    PGresult *res = PQexec(conn, sql);
-    ExecStatusType st = PQresultStatus(res);
-    int rc = 0;
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-        rc = errorf(err, errlen, "%s", PQresultErrorMessage(res));
-    PQclear(res);
-    return rc;
-}
-
 int migrate_run(PGconn *conn, char *err, size_t errlen)
 {
     char inner[1024];
     // a fixed key for "edu schema migration" (the bytes of "eduwatch" read as a number)
-    if (s_exec(conn, "SELECT pg_advisory_lock(7306075157148184680)", inner, sizeof inner) != 0)
+    if (pg_exec(conn, "SELECT pg_advisory_lock(7306075157148184680)", inner, sizeof inner) != 0)
         return errorf(err, errlen, "could not lock for migration: %s", inner);
     int applied = 0, rc = 0;
-    if (s_exec(conn,
+    if (pg_exec(conn,
                "CREATE SCHEMA IF NOT EXISTS edu;"
                "CREATE TABLE IF NOT EXISTS edu.schema_version ("
                "  version integer PRIMARY KEY,"
@@ -231,11 +221,11 @@ int migrate_run(PGconn *conn, char *err, size_t errlen)
         char version[16];
         snprintf(version, sizeof version, "%d", m->version);
         const char *params[2] = {version, m->description};
-        if (s_exec(conn, "BEGIN", inner, sizeof inner) != 0 ||
-            s_exec(conn, m->sql, inner, sizeof inner) != 0) {
+        if (pg_exec(conn, "BEGIN", inner, sizeof inner) != 0 ||
+            pg_exec(conn, m->sql, inner, sizeof inner) != 0) {
             rc = errorf(err, errlen, "could not apply migration %d (%s): %s", m->version,
                         m->description, inner);
-            s_exec(conn, "ROLLBACK", inner, sizeof inner);
+            pg_exec(conn, "ROLLBACK", inner, sizeof inner);
             goto cleanup;
         }
         res = PQexecParams(conn, "INSERT INTO edu.schema_version (version, description) "
@@ -245,15 +235,15 @@ int migrate_run(PGconn *conn, char *err, size_t errlen)
         if (!ok)
             snprintf(inner, sizeof inner, "%s", PQresultErrorMessage(res));
         PQclear(res);
-        if (!ok || s_exec(conn, "COMMIT", inner, sizeof inner) != 0) {
+        if (!ok || pg_exec(conn, "COMMIT", inner, sizeof inner) != 0) {
             rc = errorf(err, errlen, "could not record migration %d: %s", m->version, inner);
-            s_exec(conn, "ROLLBACK", inner, sizeof inner);
+            pg_exec(conn, "ROLLBACK", inner, sizeof inner);
             goto cleanup;
         }
         log_info("migrate", "applied migration %d: %s", m->version, m->description);
         applied++;
     }
 cleanup:
-    s_exec(conn, "SELECT pg_advisory_unlock(7306075157148184680)", inner, sizeof inner);
+    pg_exec(conn, "SELECT pg_advisory_unlock(7306075157148184680)", inner, sizeof inner);
     return rc == 0 ? applied : -1;
 }

@@ -3,6 +3,7 @@
 
 #include "keys.h"
 #include "log.h"
+#include "pg.h"
 #include "service.h"
 #include "util.h"
 
@@ -142,26 +143,15 @@ static PGconn *s_connect(const char *conninfo, char *err, size_t errlen)
     return conn;
 }
 
-static int s_exec(PGconn *conn, const char *sql, char *err, size_t errlen)
-{
-    PGresult *res = PQexec(conn, sql);
-    ExecStatusType st = PQresultStatus(res);
-    int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK
-                 ? 0
-                 : errorf(err, errlen, "%s", PQresultErrorMessage(res));
-    PQclear(res);
-    return rc;
-}
-
 int province_migrate(const province_config_t *config, char *err, size_t errlen)
 {
     PGconn *conn = s_connect(config->database, err, errlen);
     if (!conn)
         return -1;
     char inner[512];
-    int rc = s_exec(conn, "BEGIN", inner, sizeof inner) == 0 &&
-                     s_exec(conn, s_schema, inner, sizeof inner) == 0 &&
-                     s_exec(conn, "COMMIT", inner, sizeof inner) == 0
+    int rc = pg_exec(conn, "BEGIN", inner, sizeof inner) == 0 &&
+                     pg_exec(conn, s_schema, inner, sizeof inner) == 0 &&
+                     pg_exec(conn, "COMMIT", inner, sizeof inner) == 0
                  ? 0
                  : errorf(err, errlen, "could not bring the province schema up to date: %s",
                           inner);
@@ -236,7 +226,7 @@ static int s_copy(PGconn *conn, const char *table, zframe_t *rows, char *err, si
 static int s_store_page(PGconn *conn, const char *county, const char *cursor, zframe_t *aggregates,
                         zframe_t *warnings, char *err, size_t errlen)
 {
-    if (s_exec(conn, "BEGIN", err, errlen) != 0)
+    if (pg_exec(conn, "BEGIN", err, errlen) != 0)
         return -1;
     const char *params[] = {county, cursor};
     int rc = -1;
@@ -249,7 +239,7 @@ static int s_store_page(PGconn *conn, const char *county, const char *cursor, zf
         PQclear(res);
     }
     if (rc == 0)
-        rc = s_exec(conn, "COMMIT", err, errlen);
+        rc = pg_exec(conn, "COMMIT", err, errlen);
     else
         PQclear(PQexec(conn, "ROLLBACK"));
     return rc;
@@ -454,7 +444,7 @@ int province_pull(const province_config_t *config, bool once)
         return 1;
     }
     PGconn *conn = s_connect(config->database, err, sizeof err);
-    if (!conn || s_exec(conn, s_stage_sql, err, sizeof err) != 0) {
+    if (!conn || pg_exec(conn, s_stage_sql, err, sizeof err) != 0) {
         fprintf(stderr, "edu-province: %s\n", err);
         PQfinish(conn);
         return 1;
@@ -466,7 +456,7 @@ int province_pull(const province_config_t *config, bool once)
         service_watchdog();
         if (PQstatus(conn) != CONNECTION_OK) {
             PQreset(conn);
-            s_exec(conn, s_stage_sql, err, sizeof err);
+            pg_exec(conn, s_stage_sql, err, sizeof err);
         }
         rc = s_round(config, conn);
         if (once)
