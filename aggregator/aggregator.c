@@ -86,6 +86,17 @@ const config_key_t aggregator_config_keys[] = {
     {NULL, NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 
+/*  Every school of the registry must belong to this county. Returns 0, or -1 with err. */
+static int s_check_registry(const schools_t *schools, const char *path, const char *county,
+                            char *err, size_t errlen)
+{
+    for (size_t i = 0; i < schools_count(schools); i++)
+        if (strcmp(schools_at(schools, i)->county, county) != 0)
+            return errorf(err, errlen, "%s: school %s belongs to county %s, not %s", path,
+                          schools_at(schools, i)->code, schools_at(schools, i)->county, county);
+    return 0;
+}
+
 /*  [webhook.NAME] and [email.NAME]: one destination each, checked here so that --check
  *  catches mistakes. */
 static int s_on_named(void *arg, const char *prefix, const char *name, const char *key,
@@ -176,12 +187,7 @@ int aggregator_config_load(const char *path, aggregator_config_t *config, char *
     schools_t *schools = schools_load(config->schools, err, errlen);
     if (!schools)
         return -1;
-    int rc = 0;
-    for (size_t i = 0; i < schools_count(schools) && rc == 0; i++)
-        if (strcmp(schools_at(schools, i)->county, config->county) != 0)
-            rc = errorf(err, errlen, "%s: school %s belongs to county %s, not %s",
-                        config->schools, schools_at(schools, i)->code,
-                        schools_at(schools, i)->county, config->county);
+    int rc = s_check_registry(schools, config->schools, config->county, err, errlen);
     schools_destroy(&schools);
     return rc;
 }
@@ -251,12 +257,6 @@ static int s_connect_patiently(store_t *store, char *err, size_t errlen)
     }
     log_release(&down, "aggregator", "database reached");
     return 0;
-}
-
-static void s_free_ms(void **item)
-{
-    free(*item);
-    *item = NULL;
 }
 
 static void s_declare(metrics_t *m)
@@ -581,7 +581,7 @@ aggregator_t *aggregator_new(const aggregator_config_t *config, char *err, size_
     self->metrics = metrics_new();
     s_declare(self->metrics);
     self->seen = zhashx_new();
-    zhashx_set_destructor(self->seen, s_free_ms);
+    zhashx_set_destructor(self->seen, xfree_item);
     if (*config->http) {
         self->dashboard =
             dashboard_new(config->http, config->database, config->county, self->metrics, err, errlen);
@@ -649,13 +649,9 @@ static void s_self_reload(aggregator_t *self)
         return;
     }
     schools_t *schools = schools_load(self->config->schools, err, sizeof err);
-    for (size_t i = 0; schools && i < schools_count(schools); i++)
-        if (strcmp(schools_at(schools, i)->county, self->config->county) != 0) {
-            snprintf(err, sizeof err, "%s: school %s belongs to county %s, not %s",
-                     self->config->schools, schools_at(schools, i)->code,
-                     schools_at(schools, i)->county, self->config->county);
-            schools_destroy(&schools);
-        }
+    if (schools && s_check_registry(schools, self->config->schools, self->config->county, err,
+                                    sizeof err) != 0)
+        schools_destroy(&schools);
     if (!schools) {
         log_error("aggregator", "cannot reload schools, the registry in force stays: %s", err);
         rules_destroy(&rules);

@@ -102,12 +102,6 @@ typedef struct {
 static void s_array_put(s_array_t *a, const char *text, bool quote);
 static const char *s_array_end(s_array_t *a);
 
-static void s_free(void **item)
-{
-    free(*item);
-    *item = NULL;
-}
-
 static void s_warning_free(void **item)
 {
     s_warning_t *w = *item;
@@ -138,9 +132,9 @@ evaluate_t *evaluate_new(const char *county, const rules_t *rules, const schools
     self->series = s_map(s_series_free);
     self->state = s_map(s_warning_free);
     self->pending = s_map(s_warning_free);
-    self->stats = s_map(s_free);
-    self->aggregates = s_map(s_free);
-    self->pending_aggregates = s_map(s_free);
+    self->stats = s_map(xfree_item);
+    self->aggregates = s_map(xfree_item);
+    self->pending_aggregates = s_map(xfree_item);
     self->full_due = true;
     return self;
 }
@@ -1088,7 +1082,7 @@ int evaluate_batch(void *arg, PGconn *conn, const char *sender, const Edu__V1__B
             period_parse(r->period, &year) == 0)
             s_set_value(self, r->school_code, r->indicator, year, r->value);
     }
-    zhashx_t *items = s_map(s_free);
+    zhashx_t *items = s_map(xfree_item);
     zhashx_t *seen = zhashx_new(); // keys and groups already in scope (corrections repeat them)
     for (size_t i = 0; i < batch->n_records; i++) {
         const Edu__V1__Record *r = batch->records[i];
@@ -1168,7 +1162,7 @@ int evaluate_sweep(evaluate_t *self, PGconn *conn, time_t now, char *err, size_t
     if (!self->loaded && s_load(self, conn, err, errlen) != 0)
         goto failed;
     bool full = self->full_due;
-    zhashx_t *items = s_map(s_free);
+    zhashx_t *items = s_map(xfree_item);
     if (full)
         s_add_all(self, items, now);
     else

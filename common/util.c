@@ -37,6 +37,12 @@ void *xrealloc(void *ptr, size_t size)
     return p;
 }
 
+void xfree_item(void **item)
+{
+    free(*item);
+    *item = NULL;
+}
+
 char *xstrdup(const char *s)
 {
     return xstrndup(s, strlen(s));

@@ -16,6 +16,9 @@ void *xmalloc(size_t size);
 void *xcalloc(size_t count, size_t size);
 void *xrealloc(void *ptr, size_t size);
 char *xstrdup(const char *s);
+/*  Frees *item and nulls it: the destructor of a CZMQ container (zhashx, zlistx) whose items
+ *  are single malloc'd blocks. */
+void xfree_item(void **item);
 char *xstrndup(const char *s, size_t n);
 /*  Returns a newly allocated formatted string; the caller frees it. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
