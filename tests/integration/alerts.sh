@@ -21,11 +21,8 @@ county_init "$work" "$bin" "$fixture" "alerts_$$" "$port" || check_fail "county 
 start_sink() { # start_sink NAME ARGS... - sets the variable NAME to its port
   python3 "$here/../lib/sinks.py" "${@:2}" >"$work/log/$1.ready" 2>"$work/log/$1.log" &
   pids+=($!)
-  for i in $(seq 1 100); do
-    grep -q ready "$work/log/$1.ready" && { printf -v "$1" '%s' "$(awk '{ print $2 }' "$work/log/$1.ready")"; return 0; }
-    sleep 0.05
-  done
-  check_fail "sink $1 did not start"
+  check_wait_for ready "$work/log/$1.ready" 5 || check_fail "sink $1 did not start"
+  printf -v "$1" '%s' "$(awk '{ print $2 }' "$work/log/$1.ready")"
 }
 start_sink hook http 0 "$work/hook.jsonl"
 start_sink robot http 0 "$work/robot.jsonl" 2
@@ -216,7 +213,7 @@ check_ne "$new" "" "the correction's alert was committed before the kill"
 check_no_grep "\"$new\"" "$work/hook.jsonl" "and not delivered before it"
 rm -f "$work/hook.jsonl.down"
 county_aggregator_restart "$work" || check_fail "aggregator restart"
-for i in $(seq 1 200); do grep -q "\"$new\"" "$work/hook.jsonl" && break; sleep 0.1; done
+check_wait_for "\"$new\"" "$work/hook.jsonl" 20
 check_grep "\"$new\"" "$work/hook.jsonl" "after the restart the alert is delivered"
 
 # a destination added later hears what happens from then on, not the county's history

@@ -51,7 +51,7 @@ schools=$(awk -F, 'NR > 1 { print $1 }' "$fixture/schools.csv" | head -"$nschool
 # alerts go to a JSON webhook (every alert, at least once)
 python3 "$here/../lib/sinks.py" http 0 "$work/hook.jsonl" >"$work/log/hook.ready" 2>"$work/log/hook.log" &
 pids+=($!)
-for i in $(seq 1 100); do grep -q ready "$work/log/hook.ready" && break; sleep 0.05; done
+check_wait_for ready "$work/log/hook.ready" 5 || check_fail "the webhook sink did not start"
 printf '[webhook.json]\nurl = http://127.0.0.1:%s/hook\nformat = json\n' \
   "$(awk '{ print $2 }' "$work/log/hook.ready")" >>"$work/aggregator.ini"
 
@@ -61,8 +61,7 @@ while [ "$proxy" -ge "$port" ] && [ "$proxy" -le $((port + 2)) ]; do proxy=$(che
 start_proxy() {
   python3 "$here/../lib/proxy.py" "$proxy" "$port" >"$work/log/proxy.ready" 2>>"$work/log/proxy.log" &
   echo $! >"$work/proxy.pid"
-  for i in $(seq 1 100); do grep -q ready "$work/log/proxy.ready" && return 0; sleep 0.05; done
-  check_fail "the forwarder did not start"
+  check_wait_for ready "$work/log/proxy.ready" 5 || check_fail "the forwarder did not start"
 }
 start_proxy
 for code in $schools; do
@@ -151,10 +150,7 @@ check_ne "$midstream" 0 "at least one SIGKILL landed while records were streamin
 check_eq "$kills" "$rounds" "the aggregator was killed $rounds times"
 
 if [ "$disk" = mounted ]; then
-  for i in $(seq 1 100); do
-    grep -q "could not spool" "$work/log/collector-$full.log" && break
-    sleep 0.1
-  done
+  check_wait_for "could not spool" "$work/log/collector-$full.log"
   check_grep "could not spool .* it stays in the inbox" "$work/log/collector-$full.log" \
     "the full disk stops school $full taking files, which wait in its inbox"
   mount -o remount,size=64m "$work/disk" || check_fail "grow the disk"
@@ -178,10 +174,8 @@ for code in $schools; do
 done
 check_eq "$bad" 0 "every school's positions 1..$per_school stored once each"
 for code in $schools; do
-  for i in $(seq 1 100); do
-    grep -q "every spooled record is acknowledged (mark $per_school)" "$work/log/collector-$code.log" && break
-    sleep 0.1
-  done
+  check_wait_for "every spooled record is acknowledged \(mark $per_school\)" \
+    "$work/log/collector-$code.log"
 done
 check_eq "$(grep -l "every spooled record is acknowledged (mark $per_school)" \
   $(for code in $schools; do echo "$work/log/collector-$code.log"; done) | wc -l)" "$nschools" \

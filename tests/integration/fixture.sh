@@ -57,10 +57,7 @@ n=0
 while IFS=, read -r sender _ _ _ _ reason; do
   n=$((n + 1))
   errors="$work/schools/$sender/inbox/rejected/bad-$n.csv.errors.csv"
-  for i in $(seq 1 100); do
-    grep -q ",$reason," "$errors" 2>/dev/null && break
-    sleep 0.1
-  done
+  check_wait_for ",$reason," "$errors"
   check_grep "^2,[a-z_]*,$reason," "$errors" "bad row $n reported to school $sender"
 done < <(tail -n +2 "$work/want/bad.csv")
 

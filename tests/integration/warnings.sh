@@ -55,13 +55,15 @@ check_eq "$(county_sql "$work" "select count(*) from edu.warning_transition t
         (t.kind, t.subject, t.stage, t.indicator, t.period))")" 0 \
   "the last transition of every item agrees with edu.current_warning"
 
+# restart_judged - restarts the aggregator and waits for its judgement of everything
+restart_judged() {
+  county_stop "$work" aggregator
+  county_aggregator_restart "$work" || check_fail "aggregator restart"
+  check_wait_for "judged everything" "$work/log/aggregator.log" 5
+}
+
 # Judging everything from scratch finds exactly what the batches judged one by one.
-county_stop "$work" aggregator
-county_aggregator_restart "$work" || check_fail "aggregator restart"
-for i in $(seq 1 50); do
-  grep -q "judged everything" "$work/log/aggregator.log" && break
-  sleep 0.1
-done
+restart_judged
 check_grep "judged everything: [0-9]+ items, 0 changes" "$work/log/aggregator.log" \
   "incremental evaluation agrees with a full one (a restart changes nothing)"
 
@@ -121,10 +123,7 @@ check_grep "reloaded" "$work/log/aggregator.log" "the aggregator says it reloade
 cp "$work/rules.ini" "$work/rules.good"
 sed -i 's/^tolerance = 0.85$/tolerance = 2/' "$work/rules.ini"
 kill -HUP "$(cat "$work/pids/aggregator")"
-for i in $(seq 1 50); do
-  grep -q "cannot reload rules" "$work/log/aggregator.log" && break
-  sleep 0.1
-done
+check_wait_for "cannot reload rules" "$work/log/aggregator.log" 5
 check_grep "cannot reload rules, the rules in force stay: $work/rules.ini:[0-9]+: tolerance" \
   "$work/log/aggregator.log" "a broken rules file is refused with its line"
 wait_warnings "$work/expected-hup" "the warnings stay as they were"
@@ -132,12 +131,7 @@ cp "$work/rules.good" "$work/rules.ini"
 
 # A restart judges everything again: nothing changes, no transition is written.
 transitions=$(county_sql "$work" "select count(*) from edu.warning_transition")
-county_stop "$work" aggregator
-county_aggregator_restart "$work" || check_fail "aggregator restart"
-for i in $(seq 1 50); do
-  grep -q "judged everything" "$work/log/aggregator.log" && break
-  sleep 0.1
-done
+restart_judged
 check_grep "judged everything: [0-9]+ items, 0 changes" "$work/log/aggregator.log" \
   "after a restart everything is judged again, without a change"
 check_eq "$(county_sql "$work" "select count(*) from edu.warning_transition")" "$transitions" \

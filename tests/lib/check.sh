@@ -75,6 +75,17 @@ check_same_values() {
   [ $rc = 0 ] || { echo "    key|want|got:" >&2; echo "$bad" | head -20 >&2; }
 }
 
+# check_wait_for PATTERN FILE [SECONDS] - waits until a line of FILE matches the extended
+# regular expression (default 10 s); returns 1 if none does by then
+check_wait_for() {
+  local i
+  for i in $(seq 1 $(( ${3:-10} * 10 ))); do
+    grep -Eq -- "$1" "$2" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 # check_free_port - a TCP port on loopback nobody listens on, with two more after it free.
 # Each process draws from its own stretch of ports below the ephemeral range (where outgoing
 # connections take theirs), so tests run in parallel rarely meet.
