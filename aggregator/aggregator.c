@@ -607,7 +607,6 @@ aggregator_t *aggregator_new(const aggregator_config_t *config, char *err, size_
     receiver_config_t rc = {.endpoint = config->listen,
                             .curve = config->curve_enabled,
                             .secret = config->curve_secret,
-                            .clients = config->curve_clients,
                             .max_message_bytes = (int) config->max_batch_bytes};
     self->receiver = receiver_new(&rc, err, errlen);
     if (!self->receiver)

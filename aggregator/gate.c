@@ -66,11 +66,15 @@ static void s_handle(zsock_t *handler, s_domain_t *domains, size_t n)
     if (mechanism && strcmp(mechanism, "CURVE") == 0 && credential &&
         zframe_size(credential) == 32) {
         zmq_z85_encode(key, zframe_data(credential), 32);
-        for (size_t i = 0; i < n; i++)
-            if (domain && strcmp(domain, domains[i].domain) == 0 && s_name(&domains[i], key)) {
-                status = "200", text = "OK", user = key;
+        for (size_t i = 0; i < n; i++) {
+            const char *name = domain && strcmp(domain, domains[i].domain) == 0
+                                   ? s_name(&domains[i], key)
+                                   : NULL;
+            if (name) {
+                status = "200", text = "OK", user = name; // the User-Id of the connection
                 break;
             }
+        }
         if (*status != '2')
             log_info("gate", "refused key %s from %s on \"%s\": not among the %s certificates",
                      key, address ? address : "?", domain ? domain : "", domain ? domain : "");

@@ -4,7 +4,8 @@
  *  needs two: schools may submit on `listen` (domain "schools", the `clients` directory), and
  *  only supervisors and the province may subscribe to `alerts` or ask `query` (domain
  *  "readers", the `readers` directory). The gate answers each CURVE handshake from the
- *  directory of the socket's ZAP domain, with the client's public key (Z85) as User-Id. A key
+ *  directory of the socket's ZAP domain; the User-Id of every message on the connection is
+ *  then the name of the certificate file that allowed the key (a school's code). A key
  *  not found is looked up again after reloading the directory (at most once a second), so a
  *  certificate copied in is honoured without a restart, and a removed one is refused.
  *

@@ -14,7 +14,6 @@
 
 #include "gate.h"
 #include "keys.h"
-#include "log.h"
 #include "util.h"
 
 #include <string.h>
@@ -22,9 +21,6 @@
 struct receiver_t {
     zsock_t *router;       // bound ROUTER socket
     bool curve;            // CURVE on: the gate lets in only the schools' keys
-    keys_dir_t *keys;      // public key -> school (NULL without curve)
-    char *clients;         // the clients directory, to reload when a key is new
-    int64_t next_reload_ms;// fewest time between two reloads
     char *endpoint;        // what was bound
 };
 
@@ -57,12 +53,6 @@ receiver_t *receiver_new(const receiver_config_t *config, char *err, size_t errl
         zcert_t *cert = keys_load_secret(config->secret, err, errlen);
         if (!cert)
             goto failed;
-        self->keys = keys_dir_load(config->clients, err, errlen);
-        if (!self->keys) {
-            zcert_destroy(&cert);
-            goto failed;
-        }
-        self->clients = xstrdup(config->clients);
         self->curve = true;
         zsock_set_zap_domain(self->router, GATE_SCHOOLS); // the gate checks the key
         zcert_apply(cert, self->router);
@@ -87,8 +77,6 @@ void receiver_destroy(receiver_t **self_p)
         return;
     receiver_t *self = *self_p;
     zsock_destroy(&self->router);
-    keys_dir_destroy(&self->keys);
-    free(self->clients);
     free(self->endpoint);
     free(self);
     *self_p = NULL;
@@ -102,25 +90,6 @@ zsock_t *receiver_socket(receiver_t *self)
 const char *receiver_endpoint(receiver_t *self)
 {
     return self->endpoint;
-}
-
-/*  The school bound to a key the gate has let in. A certificate added to the directory since the
- *  last load is found by reloading (at most once a second). */
-static const char *s_school(receiver_t *self, const char *key)
-{
-    const char *school = keys_dir_name(self->keys, key);
-    if (school || clock_mono_ms() < self->next_reload_ms)
-        return school;
-    self->next_reload_ms = clock_mono_ms() + 1000;
-    char err[256];
-    keys_dir_t *fresh = keys_dir_load(self->clients, err, sizeof err);
-    if (!fresh) {
-        log_warn("receiver", "could not reload school keys: %s", err);
-        return NULL;
-    }
-    keys_dir_destroy(&self->keys);
-    self->keys = fresh;
-    return keys_dir_name(self->keys, key);
 }
 
 int receiver_recv(receiver_t *self, zframe_t **routing_id, zframe_t **payload,
@@ -139,11 +108,10 @@ int receiver_recv(receiver_t *self, zframe_t **routing_id, zframe_t **payload,
     zframe_t *body = zmsg_pop(msg);
     const char *who = "";
     if (self->curve) {
-        const char *key = zframe_meta(body, "User-Id");
-        who = key ? s_school(self, key) : NULL;
-        if (!who) {
-            errorf(err, errlen, "message from key %s which no school certificate names",
-                   key ? key : "(none)");
+        // the gate named the school whose certificate let the key in
+        who = zframe_meta(body, "User-Id");
+        if (!who || !*who) {
+            errorf(err, errlen, "message without the school the gate names");
             zframe_destroy(&id);
             zframe_destroy(&body);
             goto cleanup;

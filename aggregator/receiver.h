@@ -1,9 +1,10 @@
 /*  receiver - the county's door for collectors: a CURVE ROUTER socket behind the gate
  *
  *  Only schools whose public certificate is in the `clients` directory complete the CURVE
- *  handshake (the gate checks it: ZAP domain "schools"; the caller starts the gate). Every message then carries the sender's public key in its
- *  User-Id property, which the receiver maps to the school the certificate file is named after.
- *  So a school is bound to its key: whatever a message says, it is from that school.
+ *  handshake (the gate checks it: ZAP domain "schools"; the caller starts the gate). Every
+ *  message then carries in its User-Id property the school the gate found the key under (the
+ *  certificate file's name). So a school is bound to its key: whatever a message says, it is
+ *  from that school.
  *
  *  With CURVE disabled (tests, a loopback-only aggregator) the sender is unknown and
  *  receiver_recv() gives an empty school.
@@ -20,13 +21,11 @@ typedef struct {
     const char *endpoint;    // where to bind, e.g. tcp://*:5555
     bool curve;              // CURVE on (the default)
     const char *secret;      // the aggregator's secret certificate
-    const char *clients;     // directory of the schools' public certificates
     int max_message_bytes;   // larger messages make ZeroMQ drop the connection
 } receiver_config_t;
 
-/*  Binds the socket. Returns NULL with err when the
- *  certificate or directory cannot be read, the endpoint cannot be bound, or curve is off and
- *  the endpoint is not a loopback address. */
+/*  Binds the socket. Returns NULL with err when the certificate cannot be read, the endpoint
+ *  cannot be bound, or curve is off and the endpoint is not a loopback address. */
 /*  True for endpoints only this machine can reach (127.x, localhost, ::1, ipc, inproc), the
  *  only ones allowed without CURVE. */
 bool receiver_is_loopback(const char *endpoint);
