@@ -722,15 +722,12 @@ static void s_aggregate_group(evaluate_t *self, stage_t stage, const indicator_t
     size_t n = s_gather(self, (int) stage, ind, year, x, w);
     s_aggregate_t a = {.schools = (int) n};
     if (n) {
-        double weight = 0, sum = 0;
         a.min = a.max = x[0];
-        for (size_t i = 0; i < n; i++) {
-            weight += w[i];
-            sum += w[i] * x[i];
+        for (size_t i = 1; i < n; i++) {
             a.min = fmin(a.min, x[i]);
             a.max = fmax(a.max, x[i]);
         }
-        a.mean = weight > 0 ? sum / weight : 0;
+        a.mean = judge_mean(x, w, n);
         a.has_cv = judge_cv(x, w, n, 2, &a.cv) == 0;
     }
     free(x);

@@ -160,7 +160,7 @@ double judge_planned(const indicator_t *ind, int year)
     return fabs(ind->plan_change) * done / span;
 }
 
-static double s_weighted_mean(const double *x, const double *p, size_t n)
+double judge_mean(const double *x, const double *p, size_t n)
 {
     double w = 0, sum = 0;
     for (size_t i = 0; i < n; i++) {
@@ -177,8 +177,8 @@ int judge_progress_of(const indicator_t *ind, int year, const double *bx, const 
     if (!(ind->kinds & KIND_PROGRESS) || ind->plan_period <= ind->plan_baseline ||
         year <= ind->plan_baseline || nb == 0 || n == 0)
         return -1;
-    *base_mean = s_weighted_mean(bx, bp, nb);
-    *mean = s_weighted_mean(x, p, n);
+    *base_mean = judge_mean(bx, bp, nb);
+    *mean = judge_mean(x, p, n);
     *achieved = ind->plan_change < 0 ? *base_mean - *mean : *mean - *base_mean;
     *planned = judge_planned(ind, year);
     return 0;

@@ -35,6 +35,9 @@ level_t judge_threshold(bool higher_better, double t, double tolerance, double v
  *  green; exactly one not green and that one yellow → yellow; otherwise red. */
 level_t judge_balanced(const level_t *levels, size_t n);
 
+/*  Student-weighted mean of x (weights p), 0 when there is no weight. */
+double judge_mean(const double *x, const double *p, size_t n);
+
 /*  Student-weighted coefficient of variation of x (weights p). Returns 0 and sets *cv, or -1
  *  when it is undefined (n < min_schools, no weight, or a mean of 0). */
 int judge_cv(const double *x, const double *p, size_t n, size_t min_schools, double *cv);
