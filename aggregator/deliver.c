@@ -83,14 +83,16 @@ static PGresult *s_query(s_self_t *self, const char *sql, int n, const char *con
 
 static int s_cursor(s_self_t *self, char *last, size_t size, char *err, size_t errlen)
 {
+    // the aggregator registers every destination's cursor before it starts the actors
     const char *params[] = {self->dest.name};
-    PGresult *res = s_query(self,
-                            "INSERT INTO edu.alert_destination (name) VALUES ($1)"
-                            " ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name"
-                            " RETURNING last_id",
-                            1, params, err, errlen);
+    PGresult *res = s_query(self, "SELECT last_id FROM edu.alert_destination WHERE name = $1", 1,
+                            params, err, errlen);
     if (!res)
         return -1;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return errorf(err, errlen, "the destination has no cursor in edu.alert_destination");
+    }
     snprintf(last, size, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
     return 0;
