@@ -21,7 +21,10 @@
 
 #define S_IDLE_MS 500     // a round at least this often when nothing kicks
 #define S_PUB_PAGE 500    // alerts published per round
+#define S_JSON_PAGE 100   // alerts POSTed one by one per round
 #define S_PEOPLE_PAGE 500 // alerts grouped into one message at most
+#define S_STR_(x) #x
+#define S_STR(x) S_STR_(x) // a page size as SQL text, at compile time
 
 typedef struct {
     deliver_config_t config;  // copied; strings below owned
@@ -202,7 +205,7 @@ static int s_round_pub(s_self_t *self, char *err, size_t errlen)
     PGresult *res = s_query(self,
                             "SELECT j.id, j.level, j.kind, j.body, a.message"
                             " FROM edu.alert_json j JOIN edu.alert a USING (id)"
-                            " WHERE j.id > $1::bigint ORDER BY j.id LIMIT 500",
+                            " WHERE j.id > $1::bigint ORDER BY j.id LIMIT " S_STR(S_PUB_PAGE),
                             1, params, err, errlen);
     if (!res)
         return -1;
@@ -229,7 +232,7 @@ static int s_round_json(s_self_t *self, char *err, size_t errlen)
                             "SELECT j.id, j.body, ($2 = 'yellow' OR a.level = 'red'"
                             "        OR (a.level = 'green' AND a.previous_level = 'red'))"
                             " FROM edu.alert_json j JOIN edu.alert a USING (id)"
-                            " WHERE j.id > $1::bigint ORDER BY j.id LIMIT 100",
+                            " WHERE j.id > $1::bigint ORDER BY j.id LIMIT " S_STR(S_JSON_PAGE),
                             2, params, err, errlen);
     if (!res)
         return -1;
@@ -241,7 +244,7 @@ static int s_round_json(s_self_t *self, char *err, size_t errlen)
             rc = s_move_cursor(self, PQgetvalue(res, i, 0), err, errlen);
     }
     PQclear(res);
-    return rc < 0 ? -1 : n == 100;
+    return rc < 0 ? -1 : n == S_JSON_PAGE;
 }
 
 /*  The alerts ready for a person: older than group_wait, each item collapsed into its last
@@ -251,7 +254,7 @@ static const char *s_people_sql =
     "WITH ready AS ("
     "  SELECT * FROM edu.alert WHERE id > $1::bigint"
     "    AND raised_at <= now() - make_interval(secs => $3::float8 / 1000)"
-    "  ORDER BY id LIMIT 500),"
+    "  ORDER BY id LIMIT " S_STR(S_PEOPLE_PAGE) "),"
     " last AS ("
     "  SELECT DISTINCT ON (kind, subject, stage, indicator, period) *"
     "  FROM ready ORDER BY kind, subject, stage, indicator, period, id DESC)"
