@@ -27,29 +27,8 @@ awk -v n="$n" 'BEGIN { print "school_code,name,county_code,stage,students,locati
   for (i = 1; i <= n; i++) printf "21%08d,学校%d,430405,primary,%d,urban\n", i, i, 300 + i % 900 }' \
   >"$work/sample/schools.csv"
 c=$work/county
-# the registry only: no collectors of the sample
-county_init_keys_only() {
-  mkdir -p "$c"/{keys/secret,keys/schools,keys/readers,pids,log,schools}
-  echo "$bin" >"$c/bin"; echo conn >"$c/db"
-  port=$(check_free_port); echo "$port" >"$c/port"
-  "$bin/edu-keygen" --out "$c/keys" aggregator >/dev/null
-  createdb conn
-  cat >"$c/aggregator.ini" <<INI
-[aggregator]
-county = 430405
-listen = tcp://127.0.0.1:$port
-alerts = tcp://127.0.0.1:$((port + 1))
-query = tcp://127.0.0.1:$((port + 2))
-database = dbname=conn host=$PGHOST port=$PGPORT user=$PGUSER
-rules = $root/deploy/rules.ini
-schools = $work/sample/schools.csv
-[curve]
-secret = $c/keys/aggregator_secret
-clients = $c/keys/schools
-readers = $c/keys/readers
-INI
-}
-county_init_keys_only
+# the registry only: the simulator makes the schools' keys
+EDU_COUNTY_SCHOOLS=none county_init "$c" "$bin" "$work/sample" conn "$(check_free_port)" >/dev/null
 county_aggregator_start "$c"
 pid=$(cat "$c/pids/aggregator")
 stat() { echo "$(ls "/proc/$pid/fd" | wc -l) fds, RSS $(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status") kB"; }
@@ -58,7 +37,7 @@ mkfifo "$work/hold"
 "$bin/many_schools" "tcp://127.0.0.1:$(cat "$c/port")" "$c/keys/aggregator" "$c/keys/schools" "$n" \
   <"$work/hold" >"$work/sim.out" 2>&1 &
 exec 3>"$work/hold" # holds the connections open until the end
-for i in $(seq 1 600); do grep -q answered "$work/sim.out" && break; sleep 0.5; done
+check_wait_for answered "$work/sim.out" 300 || true
 cat "$work/sim.out"
 echo "aggregator idle: $idle"
 echo "aggregator with $n schools connected: $(stat)"

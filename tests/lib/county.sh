@@ -5,7 +5,8 @@
 # (PGHOST, PGPORT, PGUSER set). Every process's pid goes to DIR/pids/, its log to DIR/log/.
 #
 #   county_init DIR BIN FIXTURE DB PORT  keys and configs for the aggregator and every school
-#                                        of FIXTURE/schools.csv; the database DB is created
+#                                        of FIXTURE/schools.csv (none with
+#                                        EDU_COUNTY_SCHOOLS=none); the database DB is created
 #   county_aggregator_start DIR          starts the aggregator and waits until it listens
 #   county_collector_start DIR CODE      starts the collector of school CODE
 #   county_stop DIR NAME [SIGNAL]        stops one process (default TERM) and waits for it
@@ -43,6 +44,7 @@ secret = $dir/keys/aggregator_secret
 clients = $dir/keys/schools
 readers = $dir/keys/readers
 EOF
+  [ "${EDU_COUNTY_SCHOOLS:-all}" = none ] && return 0
   for code in $(awk -F, 'NR > 1 { print $1 }' "$fixture/schools.csv"); do
     county_school_init "$dir" "$code" || return 1
   done
