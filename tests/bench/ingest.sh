@@ -11,7 +11,8 @@
 #      (fsync), CURVE, validation and the exactly-once store;
 #   3. the baseline: psql \copy of the same rows into a table shaped like edu.observation_log
 #      in the same cluster, and the ratio of 2 to 3.
-# Prints the figures; asserts nothing (it is a measurement, not a test).
+# Prints the figures; asserts nothing (it is a measurement, not a test). With EDU_PERF=FILE the
+# load (2) is recorded by `perf record -a -g` into FILE, for `perf report -i FILE`.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${1:-$root/build/bin}
@@ -44,7 +45,7 @@ for code in $schools; do
   county_drop "$c" "$code" "$sample/data-$code.csv"
   n=$((n + $(tr -d '\r' <"$sample/data-$code.csv" | tail -n +2 | grep -c .)))
 done
-county_wait_stored "$c" "$n" 120
+county_wait_marked "$c" "$n" 120
 t1=$(ms)
 echo "sample county: $n records from 30 collectors stored in $((t1 - t0)) ms: $(rate $n $((t1 - t0))) records/s"
 
@@ -57,7 +58,7 @@ for code in $load_schools; do
   }' >"$work/load-$code.csv"
 done
 total=$((nschools * per_school))
-base=$(county_stored "$c")
+base=$(county_marked "$c")
 # CPU seconds of each kind of process (clock ticks from /proc), to see where the time goes
 cpu() { # cpu NAME - total user+system ticks of processes named NAME
   local t=0 p
@@ -67,10 +68,16 @@ cpu() { # cpu NAME - total user+system ticks of processes named NAME
   echo $t
 }
 for who in edu-collector edu-aggregator postgres; do eval "cpu0_${who//-/_}=$(cpu $who)"; done
+if [ -n "${EDU_PERF:-}" ]; then
+  perf record -a -g -q -o "$EDU_PERF" &
+  perf_pid=$!
+  sleep 0.5
+fi
 t0=$(ms)
 for code in $load_schools; do county_drop "$c" "$code" "$work/load-$code.csv"; done
-county_wait_stored "$c" $((base + total)) 600
+county_wait_marked "$c" $((base + total)) 600
 t1=$(ms)
+if [ -n "${EDU_PERF:-}" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
 hz=$(getconf CLK_TCK)
 for who in edu-collector edu-aggregator postgres; do
   v=cpu0_${who//-/_}
@@ -112,10 +119,10 @@ idle_anon=$(awk '/^RssAnon/ { print $2 }' "/proc/$pid/status")
 awk -v code="$code" 'BEGIN { print "school_code,indicator,period,value"
   for (i = 1; i <= 200000; i++) printf "%s,training_hours,2025-2026,%d\n", code, i % 2000 }' \
   >"$work/rss.csv"
-base=$(county_stored "$c")
+base=$(county_marked "$c")
 county_drop "$c" "$code" "$work/rss.csv"
 peak=$idle
-while [ "$(county_stored "$c")" -lt $((base + 200000)) ]; do
+while [ "$(county_marked "$c")" -lt $((base + 200000)) ]; do
   r=$(rss "$pid"); [ "$r" -gt "$peak" ] && peak=$r
   sleep 0.05
 done

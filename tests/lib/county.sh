@@ -14,6 +14,10 @@
 #   county_drop DIR CODE FILE [NAME]     drops FILE into the school's inbox, atomically
 #   county_sql DIR QUERY                 runs QUERY on the county database, unaligned output
 #   county_wait_stored DIR N [SECONDS]   waits until N records are stored (accepted + refused)
+#   county_wait_marked DIR N [SECONDS]   waits until the spools' marks add up to N: as
+#                                        county_wait_stored where no spool lost records, but
+#                                        reads one small table instead of counting the
+#                                        history, so a benchmark does not slow what it measures
 #   county_wait_inbox_empty DIR CODE     waits until the school's inbox holds no waiting file
 #   county_feed DIR FIXTURE              starts every school's collector and feeds the sample
 
@@ -156,6 +160,21 @@ county_wait_stored() {
     sleep 0.1
   done
   echo "county.sh: $got of $want records stored after ${seconds}s" >&2
+  return 1
+}
+
+county_marked() {
+  county_sql "$1" "select coalesce(sum(hwm), 0) from edu.spool_state" 2>/dev/null || echo 0
+}
+
+county_wait_marked() {
+  local dir=$1 want=$2 seconds=${3:-120} got=0 i
+  for i in $(seq 1 $((seconds * 10))); do
+    got=$(county_marked "$dir")
+    [ "$got" -ge "$want" ] 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "county.sh: spool marks at $got of $want after ${seconds}s" >&2
   return 1
 }
 
