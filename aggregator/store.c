@@ -4,10 +4,15 @@
  *  session's stage table; one statement moves them into edu.observation_log,
  *  edu.current_value (latest wins), edu.rejected_log and raises the mark; the next stage runs;
  *  COMMIT. Four round trips per batch whatever its size, and no per-record index probe.
+ *
+ *  Which record of a batch is the latest of its school x indicator x period is decided here,
+ *  with a hash of the batch's keys, and sent as the stage's `latest` column: PostgreSQL then
+ *  upserts the current values without sorting the batch (that sort was a third of its work).
  */
 #include "store.h"
 
 #include "log.h"
+#include "pg.h"
 #include "util.h"
 
 #include <czmq.h>
@@ -32,7 +37,8 @@ static const char *s_stage_sql =
     "CREATE TEMP TABLE IF NOT EXISTS edu_stage ("
     "  seq bigint NOT NULL, school_code text NOT NULL, indicator text NOT NULL,"
     "  period text NOT NULL, value double precision, source_file text, source_row integer,"
-    "  reason text, column_name text, detail text) ON COMMIT DELETE ROWS";
+    "  reason text, column_name text, detail text, latest boolean NOT NULL)"
+    " ON COMMIT DELETE ROWS";
 
 static const char *s_move_sql =
     "WITH accepted AS ("
@@ -42,10 +48,7 @@ static const char *s_move_sql =
     "  FROM edu_stage WHERE reason IS NULL),"
     " latest AS ("
     "  INSERT INTO edu.current_value AS c (school_code, indicator, period, value, received_at)"
-    "  SELECT DISTINCT ON (school_code, indicator, period)"
-    "         school_code, indicator, period, value, now()"
-    "  FROM edu_stage WHERE reason IS NULL"
-    "  ORDER BY school_code, indicator, period, seq DESC"
+    "  SELECT school_code, indicator, period, value, now() FROM edu_stage WHERE latest"
     "  ON CONFLICT (school_code, indicator, period)"
     "  DO UPDATE SET value = EXCLUDED.value, received_at = EXCLUDED.received_at),"
     " refused AS ("
@@ -95,29 +98,14 @@ static void s_disconnect(store_t *self)
     self->conn = NULL;
 }
 
-/*  PostgreSQL's notices ("schema edu already exists, skipping") go to the debug log, not stderr. */
-static void s_notice(void *arg, const char *message)
-{
-    (void) arg;
-    log_debug("store", "%.*s", (int) strcspn(message, "\n"), message);
-}
-
 int store_connect(store_t *self, char *err, size_t errlen)
 {
     if (self->conn && PQstatus(self->conn) == CONNECTION_OK)
         return 0;
     s_disconnect(self);
-    // later keywords win: the configured string may override the defaults before it
-    const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-    const char *values[] = {"5", "edu-aggregator", self->conninfo, NULL};
-    PGconn *conn = PQconnectdbParams(keys, values, 1);
-    if (PQstatus(conn) != CONNECTION_OK) {
-        errorf(err, errlen, "could not connect to database \"%s\": %s", self->conninfo,
-               PQerrorMessage(conn));
-        PQfinish(conn);
+    PGconn *conn = pg_connect(self->conninfo, "edu-aggregator", err, errlen);
+    if (!conn)
         return -1;
-    }
-    PQsetNoticeProcessor(conn, s_notice, NULL);
     PGresult *res = PQexec(conn, s_stage_sql);
     bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     if (!ok)
@@ -182,7 +170,7 @@ static void s_copy_double(zchunk_t *buf, double v)
     zchunk_extend(buf, text, strlen(text));
 }
 
-static void s_copy_row(zchunk_t *buf, const Edu__V1__Record *r, const verdict_t *v)
+static void s_copy_row(zchunk_t *buf, const Edu__V1__Record *r, const verdict_t *v, bool latest)
 {
     char num[32];
     snprintf(num, sizeof num, "%" PRIu64 "\t", r->seq);
@@ -199,7 +187,7 @@ static void s_copy_row(zchunk_t *buf, const Edu__V1__Record *r, const verdict_t 
     snprintf(num, sizeof num, "\t%u\t", r->source_row);
     zchunk_extend(buf, num, strlen(num));
     if (v->reason == REFUSE_NONE) {
-        zchunk_extend(buf, "\\N\t\\N\t\\N\n", 9);
+        zchunk_extend(buf, latest ? "\\N\t\\N\t\\N\tt\n" : "\\N\t\\N\t\\N\tf\n", 11);
         return;
     }
     const char *reason = refusal_name(v->reason);
@@ -208,7 +196,31 @@ static void s_copy_row(zchunk_t *buf, const Edu__V1__Record *r, const verdict_t 
     zchunk_extend(buf, v->column, strlen(v->column));
     zchunk_extend(buf, "\t", 1);
     store_copy_field(buf, v->detail, sizeof v->detail);
-    zchunk_extend(buf, "\n", 1);
+    zchunk_extend(buf, "\tf\n", 3);
+}
+
+/*  latest[i] = whether record i is the last accepted one of its school x indicator x period
+ *  among the records to store (seq above hwm). Accepted keys are registry and catalog codes, so
+ *  byte equality here is PostgreSQL's text equality. Returns the array (caller frees). */
+static bool *s_latest(const Edu__V1__Batch *batch, const verdict_t *verdicts, uint64_t hwm)
+{
+    size_t n = batch->n_records;
+    bool *latest = xcalloc(n ? n : 1, sizeof *latest);
+    zhashx_t *seen = zhashx_new();
+    zhashx_set_destructor(seen, NULL); // values are not owned
+    char key[256];
+    for (size_t i = n; i-- > 0;) { // ascending seq: the last occurrence is the latest
+        const Edu__V1__Record *r = batch->records[i];
+        if (r->seq <= hwm || verdicts[i].reason != REFUSE_NONE)
+            continue;
+        snprintf(key, sizeof key, "%s\x1f%s\x1f%s", r->school_code, r->indicator, r->period);
+        if (!zhashx_lookup(seen, key)) {
+            zhashx_insert(seen, key, latest + i);
+            latest[i] = true;
+        }
+    }
+    zhashx_destroy(&seen);
+    return latest;
 }
 
 static Edu__V1__Refusal *s_refusal(uint64_t seq, const char *reason, const char *column,
@@ -303,6 +315,7 @@ store_status_t store_batch(store_t *self, const char *sender, const Edu__V1__Bat
     store_status_t rc = STORE_OK;
     zchunk_t *rows = NULL;
     const verdict_t **stored = NULL;
+    bool *latest = NULL;
     bool in_txn = false;
     const char *spool = batch->spool_id;
 
@@ -349,19 +362,21 @@ store_status_t store_batch(store_t *self, const char *sender, const Edu__V1__Bat
 
     rows = zchunk_new(NULL, 64 * n + 64);
     stored = xcalloc(n, sizeof *stored);
+    latest = s_latest(batch, verdicts, hwm);
     for (size_t i = 0; i < n; i++) {
         const Edu__V1__Record *r = batch->records[i];
         if (r->seq <= hwm)
             continue;
         stored[i] = &verdicts[i];
-        s_copy_row(rows, r, &verdicts[i]);
+        s_copy_row(rows, r, &verdicts[i], latest[i]);
         if (verdicts[i].reason != REFUSE_NONE)
             s_add_refusal(out, s_refusal(r->seq, refusal_name(verdicts[i].reason),
                                          verdicts[i].column, verdicts[i].detail, r->source_file,
                                          r->source_row));
     }
     res = PQexec(self->conn, "COPY edu_stage (seq, school_code, indicator, period, value,"
-                             " source_file, source_row, reason, column_name, detail) FROM STDIN");
+                             " source_file, source_row, reason, column_name, detail, latest)"
+                             " FROM STDIN");
     if (PQresultStatus(res) != PGRES_COPY_IN) {
         rc = s_command(self, "start COPY", res, err, errlen);
         if (rc == STORE_OK) { // a statement that succeeded without asking for data
@@ -422,5 +437,6 @@ cleanup:
     }
     zchunk_destroy(&rows);
     free(stored);
+    free(latest);
     return rc;
 }

@@ -9,6 +9,11 @@
 #include <libpq-fe.h>
 #include <stddef.h>
 
+/*  Connects to conninfo (any libpq connection string; its own keywords win over the defaults:
+ *  connect_timeout 5, application_name app). PostgreSQL's notices go to the debug log. Returns
+ *  the connection (the caller's to PQfinish), or NULL with err. */
+PGconn *pg_connect(const char *conninfo, const char *app, char *err, size_t errlen);
+
 /*  Runs sql (one or more statements, no parameters). Returns 0 when it succeeded, with or
  *  without rows, or -1 with the server's message in err. */
 int pg_exec(PGconn *conn, const char *sql, char *err, size_t errlen);
