@@ -52,7 +52,13 @@ const config_key_t aggregator_config_keys[] = {
     S_KEY("aggregator", "query", CONFIG_STRING, "tcp://*:5557", 0, 0, query,
           "endpoint the province pulls from"),
     S_KEY("aggregator", "database", CONFIG_STRING, "dbname=edu host=/var/run/postgresql", 0, 0,
-          database, "libpq connection string of the county database"),
+          database, "libpq connection string of the county database (the working role)"),
+    S_KEY("aggregator", "owner_database", CONFIG_STRING, "", 0, 0, owner_database,
+          "libpq connection string of the role that owns the schema, used only to migrate it "
+          "and grant the roles below what they need (empty = the database role owns it)"),
+    S_KEY("aggregator", "query_database", CONFIG_STRING, "", 0, 0, query_database,
+          "libpq connection string of a role that only reads aggregates and warnings, used to "
+          "answer `query` (the province, edu-alerts current) (empty = the database role)"),
     S_KEY("aggregator", "rules", CONFIG_STRING, "/etc/edu/rules.ini", 0, 0, rules,
           "indicator catalog and warning rules"),
     S_KEY("aggregator", "schools", CONFIG_STRING, "/etc/edu/schools.csv", 0, 0, schools,
@@ -214,6 +220,7 @@ struct aggregator_t {
     evaluate_t *evaluate;              // the warnings (NULL when [aggregator] evaluate = false)
     zactor_t *gate;                    // ZAP handler for every CURVE socket (NULL without CURVE)
     zsock_t *query;                    // readers ask here (ROUTER; NULL if it cannot bind)
+    PGconn *reader;                    // query_database's connection (NULL: not yet, or none)
     metrics_t *metrics;                // what /metrics shows
     dashboard_t *dashboard;            // the HTTP port (NULL when not configured)
     zhashx_t *seen;                    // school -> monotonic ms of its last batch
@@ -231,13 +238,36 @@ static void s_on_sighup(int sig)
     s_reload_requested = 1;
 }
 
+/*  The user name conninfo logs in as, into name. Returns 0, or -1 with err. */
+static int s_role_of(const char *conninfo, char *name, size_t size, char *err, size_t errlen)
+{
+    PGconn *conn = pg_connect(conninfo, "edu-aggregator", err, errlen);
+    if (!conn)
+        return -1;
+    snprintf(name, size, "%s", PQuser(conn));
+    PQfinish(conn);
+    return 0;
+}
+
 int aggregator_migrate(const aggregator_config_t *config, char *err, size_t errlen)
 {
-    store_t *store = store_new(config->database);
-    int rc = store_connect(store, err, errlen);
-    if (rc == 0)
-        rc = migrate_run(store_conn(store), err, errlen) < 0 ? -1 : 0;
-    store_destroy(&store);
+    bool split = *config->owner_database != '\0';
+    char writer[256] = "", reader[256] = "", inner[512];
+    if (split && s_role_of(config->database, writer, sizeof writer, err, errlen) != 0)
+        return -1;
+    if (*config->query_database &&
+        s_role_of(config->query_database, reader, sizeof reader, err, errlen) != 0)
+        return -1;
+    PGconn *conn = pg_connect(split ? config->owner_database : config->database,
+                              "edu-aggregator", err, errlen);
+    if (!conn)
+        return -1;
+    int rc = migrate_run(conn, err, errlen) < 0 ? -1 : 0;
+    const char *roles[] = {*writer ? writer : NULL, *reader ? reader : NULL};
+    if (rc == 0 && (roles[0] || roles[1]) &&
+        pg_exec_params(conn, "SELECT edu.grant_roles($1, $2)", 2, roles, inner, sizeof inner) != 0)
+        rc = errorf(err, errlen, "could not grant the database roles what they need: %s", inner);
+    PQfinish(conn);
     return rc;
 }
 
@@ -424,8 +454,7 @@ static const char *s_current_sql =
 static const char *s_page_sql =
     "SELECT max(v), count(*) FROM ("
     "  SELECT version AS v FROM edu.county_aggregate WHERE version > $1::bigint"
-    "  UNION ALL SELECT id FROM edu.warning_transition"
-    "  WHERE id > $1::bigint AND kind IN ('dispersion', 'progress')"
+    "  UNION ALL SELECT id FROM edu.county_warning_change WHERE id > $1::bigint"
     "  ORDER BY 1 LIMIT $2::int) p";
 static const char *s_aggregates_sql =
     "SELECT version, stage, indicator, period, schools, mean, min, max, cv, red, yellow, green"
@@ -433,8 +462,22 @@ static const char *s_aggregates_sql =
     " ORDER BY version";
 static const char *s_county_warnings_sql =
     "SELECT id, kind, nullif(stage, ''), indicator, period, to_level, value, detail"
-    " FROM edu.warning_transition WHERE id > $1::bigint AND id <= $2::bigint"
-    "   AND kind IN ('dispersion', 'progress') ORDER BY id";
+    " FROM edu.county_warning_change WHERE id > $1::bigint AND id <= $2::bigint ORDER BY id";
+
+/*  The connection that answers readers: query_database's own (a role that reads aggregates
+ *  and warnings only), or the store's. Borrowed; NULL with err. */
+static PGconn *s_query_conn(aggregator_t *self, char *err, size_t errlen)
+{
+    if (!*self->config->query_database)
+        return store_connect(self->store, err, errlen) == 0 ? store_conn(self->store) : NULL;
+    if (self->reader && PQstatus(self->reader) != CONNECTION_OK) {
+        PQfinish(self->reader);
+        self->reader = NULL;
+    }
+    if (!self->reader)
+        self->reader = pg_connect(self->config->query_database, "edu-aggregator", err, errlen);
+    return self->reader;
+}
 
 /*  A result as lines of PostgreSQL's COPY text format. */
 static void s_copy_text(zmsg_t *reply, const PGresult *res)
@@ -463,16 +506,16 @@ static void s_pull(aggregator_t *self, zmsg_t *request, zmsg_t *reply)
     char *limit = zmsg_popstr(request), err[512] = "";
     query_pull_t pull;
     PGresult *page = NULL, *aggregates = NULL, *warnings = NULL;
+    PGconn *conn = NULL;
     if (query_parse_pull(county, cursor, limit, &pull, err, sizeof err) != 0) {
         // err says what is wrong
     } else if (strcmp(pull.county, self->config->county) != 0) {
         errorf(err, sizeof err, "this is county %s, not %s", self->config->county, pull.county);
-    } else if (store_connect(self->store, err, sizeof err) == 0) {
+    } else if ((conn = s_query_conn(self, err, sizeof err))) {
         char from_text[24], rows_text[16];
         snprintf(from_text, sizeof from_text, "%llu", (unsigned long long) pull.cursor);
         snprintf(rows_text, sizeof rows_text, "%ld", pull.limit);
         const char *p1[] = {from_text, rows_text};
-        PGconn *conn = store_conn(self->store);
         page = PQexecParams(conn, s_page_sql, 2, NULL, p1, NULL, NULL, 0);
         if (PQresultStatus(page) == PGRES_TUPLES_OK) {
             const char *to = PQgetisnull(page, 0, 0) ? from_text : PQgetvalue(page, 0, 0);
@@ -525,10 +568,9 @@ static void s_self_handle_query(aggregator_t *self)
         s_pull(self, request, reply);
     } else if (what && (strcmp(what, "current") == 0 || strcmp(what, "current text") == 0)) {
         const char *params[] = {strcmp(what, "current") == 0 ? "json" : "text"};
-        PGresult *res = store_connect(self->store, err, sizeof err) == 0
-                            ? PQexecParams(store_conn(self->store), s_current_sql, 1, NULL,
-                                           params, NULL, NULL, 0)
-                            : NULL;
+        PGconn *conn = s_query_conn(self, err, sizeof err);
+        PGresult *res =
+            conn ? PQexecParams(conn, s_current_sql, 1, NULL, params, NULL, NULL, 0) : NULL;
         if (res && PQresultStatus(res) == PGRES_TUPLES_OK) {
             zmsg_addstr(reply, "ok");
             zmsg_addstr(reply, PQgetvalue(res, 0, 0));
@@ -574,7 +616,7 @@ aggregator_t *aggregator_new(const aggregator_config_t *config, char *err, size_
     self->store = store_new(config->database);
     if (s_connect_patiently(self->store, err, errlen) != 0)
         goto failed;
-    if (migrate_run(store_conn(self->store), err, errlen) < 0)
+    if (aggregator_migrate(config, err, errlen) != 0)
         goto failed;
     if (s_publish_catalog(self, err, errlen) != 0)
         goto failed;
@@ -627,6 +669,8 @@ void aggregator_destroy(aggregator_t **self_p)
     metrics_destroy(&self->metrics);
     zhashx_destroy(&self->seen);
     zsock_destroy(&self->query);
+    if (self->reader)
+        PQfinish(self->reader);
     for (size_t i = 0; i < self->deliver_count; i++)
         zactor_destroy(&self->deliver[i]);
     free(self->deliver);

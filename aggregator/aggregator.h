@@ -19,7 +19,9 @@ typedef struct {
     char *listen;          // collectors connect here
     char *alerts;          // PUB for supervisors
     char *query;           // the province pulls here
-    char *database;        // libpq conninfo
+    char *database;        // libpq conninfo of the working role
+    char *owner_database;  // conninfo of the schema's owner, for migrations ("" = database)
+    char *query_database;  // conninfo of the readers' role, for `query` ("" = database)
     char *rules;           // rules.ini
     char *schools;         // schools.csv
     bool evaluate;         // judge the warnings after every batch
@@ -55,7 +57,9 @@ void aggregator_destroy(aggregator_t **self_p);
 /*  Serves until SIGINT or SIGTERM. Returns 0. */
 int aggregator_run(aggregator_t *self);
 
-/*  Applies the schema migrations only. Returns 0, or -1 with err. */
+/*  Applies the schema migrations as the schema's owner (owner_database, or database), then
+ *  grants the working role and the readers' role what they need when they are other roles
+ *  (edu.grant_roles). Returns 0, or -1 with err. */
 int aggregator_migrate(const aggregator_config_t *config, char *err, size_t errlen);
 
 #endif

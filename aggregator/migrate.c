@@ -176,6 +176,41 @@ static const s_migration_t s_migrations[] = {
      // (tests/bench/ingest.sh). Ad-hoc questions by school can use edu.current_value or add
      // their own index.
      "DROP INDEX IF EXISTS edu.observation_log_key;"},
+    {7, "least privilege: what the working role and the readers' role may do",
+     // The county-level changes of level that the province pulls, as a view of their own, so
+     // the readers' role can read them without the schools' transitions.
+     "CREATE VIEW edu.county_warning_change AS"
+     "  SELECT id, kind, stage, indicator, period, to_level, value, detail"
+     "  FROM edu.warning_transition WHERE kind IN ('dispersion', 'progress');"
+     // Run by the schema's owner after every migration (aggregator_migrate): the working role
+     // (`database`) may read and add to the history but never change or remove it; the
+     // readers' role (`query_database`) may read the aggregates and warnings only. A role that
+     // is the owner itself is left alone. Role names are identifiers, quoted by format's %I.
+     "CREATE FUNCTION edu.grant_roles(writer text, reader text) RETURNS void"
+     " LANGUAGE plpgsql AS $grant$"
+     " BEGIN"
+     "  IF writer IS NOT NULL AND writer <> current_user THEN"
+     "   EXECUTE format('GRANT USAGE ON SCHEMA edu TO %I', writer);"
+     "   EXECUTE format('GRANT SELECT, INSERT ON edu.observation_log, edu.rejected_log,"
+     "     edu.warning_transition, edu.alert TO %I', writer);"
+     "   EXECUTE format('GRANT SELECT, INSERT, UPDATE ON edu.current_value, edu.spool_state,"
+     "     edu.alert_destination, edu.county_aggregate TO %I', writer);"
+     "   EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON edu.warning_state TO %I',"
+     "     writer);"
+     "   EXECUTE format('GRANT SELECT, INSERT, DELETE ON edu.school, edu.indicator, edu.setting"
+     "     TO %I', writer);"
+     "   EXECUTE format('GRANT SELECT ON edu.schema_version, edu.observation,"
+     "     edu.current_observation, edu.rejected_record, edu.current_warning, edu.alert_json,"
+     "     edu.county_warning_change TO %I', writer);"
+     "   EXECUTE format('GRANT USAGE ON SEQUENCE edu.warning_transition_id_seq TO %I', writer);"
+     "  END IF;"
+     "  IF reader IS NOT NULL AND reader <> current_user THEN"
+     "   EXECUTE format('GRANT USAGE ON SCHEMA edu TO %I', reader);"
+     "   EXECUTE format('GRANT SELECT ON edu.county_aggregate, edu.county_warning_change,"
+     "     edu.current_warning TO %I', reader);"
+     "  END IF;"
+     " END $grant$;"
+     "REVOKE EXECUTE ON FUNCTION edu.grant_roles(text, text) FROM PUBLIC;"},
 };
 
 int migrate_latest(void)
