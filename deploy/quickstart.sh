@@ -75,8 +75,9 @@ export EDU_NOW=${EDU_NOW:-2025-11-08T12:00:00+08:00}
 
 echo "== county $(awk -F, 'NR == 2 { print $3 }' "$sample/schools.csv") (var/county)"
 rm -rf "$county"
-county_init "$county" "$bin" "$sample" edu "$(check_free_port)"
-http=$(check_free_port)
+county_port=$(check_free_port 4) # the county's three and the dashboard's
+county_init "$county" "$bin" "$sample" edu "$county_port"
+http=$((county_port + 3))
 printf '[aggregator]\nhttp = 127.0.0.1:%s\n' "$http" >>"$county/aggregator.ini"
 county_aggregator_start "$county"
 county_feed "$county" "$sample"

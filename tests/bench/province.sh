@@ -28,7 +28,8 @@ mkdir -p "$work/keys"
 "$bin/edu-keygen" --out "$work/keys" province >/dev/null
 "$bin/edu-keygen" --out "$work/keys" sim >/dev/null # the county servers' certificate
 ports=()
-for s in $(seq 1 "$servers"); do ports+=("$(check_free_port)"); done
+first=$(check_free_port "$servers") # one draw: the servers do not listen yet
+for s in $(seq 1 "$servers"); do ports+=($((first + s - 1))); done
 
 serve() { # serve ROWS
   kill "${pids[@]}" 2>/dev/null || true

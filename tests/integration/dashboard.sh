@@ -12,8 +12,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 export EDU_NOW=2025-11-08T12:00:00+08:00
 work=$(mktemp -d /tmp/edu-dashboard.XXXXXX)
 trap 'county_stop_all "$work"; check_keep_on_failure "$work"' EXIT
-county_init "$work" "$bin" "$fixture" "dashboard_$$" "$(check_free_port)" || check_fail "county setup"
-http=$(check_free_port)
+port=$(check_free_port 4) # the county's three and the dashboard's
+county_init "$work" "$bin" "$fixture" "dashboard_$$" "$port" || check_fail "county setup"
+http=$((port + 3))
 printf '[aggregator]\nhttp = 127.0.0.1:%s\n' "$http" >>"$work/aggregator.ini"
 school=2143004053 # a school with a refusal in bad.csv
 cmetrics=$((http + 1))

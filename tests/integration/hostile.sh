@@ -14,9 +14,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 trap '' PIPE # writing to a socket the aggregator has closed must not end this script
 work=$(mktemp -d /tmp/edu-hostile.XXXXXX)
 trap 'county_stop_all "$work"; check_keep_on_failure "$work"' EXIT
-port=$(check_free_port)
+port=$(check_free_port 4) # the county's three and the HTTP port
 county_init "$work" "$bin" "$fixture" "hostile_$$" "$port" || check_fail "county setup"
-http=$(check_free_port)
+http=$((port + 3))
 printf '[aggregator]\nmax_batch_bytes = 65536\nhttp = 127.0.0.1:%s\n' "$http" >>"$work/aggregator.ini"
 county_aggregator_start "$work" || check_fail "aggregator start"
 good=2143004052

@@ -86,18 +86,20 @@ check_wait_for() {
   return 1
 }
 
-# check_free_port - a TCP port on loopback nobody listens on, with two more after it free.
-# Each process draws from its own stretch of ports below the ephemeral range (where outgoing
-# connections take theirs), so tests run in parallel rarely meet.
+# check_free_port [N] - a TCP port on loopback nobody listens on, with the N - 1 after it free
+# too (N = 3 by default: a county's listen, alerts and query). Each process draws from its own
+# stretch of ports below the ephemeral range (where outgoing connections take theirs), so tests
+# run in parallel rarely meet. Two draws of one script may overlap until something listens on
+# the first: a script that needs more ports before it starts anything takes them in one draw.
 check_free_port() {
-  local p
+  local n=${1:-3} p i busy
   while :; do
-    p=$((20000 + ($$ % 120) * 100 + RANDOM % 97)) # below the ephemeral ports (32768-)
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
-    (exec 3<>"/dev/tcp/127.0.0.1/$((p + 1))") 2>/dev/null && continue
-    (exec 3<>"/dev/tcp/127.0.0.1/$((p + 2))") 2>/dev/null && continue
-    echo "$p"
-    return
+    p=$((20000 + ($$ % 120) * 100 + RANDOM % (100 - n))) # below the ephemeral ports (32768-)
+    busy=0
+    for i in $(seq 0 $((n - 1))); do
+      (exec 3<>"/dev/tcp/127.0.0.1/$((p + i))") 2>/dev/null && { busy=1; break; }
+    done
+    [ $busy = 0 ] && { echo "$p"; return; }
   done
 }
 
