@@ -24,6 +24,7 @@
 #include "store.h"
 #include "util.h"
 #include "validate.h"
+#include "writer.h"
 
 #include <curl/curl.h>
 #include <czmq.h>
@@ -33,6 +34,8 @@
 #include <string.h>
 
 #define S_MAX_RECORDS 100000 // most records one batch may carry
+#define S_IN_FLIGHT 2        // batches handed to the writer at once: one stored, one waiting
+#define S_DRAIN_MS 30000     // at stop, longest wait for the writer's last answers
 
 #define S_KEY(sec, k, t, def, lo, hi, field, desc)                                                 \
     {sec, k, t, def, lo, hi, offsetof(aggregator_config_t, field), desc, NULL}
@@ -211,9 +214,14 @@ void aggregator_config_free(aggregator_config_t *config)
 struct aggregator_t {
     const aggregator_config_t *config; // borrowed from main
     receiver_t *receiver;              // the collectors' socket
-    store_t *store;                    // the database
+    store_t *store;                    // the database (the writer's once it runs)
     schools_t *schools;                // registry in force
     rules_t *rules;                    // rules in force
+    schools_t *retired_schools;        // replaced by a reload the writer has not confirmed
+    rules_t *retired_rules;            // likewise
+    writer_reload_t reload;            // the reload handed to the writer
+    zactor_t *writer;                  // stores, evaluates and sweeps (writer.h)
+    size_t in_flight;                  // batches handed to the writer and not yet answered
     uint64_t batches;                  // batches committed since start
     uint64_t records;                  // records committed (accepted + refused)
     log_complain_t garbage;            // undecodable messages, reported with back-off
@@ -226,8 +234,6 @@ struct aggregator_t {
     zhashx_t *seen;                    // school -> monotonic ms of its last batch
     zactor_t **deliver;                // one per destination: the PUB socket first
     size_t deliver_count;              // how many
-    int64_t next_sweep_ms;             // no sweep before this (after a failed one)
-    log_complain_t sweep_trouble;      // failing sweeps, reported with back-off
 };
 
 static volatile sig_atomic_t s_reload_requested = 0;
@@ -305,70 +311,6 @@ static void s_declare(metrics_t *m)
     metrics_declare(m, "edu_province_pulls_total", "counter", "pages served to the province");
 }
 
-/*  Copies the registry, the catalog and the rules' numbers into edu.school, edu.indicator and
- *  edu.setting, for readers (the dashboard). One transaction; at start and after a reload. */
-static int s_publish_catalog(aggregator_t *self, char *err, size_t errlen)
-{
-    if (store_connect(self->store, err, errlen) != 0)
-        return -1;
-    PGconn *conn = store_conn(self->store);
-    char inner[512];
-    int rc = pg_exec(conn, "BEGIN", inner, sizeof inner);
-    if (rc == 0)
-        rc = pg_exec(conn, "DELETE FROM edu.school", inner, sizeof inner);
-    if (rc == 0)
-        rc = pg_exec(conn, "DELETE FROM edu.indicator", inner, sizeof inner);
-    if (rc == 0)
-        rc = pg_exec(conn, "DELETE FROM edu.setting", inner, sizeof inner);
-    for (size_t i = 0; rc == 0 && i < schools_count(self->schools); i++) {
-        const school_t *s = schools_at(self->schools, i);
-        char students[24];
-        snprintf(students, sizeof students, "%ld", s->students);
-        const char *p[] = {s->code, s->name, stage_name(s->stage), students, s->location};
-        rc = pg_exec_params(conn,
-                           "INSERT INTO edu.school (code, name, stage, students, location)"
-                           " VALUES ($1, $2, $3, $4::int, $5)",
-                           5, p, inner, sizeof inner);
-    }
-    for (size_t i = 0; rc == 0 && i < rules_count(self->rules); i++) {
-        const indicator_t *ind = rules_at(self->rules, i);
-        char position[24], tp[40], tj[40], kinds[256] = "";
-        size_t used = 0;
-        snprintf(position, sizeof position, "%zu", i);
-        snprintf(tp, sizeof tp, "%.17g", ind->target[STAGE_PRIMARY]);
-        snprintf(tj, sizeof tj, "%.17g", ind->target[STAGE_JUNIOR]);
-        for (unsigned k = 1; k <= KIND_PROGRESS; k <<= 1)
-            if ((ind->kinds & k) && kind_name((kind_t) k))
-                used += (size_t) snprintf(kinds + used, sizeof kinds - used, "%s%s",
-                                          used ? "," : "", kind_name((kind_t) k));
-        const char *p[] = {ind->code, position, ind->name, ind->unit,
-                           ind->higher_better ? "true" : "false",
-                           ind->has_target[STAGE_PRIMARY] ? tp : NULL,
-                           ind->has_target[STAGE_JUNIOR] ? tj : NULL, kinds};
-        rc = pg_exec_params(conn,
-                           "INSERT INTO edu.indicator (code, position, name, unit, higher_better,"
-                           " target_primary, target_junior, kinds)"
-                           " VALUES ($1, $2::int, $3, $4, $5::boolean, $6::float8, $7::float8, $8)",
-                           8, p, inner, sizeof inner);
-    }
-    const rule_params_t *rp = rules_params(self->rules);
-    char target[40], lp[40], lj[40];
-    snprintf(target, sizeof target, "%g", rp->dispersion_target);
-    snprintf(lp, sizeof lp, "%g", rp->dispersion_limit[STAGE_PRIMARY]);
-    snprintf(lj, sizeof lj, "%g", rp->dispersion_limit[STAGE_JUNIOR]);
-    const char *settings[][2] = {{"county", self->config->county},
-                                 {"dispersion_target", target},
-                                 {"dispersion_limit_primary", lp},
-                                 {"dispersion_limit_junior", lj}};
-    for (size_t i = 0; rc == 0 && i < sizeof settings / sizeof *settings; i++)
-        rc = pg_exec_params(conn, "INSERT INTO edu.setting (key, value) VALUES ($1, $2)", 2,
-                            settings[i], inner, sizeof inner);
-    if (rc == 0)
-        rc = pg_exec_params(conn, "COMMIT", 0, NULL, err, errlen);
-    else
-        PQclear(PQexec(conn, "ROLLBACK"));
-    return rc;
-}
 
 /*  The alert stage: an actor for the PUB socket and one per configured destination. */
 static int s_start_delivery(aggregator_t *self, char *err, size_t errlen)
@@ -464,18 +406,19 @@ static const char *s_county_warnings_sql =
     "SELECT id, kind, nullif(stage, ''), indicator, period, to_level, value, detail"
     " FROM edu.county_warning_change WHERE id > $1::bigint AND id <= $2::bigint ORDER BY id";
 
-/*  The connection that answers readers: query_database's own (a role that reads aggregates
- *  and warnings only), or the store's. Borrowed; NULL with err. */
+/*  The connection that answers readers, the main thread's own (the store's is the writer's):
+ *  query_database's (a role that reads aggregates and warnings only), or database's.
+ *  Borrowed; NULL with err. */
 static PGconn *s_query_conn(aggregator_t *self, char *err, size_t errlen)
 {
-    if (!*self->config->query_database)
-        return store_connect(self->store, err, errlen) == 0 ? store_conn(self->store) : NULL;
+    const char *conninfo = *self->config->query_database ? self->config->query_database
+                                                          : self->config->database;
     if (self->reader && PQstatus(self->reader) != CONNECTION_OK) {
         PQfinish(self->reader);
         self->reader = NULL;
     }
     if (!self->reader)
-        self->reader = pg_connect(self->config->query_database, "edu-aggregator", err, errlen);
+        self->reader = pg_connect(conninfo, "edu-aggregator", err, errlen);
     return self->reader;
 }
 
@@ -618,7 +561,8 @@ aggregator_t *aggregator_new(const aggregator_config_t *config, char *err, size_
         goto failed;
     if (aggregator_migrate(config, err, errlen) != 0)
         goto failed;
-    if (s_publish_catalog(self, err, errlen) != 0)
+    if (writer_publish_catalog(self->store, config->county, self->schools, self->rules, err,
+                               errlen) != 0)
         goto failed;
     self->metrics = metrics_new();
     s_declare(self->metrics);
@@ -653,6 +597,12 @@ aggregator_t *aggregator_new(const aggregator_config_t *config, char *err, size_
     self->receiver = receiver_new(&rc, err, errlen);
     if (!self->receiver)
         goto failed;
+    writer_config_t wc = {.store = self->store,
+                          .evaluate = self->evaluate,
+                          .county = config->county,
+                          .rules = self->rules,
+                          .schools = self->schools};
+    self->writer = zactor_new(writer_actor, &wc);
     return self;
 failed:
     aggregator_destroy(&self);
@@ -664,6 +614,7 @@ void aggregator_destroy(aggregator_t **self_p)
     if (!self_p || !*self_p)
         return;
     aggregator_t *self = *self_p;
+    zactor_destroy(&self->writer); // first: it borrows the store, the evaluator and the rules
     receiver_destroy(&self->receiver);
     dashboard_destroy(&self->dashboard);
     metrics_destroy(&self->metrics);
@@ -679,6 +630,8 @@ void aggregator_destroy(aggregator_t **self_p)
     store_destroy(&self->store);
     schools_destroy(&self->schools);
     rules_destroy(&self->rules);
+    schools_destroy(&self->retired_schools);
+    rules_destroy(&self->retired_rules);
     free(self);
     *self_p = NULL;
 }
@@ -700,17 +653,15 @@ static void s_self_reload(aggregator_t *self)
         rules_destroy(&rules);
         return;
     }
-    if (self->evaluate)
-        evaluate_set_rules(self->evaluate, rules, schools); // re-judges everything next
-    rules_destroy(&self->rules);
-    schools_destroy(&self->schools);
+    // Validation takes the new ones now; the writer from this message on, in order, so the
+    // batches handed before are judged as they were validated. The old ones live until the
+    // writer confirms (s_self_handle_writer).
+    self->retired_rules = self->rules;
+    self->retired_schools = self->schools;
     self->rules = rules;
     self->schools = schools;
-    if (s_publish_catalog(self, err, sizeof err) != 0)
-        log_warn("aggregator", "%s (the dashboard shows the old names until the next reload)",
-                 err);
-    log_info("aggregator", "reloaded %zu indicators and %zu schools", rules_count(rules),
-             schools_count(schools));
+    self->reload = (writer_reload_t){.rules = rules, .schools = schools};
+    zsock_send(self->writer, "sp", "RELOAD", &self->reload);
 }
 
 static void s_self_reply(aggregator_t *self, zframe_t **routing_id, Edu__V1__Ack *ack)
@@ -781,6 +732,8 @@ static void s_self_count(aggregator_t *self, const char *school, const Edu__V1__
     metrics_set(self->metrics, "edu_schools_connected", NULL, (double) connected);
 }
 
+/*  Decodes, checks, validates and prepares a batch (takes routing_id) and hands it to the
+ *  writer; a message that is no batch is answered at once. */
 static void s_self_handle_batch(aggregator_t *self, const char *school, zframe_t **routing_id,
                                 zframe_t *payload)
 {
@@ -801,52 +754,89 @@ static void s_self_handle_batch(aggregator_t *self, const char *school, zframe_t
             edu__v1__batch__free_unpacked(batch, NULL);
         return;
     }
-    verdict_t *verdicts = xcalloc(batch->n_records ? batch->n_records : 1, sizeof *verdicts);
+    writer_job_t *job = xcalloc(1, sizeof *job);
+    job->school = xstrdup(school);
+    job->routing_id = *routing_id;
+    *routing_id = NULL;
+    job->batch = batch;
+    job->verdicts = xcalloc(batch->n_records ? batch->n_records : 1, sizeof *job->verdicts);
     for (size_t i = 0; i < batch->n_records; i++) {
         const Edu__V1__Record *r = batch->records[i];
         // without CURVE nobody is bound to a key: each record speaks for its own school
         validate_record(self->schools, self->rules, *school ? school : r->school_code,
-                        r->school_code, r->indicator, r->period, r->value, &verdicts[i]);
+                        r->school_code, r->indicator, r->period, r->value, &job->verdicts[i]);
     }
-    store_outcome_t outcome;
-    int64_t started = clock_mono_ms();
-    store_status_t st = store_batch(self->store, school, batch, verdicts, &outcome, err, sizeof err);
-    metrics_observe(self->metrics, "edu_commit_seconds", (double) (clock_mono_ms() - started) / 1000);
+    job->prepared = store_prepare(batch, job->verdicts);
     metrics_add(self->metrics, "edu_records_received_total", NULL, (double) batch->n_records);
-    s_self_count(self, school, batch, verdicts, st, &outcome);
+    zsock_send(self->writer, "sp", "BATCH", job);
+    self->in_flight++;
+}
+
+/*  A batch the writer is done with: counted, answered, freed. */
+static void s_self_finish_batch(aggregator_t *self, writer_job_t *job)
+{
+    const Edu__V1__Batch *batch = job->batch;
+    const store_outcome_t *outcome = &job->outcome;
+    store_status_t st = job->status;
+    Edu__V1__Ack ack = EDU__V1__ACK__INIT;
+    metrics_observe(self->metrics, "edu_commit_seconds", job->commit_seconds);
+    s_self_count(self, job->school, batch, job->verdicts, st, outcome);
     ack.spool_id = batch->spool_id;
-    if (self->evaluate) {
-        if (st == STORE_OK) {
-            evaluate_commit(self->evaluate);
-            s_kick_delivery(self);
-        } else {
-            evaluate_abort(self->evaluate);
-        }
-    }
     if (st == STORE_OK) {
-        ack.status = outcome.gap ? EDU__V1__ACK__STATUS__GAP : EDU__V1__ACK__STATUS__OK;
-        ack.acked_through = outcome.acked_through;
-        ack.n_refusals = outcome.refusal_count;
-        ack.refusals = outcome.refusals;
-        if (!outcome.gap) {
+        if (self->evaluate)
+            s_kick_delivery(self);
+        ack.status = outcome->gap ? EDU__V1__ACK__STATUS__GAP : EDU__V1__ACK__STATUS__OK;
+        ack.acked_through = outcome->acked_through;
+        ack.n_refusals = outcome->refusal_count;
+        ack.refusals = outcome->refusals;
+        if (!outcome->gap) {
             self->batches++;
             self->records += batch->n_records;
         }
-        log_debug("aggregator", "school %s spool %s: %zu records, mark %llu%s", school,
-                  batch->spool_id, batch->n_records, (unsigned long long) outcome.acked_through,
-                  outcome.gap ? " (gap)" : "");
+        log_debug("aggregator", "school %s spool %s: %zu records, mark %llu%s", job->school,
+                  batch->spool_id, batch->n_records, (unsigned long long) outcome->acked_through,
+                  outcome->gap ? " (gap)" : "");
     } else {
         // RETRY: the collector sends again later. ERROR: it also sends again later (it never
         // drops a record), and the log says why this batch cannot be stored.
         if (st == STORE_ERROR)
-            log_error("aggregator", "cannot store a batch of school %s: %s", school, err);
+            log_error("aggregator", "cannot store a batch of school %s: %s", job->school,
+                      job->err);
         ack.status = EDU__V1__ACK__STATUS__RETRY;
-        ack.detail = err;
+        ack.detail = job->err;
     }
-    s_self_reply(self, routing_id, &ack);
-    store_outcome_clear(&outcome);
-    free(verdicts);
-    edu__v1__batch__free_unpacked(batch, NULL);
+    s_self_reply(self, &job->routing_id, &ack);
+    store_outcome_clear(&job->outcome);
+    store_prepared_destroy(&job->prepared);
+    free(job->verdicts);
+    edu__v1__batch__free_unpacked(job->batch, NULL);
+    zframe_destroy(&job->routing_id);
+    free(job->school);
+    free(job);
+}
+
+/*  What the writer says: a batch done, a reload in force, or changes for the deliverers. */
+static void s_self_handle_writer(aggregator_t *self)
+{
+    char *command = NULL;
+    void *pointer = NULL;
+    if (writer_recv(zactor_sock(self->writer), &command, &pointer) != 0)
+        return; // interrupted
+    if (strcmp(command, "DONE") == 0 && pointer) {
+        self->in_flight--;
+        s_self_finish_batch(self, pointer);
+    } else if (strcmp(command, "KICK") == 0) {
+        s_kick_delivery(self);
+    } else if (strcmp(command, "RELOADED") == 0) {
+        rules_destroy(&self->retired_rules);
+        schools_destroy(&self->retired_schools);
+        if (self->reload.rc != 0)
+            log_warn("aggregator", "%s (the dashboard shows the old names until the next reload)",
+                     self->reload.err);
+        log_info("aggregator", "reloaded %zu indicators and %zu schools",
+                 rules_count(self->rules), schools_count(self->schools));
+    }
+    free(command);
 }
 
 static void s_self_handle_receiver(aggregator_t *self)
@@ -863,25 +853,6 @@ static void s_self_handle_receiver(aggregator_t *self)
     zframe_destroy(&payload);
 }
 
-/*  Re-judges what time or new rules changed (see evaluate_sweep_due), in its own transaction. */
-static void s_self_sweep(aggregator_t *self)
-{
-    time_t now;
-    if (!self->evaluate || clock_mono_ms() < self->next_sweep_ms || period_now(&now) != 0 ||
-        !evaluate_sweep_due(self->evaluate, now))
-        return;
-    char err[1024];
-    if (store_connect(self->store, err, sizeof err) != 0 ||
-        evaluate_sweep(self->evaluate, store_conn(self->store), now, err, sizeof err) != 0) {
-        log_complain(&self->sweep_trouble, LOG_LEVEL_WARN, "aggregator",
-                     "could not judge the warnings: %s; trying again", err);
-        self->next_sweep_ms = clock_mono_ms() + 2000;
-        return;
-    }
-    log_release(&self->sweep_trouble, "aggregator", "warnings judged again");
-    s_kick_delivery(self);
-}
-
 int aggregator_run(aggregator_t *self)
 {
     struct sigaction sa = {.sa_handler = s_on_sighup};
@@ -890,24 +861,34 @@ int aggregator_run(aggregator_t *self)
              self->config->county, receiver_endpoint(self->receiver),
              schools_count(self->schools), rules_count(self->rules));
     zmq_pollitem_t items[] = {{zsock_resolve(receiver_socket(self->receiver)), 0, ZMQ_POLLIN, 0},
-                              {zsock_resolve(self->query), 0, ZMQ_POLLIN, 0}};
+                              {zsock_resolve(self->query), 0, ZMQ_POLLIN, 0},
+                              {zsock_resolve(zactor_sock(self->writer)), 0, ZMQ_POLLIN, 0}};
     service_ready("listening");
     while (!zsys_interrupted) {
         service_watchdog();
-        if (s_reload_requested) {
+        // one reload at a time: the next waits until the writer has the last one
+        if (s_reload_requested && !self->retired_rules) {
             s_reload_requested = 0;
             s_self_reload(self);
         }
-        s_self_sweep(self);
-        int n = zmq_poll(items, 2, 1000);
+        // read the collectors only while the writer has room: the rest waits in the socket
+        items[0].events = self->in_flight < S_IN_FLIGHT ? ZMQ_POLLIN : 0;
+        int n = zmq_poll(items, 3, 1000);
         if (n < 0 && zmq_errno() != EINTR)
             break;
+        if (n > 0 && (items[2].revents & ZMQ_POLLIN))
+            s_self_handle_writer(self);
         if (n > 0 && (items[0].revents & ZMQ_POLLIN))
             s_self_handle_receiver(self);
         if (n > 0 && (items[1].revents & ZMQ_POLLIN))
             s_self_handle_query(self);
     }
     service_stopping("stopping");
+    // what was handed to the writer is finished and answered before it ends
+    int64_t deadline = clock_mono_ms() + S_DRAIN_MS;
+    while (self->in_flight > 0 && clock_mono_ms() < deadline)
+        if (zmq_poll(&items[2], 1, 1000) > 0)
+            s_self_handle_writer(self);
     log_info("aggregator", "stopping after %llu batches, %llu records",
              (unsigned long long) self->batches, (unsigned long long) self->records);
     return 0;

@@ -30,6 +30,9 @@ typedef enum { STORE_OK = 0, STORE_RETRY, STORE_ERROR } store_status_t;
 
 typedef struct store_t store_t;
 
+/*  A batch's COPY rows, made without the database (store_prepare). */
+typedef struct store_prepared_t store_prepared_t;
+
 /*  The next stage, run inside the batch's transaction before COMMIT with the records stored by
  *  this batch (resent ones excluded: their verdict pointer is NULL). Return 0, or -1 with err
  *  to roll the batch back (it will be retried). */
@@ -61,11 +64,19 @@ void store_set_stage(store_t *self, store_stage_fn *fn, void *arg);
  *  backslash, tab, newline and carriage return escaped, invalid UTF-8 replaced by '?'. */
 void store_copy_field(zchunk_t *buf, const char *s, size_t limit);
 
+/*  The COPY rows of every record of batch, judged in verdicts (one per record, same order),
+ *  with the latest accepted record of each school x indicator x period marked. Needs no
+ *  connection and touches no store, so it may run in another thread than store_batch. Borrows
+ *  batch and verdicts; the result is the caller's (store_prepared_destroy). */
+store_prepared_t *store_prepare(const Edu__V1__Batch *batch, const verdict_t *verdicts);
+void store_prepared_destroy(store_prepared_t **self_p);
+
 /*  Stores batch, sent with the key of school `sender`, whose records were judged in verdicts
- *  (one per record, same order). The records must be in strictly ascending seq. */
+ *  (one per record, same order) and prepared by store_prepare. The records must be in strictly
+ *  ascending seq. */
 store_status_t store_batch(store_t *self, const char *sender, const Edu__V1__Batch *batch,
-                           const verdict_t *verdicts, store_outcome_t *out, char *err,
-                           size_t errlen);
+                           const verdict_t *verdicts, const store_prepared_t *prepared,
+                           store_outcome_t *out, char *err, size_t errlen);
 
 void store_outcome_clear(store_outcome_t *out);
 

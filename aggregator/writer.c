@@ -1,0 +1,211 @@
+/*  writer - the county's one database writer, an actor (see writer.h)
+ *
+ *  A CZMQ actor in zbeacon's manner: a private self, one handler for its pipe, a sweep between
+ *  messages when one is due, a terminated flag. Interrupts (SIGTERM) do not end it: the
+ *  aggregator stops handing it work, collects the answers of what it handed, then ends it with
+ *  $TERM, so a batch is never left half done.
+ */
+#include "writer.h"
+
+#include "log.h"
+#include "period.h"
+#include "pg.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_SWEEP_RETRY_MS 2000 // after a failed sweep, the next try waits this long
+
+typedef struct {
+    zsock_t *pipe;               // to the aggregator's main thread
+    store_t *store;              // the database (borrowed)
+    evaluate_t *evaluate;        // the warnings (borrowed; NULL when evaluation is off)
+    char *county;                // 6-digit code
+    const rules_t *rules;        // rules in force (borrowed)
+    const schools_t *schools;    // registry in force (borrowed)
+    int64_t next_sweep_ms;       // no sweep before this (after a failed one)
+    log_complain_t sweep_trouble; // failing sweeps, reported with back-off
+    bool terminated;             // $TERM received
+} s_self_t;
+
+static s_self_t *s_self_new(zsock_t *pipe, const writer_config_t *config)
+{
+    s_self_t *self = xcalloc(1, sizeof *self);
+    self->pipe = pipe;
+    self->store = config->store;
+    self->evaluate = config->evaluate;
+    self->county = xstrdup(config->county);
+    self->rules = config->rules;
+    self->schools = config->schools;
+    return self;
+}
+
+static void s_self_destroy(s_self_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    free((*self_p)->county);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+int writer_recv(zsock_t *sock, char **command, void **pointer)
+{
+    zmsg_t *msg = zmsg_recv(sock);
+    if (!msg)
+        return -1;
+    *command = zmsg_popstr(msg);
+    zframe_t *frame = zmsg_pop(msg);
+    *pointer = frame && zframe_size(frame) == sizeof(void *) ? *(void **) zframe_data(frame)
+                                                            : NULL;
+    zframe_destroy(&frame);
+    zmsg_destroy(&msg);
+    if (!*command)
+        return -1;
+    return 0;
+}
+
+int writer_publish_catalog(store_t *store, const char *county, const schools_t *schools,
+                           const rules_t *rules, char *err, size_t errlen)
+{
+    if (store_connect(store, err, errlen) != 0)
+        return -1;
+    PGconn *conn = store_conn(store);
+    char inner[512];
+    int rc = pg_exec(conn, "BEGIN", inner, sizeof inner);
+    if (rc == 0)
+        rc = pg_exec(conn, "DELETE FROM edu.school", inner, sizeof inner);
+    if (rc == 0)
+        rc = pg_exec(conn, "DELETE FROM edu.indicator", inner, sizeof inner);
+    if (rc == 0)
+        rc = pg_exec(conn, "DELETE FROM edu.setting", inner, sizeof inner);
+    for (size_t i = 0; rc == 0 && i < schools_count(schools); i++) {
+        const school_t *s = schools_at(schools, i);
+        char students[24];
+        snprintf(students, sizeof students, "%ld", s->students);
+        const char *p[] = {s->code, s->name, stage_name(s->stage), students, s->location};
+        rc = pg_exec_params(conn,
+                           "INSERT INTO edu.school (code, name, stage, students, location)"
+                           " VALUES ($1, $2, $3, $4::int, $5)",
+                           5, p, inner, sizeof inner);
+    }
+    for (size_t i = 0; rc == 0 && i < rules_count(rules); i++) {
+        const indicator_t *ind = rules_at(rules, i);
+        char position[24], tp[40], tj[40], kinds[256] = "";
+        size_t used = 0;
+        snprintf(position, sizeof position, "%zu", i);
+        snprintf(tp, sizeof tp, "%.17g", ind->target[STAGE_PRIMARY]);
+        snprintf(tj, sizeof tj, "%.17g", ind->target[STAGE_JUNIOR]);
+        for (unsigned k = 1; k <= KIND_PROGRESS; k <<= 1)
+            if ((ind->kinds & k) && kind_name((kind_t) k))
+                used += (size_t) snprintf(kinds + used, sizeof kinds - used, "%s%s",
+                                          used ? "," : "", kind_name((kind_t) k));
+        const char *p[] = {ind->code, position, ind->name, ind->unit,
+                           ind->higher_better ? "true" : "false",
+                           ind->has_target[STAGE_PRIMARY] ? tp : NULL,
+                           ind->has_target[STAGE_JUNIOR] ? tj : NULL, kinds};
+        rc = pg_exec_params(conn,
+                           "INSERT INTO edu.indicator (code, position, name, unit, higher_better,"
+                           " target_primary, target_junior, kinds)"
+                           " VALUES ($1, $2::int, $3, $4, $5::boolean, $6::float8, $7::float8, $8)",
+                           8, p, inner, sizeof inner);
+    }
+    const rule_params_t *rp = rules_params(rules);
+    char target[40], lp[40], lj[40];
+    snprintf(target, sizeof target, "%g", rp->dispersion_target);
+    snprintf(lp, sizeof lp, "%g", rp->dispersion_limit[STAGE_PRIMARY]);
+    snprintf(lj, sizeof lj, "%g", rp->dispersion_limit[STAGE_JUNIOR]);
+    const char *settings[][2] = {{"county", county},
+                                 {"dispersion_target", target},
+                                 {"dispersion_limit_primary", lp},
+                                 {"dispersion_limit_junior", lj}};
+    for (size_t i = 0; rc == 0 && i < sizeof settings / sizeof *settings; i++)
+        rc = pg_exec_params(conn, "INSERT INTO edu.setting (key, value) VALUES ($1, $2)", 2,
+                            settings[i], inner, sizeof inner);
+    if (rc == 0)
+        rc = pg_exec_params(conn, "COMMIT", 0, NULL, err, errlen);
+    else
+        PQclear(PQexec(conn, "ROLLBACK"));
+    return rc;
+}
+
+/*  Stores one batch and settles the evaluator's memory with the transaction's outcome. */
+static void s_self_handle_batch(s_self_t *self, writer_job_t *job)
+{
+    int64_t started = clock_mono_ms();
+    job->status = store_batch(self->store, job->school, job->batch, job->verdicts, job->prepared,
+                              &job->outcome, job->err, sizeof job->err);
+    job->commit_seconds = (double) (clock_mono_ms() - started) / 1000;
+    if (self->evaluate) {
+        if (job->status == STORE_OK)
+            evaluate_commit(self->evaluate);
+        else
+            evaluate_abort(self->evaluate);
+    }
+}
+
+static void s_self_handle_reload(s_self_t *self, writer_reload_t *reload)
+{
+    if (self->evaluate)
+        evaluate_set_rules(self->evaluate, reload->rules, reload->schools); // re-judges next
+    self->rules = reload->rules;
+    self->schools = reload->schools;
+    reload->rc = writer_publish_catalog(self->store, self->county, self->schools, self->rules,
+                                        reload->err, sizeof reload->err);
+}
+
+static void s_self_handle_pipe(s_self_t *self)
+{
+    char *command = NULL;
+    void *pointer = NULL;
+    if (writer_recv(self->pipe, &command, &pointer) != 0)
+        return; // interrupted
+    if (strcmp(command, "$TERM") == 0) {
+        self->terminated = true;
+    } else if (strcmp(command, "BATCH") == 0 && pointer) {
+        s_self_handle_batch(self, pointer);
+        zsock_send(self->pipe, "sp", "DONE", pointer);
+    } else if (strcmp(command, "RELOAD") == 0 && pointer) {
+        s_self_handle_reload(self, pointer);
+        zsock_send(self->pipe, "sp", "RELOADED", pointer);
+    } else {
+        log_error("writer", "unexpected command \"%s\" on the pipe", command);
+    }
+    free(command);
+}
+
+/*  Re-judges what time or new rules changed (see evaluate_sweep_due), in its own transaction. */
+static void s_self_sweep(s_self_t *self)
+{
+    time_t now;
+    if (!self->evaluate || clock_mono_ms() < self->next_sweep_ms || period_now(&now) != 0 ||
+        !evaluate_sweep_due(self->evaluate, now))
+        return;
+    char err[1024];
+    if (store_connect(self->store, err, sizeof err) != 0 ||
+        evaluate_sweep(self->evaluate, store_conn(self->store), now, err, sizeof err) != 0) {
+        log_complain(&self->sweep_trouble, LOG_LEVEL_WARN, "writer",
+                     "could not judge the warnings: %s; trying again", err);
+        self->next_sweep_ms = clock_mono_ms() + S_SWEEP_RETRY_MS;
+        return;
+    }
+    log_release(&self->sweep_trouble, "writer", "warnings judged again");
+    zsock_send(self->pipe, "sp", "KICK", NULL);
+}
+
+void writer_actor(zsock_t *pipe, void *args)
+{
+    s_self_t *self = s_self_new(pipe, args);
+    zpoller_t *poller = zpoller_new(pipe, NULL);
+    zpoller_set_nonstop(poller, true); // SIGTERM: the aggregator ends the writer when it is done
+    zsock_signal(pipe, 0);
+    while (!self->terminated) {
+        s_self_sweep(self); // before the first batch too: it loads the evaluator's memory
+        if (zpoller_wait(poller, 1000) == pipe)
+            s_self_handle_pipe(self);
+    }
+    zpoller_destroy(&poller);
+    s_self_destroy(&self);
+}
