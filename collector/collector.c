@@ -13,6 +13,7 @@
 
 #include <czmq.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <string.h>
 
 #define S_KEY(sec, k, t, def, lo, hi, field, desc)                                                 \
@@ -226,9 +227,13 @@ int collector_run(collector_t *self)
         s_self_update_metrics(self);
         sender_pump(self->sender);
         bool idle = sender_idle(self->sender);
-        if (idle && !self->was_idle)
+        if (idle && !self->was_idle) {
             log_info("collector", "every spooled record is acknowledged (mark %" PRIu64 ")",
                      spool_acked(self->spool));
+            // what the last files needed (a file is read whole) goes back to the system: a
+            // school's PC keeps the collector running all year for a few files
+            malloc_trim(0);
+        }
         self->was_idle = idle;
         int64_t wait = self->next_scan_ms - clock_mono_ms();
         int sender_wait = sender_wait_ms(self->sender);

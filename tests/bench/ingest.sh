@@ -67,7 +67,10 @@ cpu() { # cpu NAME - total user+system ticks of processes named NAME
   done
   echo $t
 }
+# the whole machine: busy and all clock ticks of /proc/stat's first line
+machine() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat; }
 for who in edu-collector edu-aggregator postgres; do eval "cpu0_${who//-/_}=$(cpu $who)"; done
+read -r busy0 all0 <<<"$(machine)"
 if [ -n "${EDU_PERF:-}" ]; then
   perf record -a -g -q -o "$EDU_PERF" &
   perf_pid=$!
@@ -77,6 +80,7 @@ t0=$(ms)
 for code in $load_schools; do county_drop "$c" "$code" "$work/load-$code.csv"; done
 county_wait_marked "$c" $((base + total)) 600
 t1=$(ms)
+read -r busy1 all1 <<<"$(machine)"
 if [ -n "${EDU_PERF:-}" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
 hz=$(getconf CLK_TCK)
 for who in edu-collector edu-aggregator postgres; do
@@ -84,6 +88,8 @@ for who in edu-collector edu-aggregator postgres; do
   echo "  CPU during the load: $who $(awk -v a="$(cpu $who)" -v b="${!v}" -v hz="$hz" -v ms=$((t1 - t0)) \
     'BEGIN { printf "%.2f s (%.0f%% of one core)", (a - b) / hz, (a - b) / hz * 100000 / ms }')"
 done
+awk -v b=$((busy1 - busy0)) -v a=$((all1 - all0)) -v n="$(nproc)" 'BEGIN {
+  printf "  the machine during the load: %.0f%% of its %d cores busy (%.2f cores)\n", b * 100 / a, n, b * n / a }'
 e2e=$(rate $total $((t1 - t0)))
 echo "load: $total records from $nschools collectors stored in $((t1 - t0)) ms: $e2e records/s end to end"
 
@@ -163,6 +169,13 @@ pid=$(cat "$c/pids/collector-$code")
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 idle=$(rss "$pid")
 idle_anon=$(awk '/^RssAnon/ { print $2 }' "/proc/$pid/status")
+# PSS shares each shared page among the processes mapping it; private pages are the
+# collector's alone (what it would give back if it stopped)
+idle_pss=$(awk '/^Pss:/ { print $2 }' "/proc/$pid/smaps_rollup")
+idle_private=$(awk '/^Private_(Clean|Dirty):/ { n += $2 } END { print n }' "/proc/$pid/smaps_rollup")
+libs=$(awk '/^[0-9a-f]+-/ { name = $6 } /^Rss:/ && name ~ /\.so/ { n[name] += $2 }
+  END { for (k in n) printf "%d %s\n", n[k], k }' "/proc/$pid/smaps" | sort -rn | head -6 |
+  awk '{ sub(".*/", "", $2); printf "%s%s %d kB", sep, $2, $1; sep = ", " }')
 awk -v code="$code" 'BEGIN { print "school_code,indicator,period,value"
   for (i = 1; i <= 200000; i++) printf "%s,training_hours,2025-2026,%d\n", code, i % 2000 }' \
   >"$work/rss.csv"
@@ -173,4 +186,5 @@ while [ "$(county_marked "$c")" -lt $((base + 200000)) ]; do
   r=$(rss "$pid"); [ "$r" -gt "$peak" ] && peak=$r
   sleep 0.05
 done
-echo "collector RSS: idle $((idle / 1024)) MiB ($idle kB, of which $idle_anon kB its own memory, the rest shared library pages); while taking and streaming 200000 records at most $((peak / 1024)) MiB ($peak kB)"
+echo "collector RSS: idle after the load (all acknowledged) $((idle / 1024)) MiB ($idle kB, of which $idle_anon kB its own memory, the rest shared library pages); while taking and streaming 200000 records at most $((peak / 1024)) MiB ($peak kB)"
+echo "collector memory then: PSS $idle_pss kB, private $idle_private kB; the largest shared libraries in its RSS: $libs"
