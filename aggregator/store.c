@@ -247,6 +247,12 @@ store_prepared_t *store_prepare(const Edu__V1__Batch *batch, const verdict_t *ve
     return self;
 }
 
+const char *store_prepared_text(const store_prepared_t *self, size_t *size)
+{
+    *size = zchunk_size(self->rows);
+    return (const char *) zchunk_data(self->rows);
+}
+
 void store_prepared_destroy(store_prepared_t **self_p)
 {
     if (!self_p || !*self_p)

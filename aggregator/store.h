@@ -70,6 +70,10 @@ void store_copy_field(zchunk_t *buf, const char *s, size_t limit);
  *  batch and verdicts; the result is the caller's (store_prepared_destroy). */
 store_prepared_t *store_prepare(const Edu__V1__Batch *batch, const verdict_t *verdicts);
 void store_prepared_destroy(store_prepared_t **self_p);
+/*  Its COPY text, *size bytes: one line per record, the columns of edu_stage (seq,
+ *  school_code, indicator, period, value, source_file, source_row, reason, column_name, detail,
+ *  latest). Borrowed, not terminated. */
+const char *store_prepared_text(const store_prepared_t *self, size_t *size);
 
 /*  Stores batch, sent with the key of school `sender`, whose records were judged in verdicts
  *  (one per record, same order) and prepared by store_prepare. The records must be in strictly
