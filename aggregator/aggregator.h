@@ -1,9 +1,10 @@
 /*  aggregator - the county's daemon: receive, validate, store, (evaluate), acknowledge
  *
  *  An actor in CZMQ's manner: one private self, one handler per source (the collectors'
- *  socket, SIGHUP), a loop that ends when the process is asked to stop. Each batch is handled
- *  to its end (committed or refused) before the next is read, so stopping never leaves one
- *  half done.
+ *  socket, the readers' socket, the writer, SIGHUP), a loop that ends when the process is asked
+ *  to stop. The main thread decodes, validates and prepares a batch, then hands it to the writer
+ *  (writer.h), which stores it while the next one is prepared; at most two are in flight, and
+ *  a stop waits for the writer's answers, so it never leaves a batch half done.
  */
 #ifndef EDU_AGGREGATOR_H
 #define EDU_AGGREGATOR_H
