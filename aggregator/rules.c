@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "period.h"
+#include "lookup.h"
 #include "util.h"
 
 #include <czmq.h>
@@ -20,7 +21,7 @@ struct rules_t {
     rule_params_t params;   // [rules]
     indicator_t *items;     // [indicator.*] in file order
     size_t count, capacity; // used, allocated
-    zhashx_t *by_code;      // code -> index + 1 (rebuilt once the array stops moving)
+    lookup_t *by_code;      // code -> indicator_t (built once the array stops moving)
     const char *path;       // while loading: the file
 };
 
@@ -280,9 +281,10 @@ rules_t *rules_load(const char *path, char *err, size_t errlen)
         return NULL;
     }
     self->path = NULL;
-    self->by_code = zhashx_new();
+    self->by_code = lookup_new();
     for (size_t i = 0; i < self->count; i++)
-        zhashx_insert(self->by_code, self->items[i].code, &self->items[i]);
+        lookup_add(self->by_code, self->items[i].code, &self->items[i]);
+    lookup_seal(self->by_code); // codes are unique: s_indicator reuses a code seen before
     return self;
 }
 
@@ -297,7 +299,7 @@ void rules_destroy(rules_t **self_p)
         free(self->items[i].unit);
     }
     free(self->items);
-    zhashx_destroy(&self->by_code);
+    lookup_destroy(&self->by_code);
     free(self);
     *self_p = NULL;
 }
@@ -309,7 +311,7 @@ const rule_params_t *rules_params(const rules_t *self)
 
 const indicator_t *rules_find(const rules_t *self, const char *code)
 {
-    return zhashx_lookup(self->by_code, code);
+    return lookup_find(self->by_code, code);
 }
 
 size_t rules_count(const rules_t *self)

@@ -6,6 +6,7 @@
 #include "schools.h"
 
 #include "csv.h"
+#include "lookup.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -19,7 +20,7 @@ struct schools_t {
     school_t *items;    // in file order
     size_t count;       // used
     size_t capacity;    // allocated
-    zhashx_t *by_code;  // code -> school_t * (borrowed from items, rebuilt after loading)
+    lookup_t *by_code;  // code -> school_t (borrowed from items, built after loading)
 };
 
 enum { COL_CODE, COL_NAME, COL_COUNTY, COL_STAGE, COL_STUDENTS, COL_LOCATION, COL_COUNT };
@@ -112,7 +113,7 @@ schools_t *schools_load(const char *path, char *err, size_t errlen)
         return NULL;
     }
     schools_t *self = xcalloc(1, sizeof *self);
-    self->by_code = zhashx_new();
+    zhashx_t *seen = zhashx_new(); // codes so far, for a duplicate's line
     int map[COL_COUNT];
     bool have_header = false;
     int rc = 0;
@@ -137,7 +138,7 @@ schools_t *schools_load(const char *path, char *err, size_t errlen)
             free(f[c]);
         if (rc != 0)
             break;
-        if (zhashx_lookup(self->by_code, school.code)) {
+        if (zhashx_lookup(seen, school.code)) {
             rc = errorf(err, errlen, "%s:%u: school_code %s is registered twice", path, row.line,
                         school.code);
             free(school.code), free(school.name), free(school.county), free(school.location);
@@ -148,8 +149,9 @@ schools_t *schools_load(const char *path, char *err, size_t errlen)
             self->items = xrealloc(self->items, self->capacity * sizeof(school_t));
         }
         self->items[self->count++] = school;
-        zhashx_insert(self->by_code, school.code, (void *) 1);
+        zhashx_insert(seen, school.code, (void *) 1);
     }
+    zhashx_destroy(&seen);
     csv_reader_destroy(&reader);
     if (rc == 0 && !have_header)
         rc = errorf(err, errlen, "%s: file is empty (a header line is required)", path);
@@ -157,9 +159,11 @@ schools_t *schools_load(const char *path, char *err, size_t errlen)
         schools_destroy(&self);
         return NULL;
     }
-    // the array has stopped moving: point the hash at its entries
+    // the array has stopped moving: index its entries
+    self->by_code = lookup_new();
     for (size_t i = 0; i < self->count; i++)
-        zhashx_update(self->by_code, self->items[i].code, &self->items[i]);
+        lookup_add(self->by_code, self->items[i].code, &self->items[i]);
+    lookup_seal(self->by_code); // no duplicates: refused above
     return self;
 }
 
@@ -175,14 +179,14 @@ void schools_destroy(schools_t **self_p)
         free(self->items[i].location);
     }
     free(self->items);
-    zhashx_destroy(&self->by_code);
+    lookup_destroy(&self->by_code);
     free(self);
     *self_p = NULL;
 }
 
 const school_t *schools_find(const schools_t *self, const char *code)
 {
-    return zhashx_lookup(self->by_code, code);
+    return self->by_code ? lookup_find(self->by_code, code) : NULL;
 }
 
 size_t schools_count(const schools_t *self)
