@@ -28,6 +28,7 @@
 
 #include <curl/curl.h>
 #include <czmq.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -614,7 +615,16 @@ void aggregator_destroy(aggregator_t **self_p)
     if (!self_p || !*self_p)
         return;
     aggregator_t *self = *self_p;
-    zactor_destroy(&self->writer); // first: it borrows the store, the evaluator and the rules
+    // First, and to its end: the writer borrows the store, the evaluator and the rules. A
+    // second SIGTERM must not cut zactor_destroy's wait short, so the signals go to another
+    // thread (or wait) meanwhile.
+    sigset_t stop, before;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, &before);
+    zactor_destroy(&self->writer);
+    pthread_sigmask(SIG_SETMASK, &before, NULL);
     receiver_destroy(&self->receiver);
     dashboard_destroy(&self->dashboard);
     metrics_destroy(&self->metrics);
@@ -889,6 +899,10 @@ int aggregator_run(aggregator_t *self)
     while (self->in_flight > 0 && clock_mono_ms() < deadline)
         if (zmq_poll(&items[2], 1, 1000) > 0)
             s_self_handle_writer(self);
+    if (self->in_flight > 0)
+        log_warn("aggregator", "stopping before the database answered for %zu batches: they are "
+                 "committed or not, and their collectors send them again either way",
+                 self->in_flight);
     log_info("aggregator", "stopping after %llu batches, %llu records",
              (unsigned long long) self->batches, (unsigned long long) self->records);
     return 0;
