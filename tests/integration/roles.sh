@@ -21,7 +21,8 @@ db=roles_$$
 county_init "$work" "$bin" "$fixture" "$db" "$(check_free_port)" || check_fail "county setup"
 writer=${db}_writer reader=${db}_reader
 for role in $writer $reader; do
-  createuser --no-superuser --no-createdb --no-createrole "$role" || check_fail "create $role"
+  psql -X -qAt -d postgres -c "select 1 from pg_roles where rolname = '$role'" | grep -q 1 ||
+    createuser --no-superuser --no-createdb --no-createrole "$role" || check_fail "create $role"
 done
 conn="dbname=$db host=$PGHOST port=$PGPORT"
 sed -i "s|^database = .*|database = $conn user=$writer\nowner_database = $conn user=$db\nquery_database = $conn user=$reader|" \
@@ -106,6 +107,14 @@ INI
 "$bin/edu-alerts" -c "$work/supervisor.ini" current >"$work/current" 2>"$work/current.err"
 check_eq "$(wc -l <"$work/current")" "$(as "$db" "select count(*) from edu.current_warning")" \
   "edu-alerts current is answered through the readers' role"
+
+# the daemon itself works as those roles: every connection it keeps (the writer's, the
+# deliverers', the readers') logs in as the working role or the readers' role, none as the owner
+# (asked as the cluster's superuser: other roles see no details of each other's sessions)
+check_eq "$(county_sql "$work" "select string_agg(distinct usename, ' ' order by usename) from pg_stat_activity
+  where datname = '$db' and backend_type = 'client backend' and pid <> pg_backend_pid()")" \
+  "$(printf '%s\n' "$reader" "$writer" | sort | tr '\n' ' ' | sed 's/ $//')" \
+  "the aggregator's connections log in as the working and the readers' role only"
 
 # a restart migrates and grants again, idempotently, and the aggregator keeps working
 county_stop "$work" aggregator
