@@ -220,16 +220,23 @@ static bool *s_latest(const Edu__V1__Batch *batch, const verdict_t *verdicts)
     bool *latest = xcalloc(n ? n : 1, sizeof *latest);
     zhashx_t *seen = zhashx_new();
     zhashx_set_destructor(seen, NULL); // values are not owned
-    char key[256];
+    char buf[256];
     for (size_t i = n; i-- > 0;) { // ascending seq: the last occurrence is the latest
         const Edu__V1__Record *r = batch->records[i];
         if (verdicts[i].reason != REFUSE_NONE)
             continue;
-        snprintf(key, sizeof key, "%s\x1f%s\x1f%s", r->school_code, r->indicator, r->period);
+        // a catalog may name an indicator at any length: a key too long for buf is allocated
+        int len = snprintf(buf, sizeof buf, "%s\x1f%s\x1f%s", r->school_code, r->indicator,
+                           r->period);
+        char *key = (size_t) len < sizeof buf
+                        ? buf
+                        : xasprintf("%s\x1f%s\x1f%s", r->school_code, r->indicator, r->period);
         if (!zhashx_lookup(seen, key)) {
             zhashx_insert(seen, key, latest + i);
             latest[i] = true;
         }
+        if (key != buf)
+            free(key);
     }
     zhashx_destroy(&seen);
     return latest;

@@ -55,7 +55,7 @@ static void s_check(const s_row_t *rows, size_t n)
         next = strchr(line, '\n');
         cr_assert_not_null(next, "row %zu: no line in \"%s\"", i, copy);
         *next = '\0';
-        char want[512];
+        char want[1024];
         if (rows[i].reason)
             snprintf(want, sizeof want, "%zu\t%s\t%s\t%s\t%.17g\ta.csv\t%zu\t%s\tvalue\tbad\\ttab\tf",
                      i + 1, rows[i].school, rows[i].indicator, rows[i].period, rows[i].value,
@@ -114,6 +114,22 @@ Test(store, keys_that_share_a_prefix_are_different_keys)
     s_row_t rows[] = {
         {"2143004052", "pe_art_teachers_per100", "2025-2026", 1, REFUSE_NONE, true},
         {"2143004052", "pe_art_teachers_per10", "02025-2026", 2, REFUSE_NONE, true},
+    };
+    s_check(rows, sizeof rows / sizeof *rows);
+}
+
+Test(store, keys_longer_than_the_buffer_keep_their_periods_apart)
+{
+    // 64 + 128 + 64 characters, the most COPY keeps of each: a key of 258 bytes
+    static char school[65], indicator[129], early[65], late[65];
+    memset(school, '2', 64);
+    memset(indicator, 'x', 128);
+    snprintf(early, sizeof early, "2024-2025%055d", 0);
+    snprintf(late, sizeof late, "2025-2026%055d", 0);
+    s_row_t rows[] = {
+        {school, indicator, early, 1, REFUSE_NONE, true},
+        {school, indicator, late, 2, REFUSE_NONE, false},
+        {school, indicator, late, 3, REFUSE_NONE, true},
     };
     s_check(rows, sizeof rows / sizeof *rows);
 }
