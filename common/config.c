@@ -15,6 +15,10 @@
 #include <string.h>
 #include <strings.h>
 
+// inih keeps this many bytes of a section's name, terminator included (MAX_SECTION in its
+// ini.c), and cuts a longer one without a word: such a header is refused here instead
+#define S_INIH_MAX_SECTION 50
+
 typedef struct {
     FILE *file;                // the file being read
     const char *path;          // its name, for messages
@@ -34,8 +38,17 @@ static char *s_read_line(char *str, int num, void *stream)
     if (got) {
         if (self->at_line_start) {
             self->line++;
-            if (got[strspn(got, " \t")] == '[')
+            const char *header = got + strspn(got, " \t");
+            if (*header == '[') {
                 self->section_line = self->line;
+                size_t len = strcspn(header + 1, "]\r\n");
+                if (len >= S_INIH_MAX_SECTION && !self->error_line) {
+                    snprintf(self->error, sizeof self->error,
+                             "section name \"%.20s...\" is longer than %d characters",
+                             header + 1, S_INIH_MAX_SECTION - 1);
+                    self->error_line = self->line;
+                }
+            }
         }
         self->at_line_start = strchr(got, '\n') != NULL;
     }

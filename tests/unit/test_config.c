@@ -111,6 +111,9 @@ Test(config, refusals_name_line_and_problem)
         {"[main]\nname = a\ncode = 43040\n", ":3: code: \"43040\" is not a 6-digit code"},
         {"[main]\nname = a\ncode = 430405x # comment\n", ":3: code: \"430405x\" is not"},
         {"[main]\nname = a\ncode = 43040x\n", ":3: code: \"43040x\" is not a 6-digit code"},
+        // 50 characters: more than inih keeps of a section's name
+        {"[main]\nname = a\n[hook.123456789012345678901234567890123456789012345]\nurl = x\n",
+         ":3: section name \"hook.123456789012345...\" is longer than 49 characters"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         s_conf_t c;
@@ -122,6 +125,18 @@ Test(config, refusals_name_line_and_problem)
                   cases[i].expected);
         s_free(&c);
     }
+}
+
+Test(config, a_section_name_of_49_characters_is_kept_whole)
+{
+    s_conf_t c;
+    char err[512] = "";
+    cr_assert_eq(s_load("[main]\nname = a\n[hook.12345678901234567890123456789012345678901234]\n"
+                        "url = x\n",
+                        &c, err, sizeof err),
+                 0, "%s", err);
+    cr_expect_str_eq(c.hook_urls, "hook.12345678901234567890123456789012345678901234.url=x;");
+    s_free(&c);
 }
 
 Test(config, missing_file)
