@@ -186,7 +186,7 @@ void schools_destroy(schools_t **self_p)
 
 const school_t *schools_find(const schools_t *self, const char *code)
 {
-    return self->by_code ? lookup_find(self->by_code, code) : NULL;
+    return lookup_find(self->by_code, code);
 }
 
 size_t schools_count(const schools_t *self)

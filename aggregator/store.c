@@ -218,14 +218,13 @@ static bool *s_latest(const Edu__V1__Batch *batch, const verdict_t *verdicts)
 {
     size_t n = batch->n_records;
     bool *latest = xcalloc(n ? n : 1, sizeof *latest);
-    zhashx_t *seen = zhashx_new();
-    zhashx_set_destructor(seen, NULL); // values are not owned
+    zhashx_t *seen = zhashx_new(); // key -> its latest record's flag (not owned)
     char buf[256];
     for (size_t i = n; i-- > 0;) { // ascending seq: the last occurrence is the latest
         const Edu__V1__Record *r = batch->records[i];
         if (verdicts[i].reason != REFUSE_NONE)
             continue;
-        // a catalog may name an indicator at any length: a key too long for buf is allocated
+        // the store does not count on validation's limits: a key too long for buf is allocated
         int len = snprintf(buf, sizeof buf, "%s\x1f%s\x1f%s", r->school_code, r->indicator,
                            r->period);
         char *key = (size_t) len < sizeof buf
