@@ -1,6 +1,7 @@
 /*  edu-aggregator - the county's aggregator: command line, then the actor */
 #include "aggregator.h"
 #include "log.h"
+#include "migrate.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -70,7 +71,8 @@ int main(int argc, char **argv)
     if (check) {
         printf("%s: ok\n", path);
     } else if (command) {
-        rc = aggregator_migrate(&config, err, sizeof err);
+        rc = migrate_county(config.owner_database, config.database, config.query_database, err,
+                            sizeof err);
         if (rc != 0)
             fprintf(stderr, "edu-aggregator: %s\n", err);
     } else {

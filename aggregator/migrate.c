@@ -5,16 +5,11 @@
 #include "pg.h"
 #include "util.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-typedef struct {
-    int version;             // applied in increasing order
-    const char *description; // recorded in edu.schema_version
-    const char *sql;         // one or more statements
-} s_migration_t;
-
-static const s_migration_t s_migrations[] = {
+static const pg_migration_t s_migrations[] = {
     {1, "observations, refusals and per-spool high-water marks",
      // Every accepted record, once, with the spool position it came from (the history).
      "CREATE TABLE edu.observation_log ("
@@ -182,7 +177,7 @@ static const s_migration_t s_migrations[] = {
      "CREATE VIEW edu.county_warning_change AS"
      "  SELECT id, kind, stage, indicator, period, to_level, value, detail"
      "  FROM edu.warning_transition WHERE kind IN ('dispersion', 'progress');"
-     // Run by the schema's owner after every migration (aggregator_migrate): the working role
+     // Run by the schema's owner after every migration (migrate_county): the working role
      // (`database`) may read and add to the history but never change or remove it; the
      // readers' role (`query_database`) may read the aggregates and warnings only. A role that
      // is the owner itself is left alone. Role names are identifiers, quoted by format's %I.
@@ -220,65 +215,39 @@ int migrate_latest(void)
 
 int migrate_run(PGconn *conn, char *err, size_t errlen)
 {
-    char inner[1024];
     // a fixed key for "edu schema migration" (the bytes of "eduwatch" read as a number)
-    if (pg_exec(conn, "SELECT pg_advisory_lock(7306075157148184680)", inner, sizeof inner) != 0)
-        return errorf(err, errlen, "could not lock for migration: %s", inner);
-    int applied = 0, rc = 0;
-    if (pg_exec(conn,
-               "CREATE SCHEMA IF NOT EXISTS edu;"
-               "CREATE TABLE IF NOT EXISTS edu.schema_version ("
-               "  version integer PRIMARY KEY,"
-               "  description text NOT NULL,"
-               "  applied_at timestamptz NOT NULL DEFAULT now())",
-               inner, sizeof inner) != 0) {
-        rc = errorf(err, errlen, "could not create edu.schema_version: %s", inner);
-        goto cleanup;
-    }
-    PGresult *res = PQexec(conn, "SELECT coalesce(max(version), 0) FROM edu.schema_version");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = errorf(err, errlen, "could not read schema version: %s", PQresultErrorMessage(res));
-        PQclear(res);
-        goto cleanup;
-    }
-    int current = atoi(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    if (current > migrate_latest()) {
-        rc = errorf(err, errlen,
-                    "cannot use schema version %d: this program knows versions up to %d "
-                    "(upgrade the aggregator)", current, migrate_latest());
-        goto cleanup;
-    }
-    for (size_t i = 0; i < sizeof s_migrations / sizeof *s_migrations; i++) {
-        const s_migration_t *m = &s_migrations[i];
-        if (m->version <= current)
-            continue;
-        char version[16];
-        snprintf(version, sizeof version, "%d", m->version);
-        const char *params[2] = {version, m->description};
-        if (pg_exec(conn, "BEGIN", inner, sizeof inner) != 0 ||
-            pg_exec(conn, m->sql, inner, sizeof inner) != 0) {
-            rc = errorf(err, errlen, "could not apply migration %d (%s): %s", m->version,
-                        m->description, inner);
-            pg_exec(conn, "ROLLBACK", inner, sizeof inner);
-            goto cleanup;
-        }
-        res = PQexecParams(conn, "INSERT INTO edu.schema_version (version, description) "
-                                 "VALUES ($1::integer, $2)",
-                           2, NULL, params, NULL, NULL, 0);
-        bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-        if (!ok)
-            snprintf(inner, sizeof inner, "%s", PQresultErrorMessage(res));
-        PQclear(res);
-        if (!ok || pg_exec(conn, "COMMIT", inner, sizeof inner) != 0) {
-            rc = errorf(err, errlen, "could not record migration %d: %s", m->version, inner);
-            pg_exec(conn, "ROLLBACK", inner, sizeof inner);
-            goto cleanup;
-        }
-        log_info("migrate", "applied migration %d: %s", m->version, m->description);
-        applied++;
-    }
-cleanup:
-    pg_exec(conn, "SELECT pg_advisory_unlock(7306075157148184680)", inner, sizeof inner);
-    return rc == 0 ? applied : -1;
+    return pg_migrate(conn, "edu", 7306075157148184680LL, s_migrations,
+                      sizeof s_migrations / sizeof *s_migrations, "the aggregator", err, errlen);
+}
+
+/*  The user name conninfo logs in as, into name. Returns 0, or -1 with err. */
+static int s_role_of(const char *conninfo, char *name, size_t size, char *err, size_t errlen)
+{
+    PGconn *conn = pg_connect(conninfo, "edu-aggregator", err, errlen);
+    if (!conn)
+        return -1;
+    snprintf(name, size, "%s", PQuser(conn));
+    PQfinish(conn);
+    return 0;
+}
+
+int migrate_county(const char *owner, const char *working, const char *readers, char *err,
+                   size_t errlen)
+{
+    bool split = *owner != '\0';
+    char writer[256] = "", reader[256] = "", inner[512];
+    if (split && s_role_of(working, writer, sizeof writer, err, errlen) != 0)
+        return -1;
+    if (*readers && s_role_of(readers, reader, sizeof reader, err, errlen) != 0)
+        return -1;
+    PGconn *conn = pg_connect(split ? owner : working, "edu-aggregator", err, errlen);
+    if (!conn)
+        return -1;
+    int rc = migrate_run(conn, err, errlen) < 0 ? -1 : 0;
+    const char *roles[] = {*writer ? writer : NULL, *reader ? reader : NULL};
+    if (rc == 0 && (roles[0] || roles[1]) &&
+        pg_exec_params(conn, "SELECT edu.grant_roles($1, $2)", 2, roles, inner, sizeof inner) != 0)
+        rc = errorf(err, errlen, "could not grant the database roles what they need: %s", inner);
+    PQfinish(conn);
+    return rc;
 }

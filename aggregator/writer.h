@@ -4,17 +4,22 @@
  *  The aggregator's main thread receives, decodes, validates and prepares each batch (the work
  *  that needs no database: store_prepare), then hands it to the writer and goes on with the next
  *  one while this one's transaction runs, so the aggregator's work and PostgreSQL's overlap
- *  instead of taking turns. The writer does everything that needs the database: store_batch
- *  (which runs the evaluator inside the transaction), evaluate_commit or evaluate_abort, the
- *  sweeps that time or new rules make due, and a reload's new rules and catalog. One writer, in
- *  order, keeps what a single thread guaranteed before: a spool's batches are stored in the
- *  order they came, and the evaluator's memory is touched by one thread.
+ *  instead of taking turns. The writer does everything that needs the database, and owns the
+ *  transaction, in one place (s_self_handle_batch, s_self_end):
+ *
+ *    store_begin → store_batch → evaluate_batch → store_commit → evaluate_commit → kick
+ *                                      (on any failure: store_rollback → evaluate_abort)
+ *
+ *  Sweeps (what time or new rules make due) take the same path with evaluate_sweep in place of
+ *  the batch; a reload takes new rules and publishes the catalog. After each commit that may
+ *  have written alerts it publishes a kick on DELIVER_KICK_ENDPOINT, which the delivery actors
+ *  hear. One writer, in order, keeps what a single thread guaranteed before: a spool's batches
+ *  are stored in the order they came, and the evaluator's memory is touched by one thread.
  *
  *  The pipe's messages (pointers as CZMQ "p" frames, meaningful only in this process):
  *    to the writer          from the writer
  *    "BATCH" job            "DONE" job          the job's status, outcome and err filled in
  *    "RELOAD" reload        "RELOADED" reload   what follows is judged with the new rules
- *                           "KICK" NULL         a sweep committed changes: tell the deliverers
  *    "$TERM"                                    (zactor_destroy) ends after the current one
  *  The writer borrows the store and the evaluator: destroy the actor before them.
  */

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "keys.h"
 #include "log.h"
+#include "query.h"
 #include "util.h"
 
 #include <czmq.h>
@@ -128,7 +129,7 @@ static int s_current(const s_config_t *config, bool text)
         fprintf(stderr, "edu-alerts: cannot connect to \"%s\"\n", config->query);
         goto cleanup;
     }
-    zstr_send(dealer, text ? "current text" : "current");
+    zstr_send(dealer, text ? QUERY_CURRENT_TEXT : QUERY_CURRENT);
     zmsg_t *reply = zmsg_recv(dealer);
     if (!reply) {
         fprintf(stderr,
@@ -138,7 +139,7 @@ static int s_current(const s_config_t *config, bool text)
         goto cleanup;
     }
     char *status = zmsg_popstr(reply), *body = zmsg_popstr(reply);
-    if (status && strcmp(status, "ok") == 0) {
+    if (status && strcmp(status, QUERY_OK) == 0) {
         if (body && *body)
             printf("%s\n", body);
         rc = 0;

@@ -20,7 +20,6 @@
 
 #include "rules.h"
 #include "schools.h"
-#include "store.h"
 
 #include <libpq-fe.h>
 #include <stdbool.h>
@@ -36,16 +35,25 @@ void evaluate_destroy(evaluate_t **self_p);
 /*  Replaces the rules and registry (borrowed); the next sweep re-judges everything. */
 void evaluate_set_rules(evaluate_t *self, const rules_t *rules, const schools_t *schools);
 
-/*  The store's next stage (a store_stage_fn; arg is the evaluator): applies the batch's
- *  accepted records and re-judges what they can change — for each record the school's
- *  threshold, fluctuation, data_quality and missing items of that indicator and period (and the
- *  school's later periods of it, whose "previous period" may have changed), the school's
- *  balanced item for the period, the county's dispersion of the stage and progress of the
- *  indicator for the period (every period when it is the plan's baseline), and the
- *  data_quality of the stage's other schools for that indicator and period (the outlier test
- *  compares them). If a deadline has passed since the last sweep, every missing item too. */
-int evaluate_batch(void *self, PGconn *conn, const char *sender, const Edu__V1__Batch *batch,
-                   const verdict_t *const *verdicts, char *err, size_t errlen);
+/*  One accepted record that a batch stored (resent and refused ones are not passed). */
+typedef struct {
+    const char *school;    // registry code
+    const char *indicator; // catalog code
+    const char *period;    // YYYY-YYYY
+    double value;          // the value
+} evaluate_record_t;
+
+/*  Inside the caller's transaction on conn: applies a batch's accepted records and re-judges
+ *  what they can change — for each record the school's threshold, fluctuation, data_quality
+ *  and missing items of that indicator and period (and the school's later periods of it, whose
+ *  "previous period" may have changed), the school's balanced item for the period, the county's
+ *  dispersion of the stage and progress of the indicator for the period (every period when it
+ *  is the plan's baseline), and the data_quality of the stage's other schools for that
+ *  indicator and period (the outlier test compares them). If a deadline has passed since the
+ *  last sweep, every missing item too. Writes the differences; the caller then commits and
+ *  calls evaluate_commit, or rolls back and calls evaluate_abort. Returns 0, or -1 with err. */
+int evaluate_batch(evaluate_t *self, PGconn *conn, const evaluate_record_t *records,
+                   size_t count, char *err, size_t errlen);
 
 /*  After the batch's COMMIT: the judged changes become the state in memory. */
 void evaluate_commit(evaluate_t *self);
@@ -57,9 +65,10 @@ void evaluate_abort(evaluate_t *self);
  *  deadline (or a deadline plus the red delay) has passed since the last sweep at `now`. */
 bool evaluate_sweep_due(evaluate_t *self, time_t now);
 
-/*  In its own transaction on conn: reloads memory if needed and re-judges everything (after
- *  start or new rules) or every missing item (when only time has passed), writing the
- *  differences. Returns 0, or -1 with err (the sweep stays due). */
+/*  Inside the caller's transaction on conn: reloads memory if needed and re-judges everything
+ *  (after start or new rules) or every missing item (when only time has passed), writing the
+ *  differences; then evaluate_commit after COMMIT, or evaluate_abort after a failure (the
+ *  sweep stays due). Returns 0, or -1 with err. */
 int evaluate_sweep(evaluate_t *self, PGconn *conn, time_t now, char *err, size_t errlen);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "pg.h"
 #include "util.h"
 
 #include <libpq-fe.h>
@@ -82,11 +83,12 @@ static const char *s_gauges_sql =
 static char *s_text(dashboard_t *self, const char *sql, int nparams, const char *const *params)
 {
     if (!self->conn || PQstatus(self->conn) != CONNECTION_OK) {
-        PQfinish(self->conn);
-        self->conn = PQconnectdb(self->conninfo);
-        if (PQstatus(self->conn) != CONNECTION_OK) {
-            log_warn("dashboard", "could not connect to the database: %s",
-                     PQerrorMessage(self->conn));
+        if (self->conn)
+            PQfinish(self->conn);
+        char err[512];
+        self->conn = pg_connect(self->conninfo, "edu-aggregator", err, sizeof err);
+        if (!self->conn) {
+            log_warn("dashboard", "%s", err);
             return NULL;
         }
     }

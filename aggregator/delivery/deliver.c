@@ -11,6 +11,7 @@
 #include "keys.h"
 #include "gate.h"
 #include "log.h"
+#include "pg.h"
 #include "util.h"
 
 #include <curl/curl.h>
@@ -65,14 +66,9 @@ static PGresult *s_query(s_self_t *self, const char *sql, int n, const char *con
     if (!self->conn || PQstatus(self->conn) != CONNECTION_OK) {
         if (self->conn)
             PQfinish(self->conn);
-        self->conn = PQconnectdb(self->conninfo);
-        if (PQstatus(self->conn) != CONNECTION_OK) {
-            errorf(err, errlen, "could not connect to the database: %s",
-                   PQerrorMessage(self->conn));
-            PQfinish(self->conn);
-            self->conn = NULL;
+        self->conn = pg_connect(self->conninfo, "edu-aggregator", err, errlen);
+        if (!self->conn)
             return NULL;
-        }
     }
     PGresult *res = PQexecParams(self->conn, sql, n, NULL, params, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(res);
@@ -432,20 +428,28 @@ void deliver_actor(zsock_t *pipe, void *args)
         self.terminated = !command || strcmp(command, "$TERM") == 0;
         free(command);
     }
+    // the writer publishes a kick after each commit that may have written alerts
+    zsock_t *kick = zsock_new_sub(">" DELIVER_KICK_ENDPOINT, "");
+    zpoller_t *poller = zpoller_new(pipe, kick, NULL);
+    zpoller_set_nonstop(poller, true); // SIGTERM: the aggregator ends the actor with $TERM
     while (!self.terminated) {
         int64_t wait = self.next_round_ms - clock_mono_ms();
-        zsock_set_rcvtimeo(pipe, wait > 0 ? (int) wait : 0);
-        char *command = zstr_recv(pipe);
-        if (command) {
-            self.terminated = strcmp(command, "$TERM") == 0;
-            bool kick = strcmp(command, "KICK") == 0;
+        void *which = zpoller_wait(poller, wait > 0 ? (int) wait : 0);
+        if (which == pipe) {
+            char *command = zstr_recv(pipe);
+            self.terminated = !command || strcmp(command, "$TERM") == 0;
             free(command);
-            if (kick && self.attempts == 0)
+        } else if (which == kick) {
+            zmsg_t *msg = zmsg_recv(kick);
+            zmsg_destroy(&msg);
+            if (self.attempts == 0)
                 self.next_round_ms = 0; // a kick does not shorten a back-off
         }
         if (!self.terminated && clock_mono_ms() >= self.next_round_ms)
             s_round(&self);
     }
+    zpoller_destroy(&poller);
+    zsock_destroy(&kick);
     zsock_destroy(&self.pub);
     if (self.curl)
         curl_easy_cleanup(self.curl);

@@ -34,6 +34,11 @@ size_t schools_count(const schools_t *self);
 /*  i-th school in file order; i < schools_count(). Borrowed. */
 const school_t *schools_at(const schools_t *self, size_t i);
 
+/*  Every school of the registry belongs to county (6 digits); path names the file in err.
+ *  Returns 0, or -1 with err naming the first school that does not. */
+int schools_check_county(const schools_t *self, const char *path, const char *county, char *err,
+                         size_t errlen);
+
 const char *stage_name(stage_t stage);
 
 #endif

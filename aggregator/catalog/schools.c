@@ -198,3 +198,13 @@ const school_t *schools_at(const schools_t *self, size_t i)
 {
     return &self->items[i];
 }
+
+int schools_check_county(const schools_t *self, const char *path, const char *county, char *err,
+                         size_t errlen)
+{
+    for (size_t i = 0; i < schools_count(self); i++)
+        if (strcmp(schools_at(self, i)->county, county) != 0)
+            return errorf(err, errlen, "%s: school %s belongs to county %s, not %s", path,
+                          schools_at(self, i)->code, schools_at(self, i)->county, county);
+    return 0;
+}

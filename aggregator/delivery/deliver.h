@@ -25,6 +25,10 @@
 #include <czmq.h>
 #include <stdbool.h>
 
+/*  Where the county's writer publishes a kick after each commit that may have written alerts,
+ *  so the actors do not wait for their next round (inproc, this process). */
+#define DELIVER_KICK_ENDPOINT "inproc://edu-deliver-kick"
+
 typedef enum { DELIVER_PUB, DELIVER_WEBHOOK, DELIVER_EMAIL } deliver_kind_t;
 
 typedef struct {
@@ -50,8 +54,7 @@ typedef struct {
 
 /*  The actor (zactor_fn); args is a deliver_config_t *, copied before the actor signals. It
  *  then sends "READY", or "FAILED" when the PUB endpoint could not be bound (and waits to be
- *  destroyed). Send it "KICK" after a commit
- *  that wrote alerts, so it does not wait for its next round. */
+ *  destroyed). It also listens to DELIVER_KICK_ENDPOINT. */
 void deliver_actor(zsock_t *pipe, void *args);
 
 void destination_free(destination_t *dest);

@@ -19,7 +19,6 @@
 #include "period.h"
 #include "pg.h"
 #include "util.h"
-#include "validate.h"
 
 #include <czmq.h>
 #include <inttypes.h>
@@ -89,19 +88,15 @@ struct evaluate_t {
     bool full_due;            // everything must be re-judged at the next sweep
     time_t last_sweep;        // when every missing item was last judged (0: never)
     time_t pending_sweep;     // the open transaction judged every missing item at this time
+    bool pending_full;        // the open transaction re-judged everything
+    bool pending_pass;        // the open transaction is a sweep (logged once committed)
+    size_t pass_items;        // items it judged
+    size_t pass_changes;      // changes it found
     bool want_detail;         // the judging in progress writes its detail line
 };
 
 static void s_series_free(void **item);
 static void s_reindex(evaluate_t *self);
-typedef struct {
-    char *data; // the array literal so far
-    size_t len; // its length
-    size_t cap; // allocated
-} s_array_t;
-static void s_array_put(s_array_t *a, const char *text, bool quote);
-static const char *s_array_end(s_array_t *a);
-
 static void s_warning_free(void **item)
 {
     s_warning_t *w = *item;
@@ -774,7 +769,7 @@ static int s_write_aggregates(evaluate_t *self, PGconn *conn, char *err, size_t 
 {
     if (zhashx_size(self->pending_aggregates) == 0)
         return 0;
-    s_array_t cols[11] = {{0}};
+    pg_array_t cols[11] = {{0}};
     for (s_aggregate_t *a = zhashx_first(self->pending_aggregates); a;
          a = zhashx_next(self->pending_aggregates)) {
         char key[160], period[16], num[7][40];
@@ -795,21 +790,21 @@ static int s_write_aggregates(evaluate_t *self, PGconn *conn, char *err, size_t 
         snprintf(num[6], sizeof num[6], "%d", a->yellow);
         char green[16];
         snprintf(green, sizeof green, "%d", a->green);
-        s_array_put(&cols[0], key, true);
-        s_array_put(&cols[1], ind, true);
-        s_array_put(&cols[2], period, true);
-        s_array_put(&cols[3], num[0], false);
-        s_array_put(&cols[4], a->schools ? num[1] : NULL, false);
-        s_array_put(&cols[5], a->schools ? num[2] : NULL, false);
-        s_array_put(&cols[6], a->schools ? num[3] : NULL, false);
-        s_array_put(&cols[7], a->has_cv ? num[4] : NULL, false);
-        s_array_put(&cols[8], num[5], false);
-        s_array_put(&cols[9], num[6], false);
-        s_array_put(&cols[10], green, false);
+        pg_array_put(&cols[0], key, true);
+        pg_array_put(&cols[1], ind, true);
+        pg_array_put(&cols[2], period, true);
+        pg_array_put(&cols[3], num[0], false);
+        pg_array_put(&cols[4], a->schools ? num[1] : NULL, false);
+        pg_array_put(&cols[5], a->schools ? num[2] : NULL, false);
+        pg_array_put(&cols[6], a->schools ? num[3] : NULL, false);
+        pg_array_put(&cols[7], a->has_cv ? num[4] : NULL, false);
+        pg_array_put(&cols[8], num[5], false);
+        pg_array_put(&cols[9], num[6], false);
+        pg_array_put(&cols[10], green, false);
     }
     const char *params[11];
     for (int i = 0; i < 11; i++)
-        params[i] = cols[i].data ? s_array_end(&cols[i]) : "{}";
+        params[i] = pg_array_end(&cols[i]);
     PGresult *res = PQexecParams(conn, s_aggregate_sql, 11, NULL, params, NULL, NULL, 0);
     int rc = 0;
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -817,7 +812,7 @@ static int s_write_aggregates(evaluate_t *self, PGconn *conn, char *err, size_t 
                     PQresultErrorMessage(res));
     PQclear(res);
     for (int i = 0; i < 11; i++)
-        free(cols[i].data);
+        pg_array_free(&cols[i]);
     return rc;
 }
 
@@ -882,39 +877,6 @@ static void s_retire_absent(evaluate_t *self, zhashx_t *items, const char *only_
     }
 }
 
-
-static void s_array_put(s_array_t *a, const char *text, bool quote)
-{
-    size_t need = a->len + 2 * (text ? strlen(text) : 4) + 8;
-    if (need > a->cap) {
-        a->cap = need * 2;
-        a->data = xrealloc(a->data, a->cap);
-    }
-    char separator = a->len ? ',' : '{';
-    a->data[a->len++] = separator;
-    if (!text) {
-        memcpy(a->data + a->len, "NULL", 4);
-        a->len += 4;
-        return;
-    }
-    if (quote)
-        a->data[a->len++] = '"';
-    for (const char *c = text; *c; c++) {
-        if (quote && (*c == '"' || *c == '\\'))
-            a->data[a->len++] = '\\';
-        a->data[a->len++] = *c;
-    }
-    if (quote)
-        a->data[a->len++] = '"';
-}
-
-/*  Closes the literal (s_write puts at least one element in each). */
-static const char *s_array_end(s_array_t *a)
-{
-    a->data[a->len] = '}';
-    a->data[a->len + 1] = '\0';
-    return a->data;
-}
 
 static const char *s_write_sql =
     "WITH c AS ("
@@ -1000,7 +962,7 @@ static int s_write(evaluate_t *self, PGconn *conn, char *err, size_t errlen)
 {
     if (zhashx_size(self->pending) == 0)
         return 0;
-    s_array_t cols[S_COLUMNS] = {{0}};
+    pg_array_t cols[S_COLUMNS] = {{0}};
     for (s_warning_t *w = zhashx_first(self->pending); w; w = zhashx_next(self->pending)) {
         char period[16], value[40], target_text[40], who[256] = "", message[1024] = "";
         const char *indicator_name = "";
@@ -1012,23 +974,23 @@ static int s_write(evaluate_t *self, PGconn *conn, char *err, size_t errlen)
             s_alert_text(self, w, period, who, sizeof who, &indicator_name, &has_target,
                          &target, message, sizeof message);
         snprintf(target_text, sizeof target_text, "%.17g", target);
-        s_array_put(&cols[0], w->kind, true);
-        s_array_put(&cols[1], w->subject, true);
-        s_array_put(&cols[2], w->stage, true);
-        s_array_put(&cols[3], w->indicator, true);
-        s_array_put(&cols[4], period, true);
-        s_array_put(&cols[5], level_name(w->from), true);
-        s_array_put(&cols[6], level_name(w->level), true);
-        s_array_put(&cols[7], w->has_value ? value : NULL, false);
-        s_array_put(&cols[8], w->detail, true);
-        s_array_put(&cols[9], who, true);
-        s_array_put(&cols[10], indicator_name, true);
-        s_array_put(&cols[11], has_target ? target_text : NULL, false);
-        s_array_put(&cols[12], message, true);
+        pg_array_put(&cols[0], w->kind, true);
+        pg_array_put(&cols[1], w->subject, true);
+        pg_array_put(&cols[2], w->stage, true);
+        pg_array_put(&cols[3], w->indicator, true);
+        pg_array_put(&cols[4], period, true);
+        pg_array_put(&cols[5], level_name(w->from), true);
+        pg_array_put(&cols[6], level_name(w->level), true);
+        pg_array_put(&cols[7], w->has_value ? value : NULL, false);
+        pg_array_put(&cols[8], w->detail, true);
+        pg_array_put(&cols[9], who, true);
+        pg_array_put(&cols[10], indicator_name, true);
+        pg_array_put(&cols[11], has_target ? target_text : NULL, false);
+        pg_array_put(&cols[12], message, true);
     }
     const char *params[S_COLUMNS + 1];
     for (int i = 0; i < S_COLUMNS; i++)
-        params[i] = s_array_end(&cols[i]);
+        params[i] = pg_array_end(&cols[i]);
     params[S_COLUMNS] = self->county;
     PGresult *res = PQexecParams(conn, s_write_sql, S_COLUMNS + 1, NULL, params, NULL, NULL, 0);
     int rc = 0;
@@ -1036,7 +998,7 @@ static int s_write(evaluate_t *self, PGconn *conn, char *err, size_t errlen)
         rc = errorf(err, errlen, "could not write warnings: %s", PQresultErrorMessage(res));
     PQclear(res);
     for (int i = 0; i < S_COLUMNS; i++)
-        free(cols[i].data);
+        pg_array_free(&cols[i]);
     return rc;
 }
 
@@ -1057,37 +1019,33 @@ bool evaluate_sweep_due(evaluate_t *self, time_t now)
     return false;
 }
 
-int evaluate_batch(void *arg, PGconn *conn, const char *sender, const Edu__V1__Batch *batch,
-                   const verdict_t *const *verdicts, char *err, size_t errlen)
+int evaluate_batch(evaluate_t *self, PGconn *conn, const evaluate_record_t *records,
+                   size_t count, char *err, size_t errlen)
 {
-    (void) sender;
-    evaluate_t *self = arg;
     time_t now;
     if (period_now(&now) != 0)
         return errorf(err, errlen, "EDU_NOW is not an ISO 8601 time");
     zhashx_purge(self->pending);
     zhashx_purge(self->stats);
     self->pending_sweep = 0;
+    self->pending_full = false;
+    self->pending_pass = false;
     // loaded inside this transaction, memory already holds the batch: applying it again is
     // harmless (the latest record of each key wins, as in the database)
     if (!self->loaded && s_load(self, conn, err, errlen) != 0)
         return -1;
-    for (size_t i = 0; i < batch->n_records; i++) {
-        const Edu__V1__Record *r = batch->records[i];
+    for (size_t i = 0; i < count; i++) {
         int year;
-        if (verdicts[i] && verdicts[i]->reason == REFUSE_NONE &&
-            period_parse(r->period, &year) == 0)
-            s_set_value(self, r->school_code, r->indicator, year, r->value);
+        if (period_parse(records[i].period, &year) == 0)
+            s_set_value(self, records[i].school, records[i].indicator, year, records[i].value);
     }
     zhashx_t *items = s_map(xfree_item);
     zhashx_t *seen = zhashx_new(); // keys and groups already in scope (corrections repeat them)
-    for (size_t i = 0; i < batch->n_records; i++) {
-        const Edu__V1__Record *r = batch->records[i];
-        const school_t *school = schools_find(self->schools, r->school_code);
-        const indicator_t *ind = rules_find(self->rules, r->indicator);
+    for (size_t i = 0; i < count; i++) {
+        const school_t *school = schools_find(self->schools, records[i].school);
+        const indicator_t *ind = rules_find(self->rules, records[i].indicator);
         int year;
-        if (!verdicts[i] || verdicts[i]->reason != REFUSE_NONE || !school || !ind ||
-            period_parse(r->period, &year) != 0)
+        if (!school || !ind || period_parse(records[i].period, &year) != 0)
             continue;
         char key[160];
         snprintf(key, sizeof key, "%s|%s|%d", school->code, ind->code, year);
@@ -1139,7 +1097,15 @@ void evaluate_commit(evaluate_t *self)
     zhashx_purge(self->pending_aggregates);
     if (self->pending_sweep)
         self->last_sweep = self->pending_sweep;
+    if (self->pending_pass)
+        log_info("evaluate", "judged %s: %zu items, %zu changes, %zu warnings yellow or red",
+                 self->pending_full ? "everything" : "every missing item", self->pass_items,
+                 self->pass_changes, zhashx_size(self->state));
+    if (self->pending_full)
+        self->full_due = false;
     self->pending_sweep = 0;
+    self->pending_full = false;
+    self->pending_pass = false;
 }
 
 void evaluate_abort(evaluate_t *self)
@@ -1147,6 +1113,8 @@ void evaluate_abort(evaluate_t *self)
     zhashx_purge(self->pending);
     zhashx_purge(self->pending_aggregates);
     self->pending_sweep = 0;
+    self->pending_full = false;
+    self->pending_pass = false;
     self->loaded = false;
 }
 
@@ -1154,10 +1122,8 @@ int evaluate_sweep(evaluate_t *self, PGconn *conn, time_t now, char *err, size_t
 {
     zhashx_purge(self->pending);
     zhashx_purge(self->stats);
-    if (pg_exec(conn, "BEGIN", err, errlen) != 0)
-        return -1;
     if (!self->loaded && s_load(self, conn, err, errlen) != 0)
-        goto failed;
+        return -1;
     bool full = self->full_due;
     zhashx_t *items = s_map(xfree_item);
     if (full)
@@ -1167,21 +1133,13 @@ int evaluate_sweep(evaluate_t *self, PGconn *conn, time_t now, char *err, size_t
     s_compare_items(self, items, now);
     s_retire_absent(self, items, full ? NULL : "missing");
     s_aggregate_items(self, items);
-    size_t count = zhashx_size(items);
+    self->pass_items = zhashx_size(items);
+    self->pass_changes = zhashx_size(self->pending);
     zhashx_destroy(&items);
-    size_t changes = zhashx_size(self->pending);
-    if (s_write(self, conn, err, errlen) != 0 ||
-        s_write_aggregates(self, conn, err, errlen) != 0 ||
-        pg_exec(conn, "COMMIT", err, errlen) != 0)
-        goto failed;
+    if (s_write(self, conn, err, errlen) != 0 || s_write_aggregates(self, conn, err, errlen) != 0)
+        return -1;
     self->pending_sweep = now;
-    evaluate_commit(self);
-    self->full_due = false;
-    log_info("evaluate", "judged %s: %zu items, %zu changes, %zu warnings yellow or red",
-             full ? "everything" : "every missing item", count, changes, zhashx_size(self->state));
+    self->pending_full = full;
+    self->pending_pass = true;
     return 0;
-failed:
-    PQclear(PQexec(conn, "ROLLBACK"));
-    evaluate_abort(self);
-    return -1;
 }
