@@ -2,6 +2,7 @@
 #include "pg.h"
 
 #include "log.h"
+#include "redact.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -22,8 +23,9 @@ PGconn *pg_connect(const char *conninfo, const char *app, char *err, size_t errl
     const char *values[] = {"5", app, conninfo, NULL};
     PGconn *conn = PQconnectdbParams(keys, values, 1);
     if (PQstatus(conn) != CONNECTION_OK) {
-        errorf(err, errlen, "could not connect to database \"%s\": %s", conninfo,
-               PQerrorMessage(conn));
+        char shown[512];
+        errorf(err, errlen, "could not connect to database \"%s\": %s",
+               redact_conninfo(conninfo, shown, sizeof shown), PQerrorMessage(conn));
         PQfinish(conn);
         return NULL;
     }
