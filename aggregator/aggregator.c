@@ -10,6 +10,8 @@
 #include "dashboard.h"
 #include "evaluate.h"
 #include "gate.h"
+#include "http.h"
+#include "intake.h"
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
@@ -33,10 +35,13 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
-#define S_MAX_RECORDS 100000 // most records one batch may carry
 #define S_IN_FLIGHT 2        // batches handed to the writer at once: one stored, one waiting
 #define S_DRAIN_MS 30000     // at stop, longest wait for the writer's last answers
+#define S_KEYS_CHECK_MS 1000 // the schools' certificates are looked at again at most this often
+#define S_HOUR_MS 3600000    // the window of max_refusals_per_hour
 
 struct aggregator_t {
     const aggregator_config_t *config; // borrowed from main
@@ -58,6 +63,13 @@ struct aggregator_t {
     metrics_t *metrics;                // what /metrics shows
     dashboard_t *dashboard;            // the HTTP port (NULL when not configured)
     zhashx_t *seen;                    // school -> monotonic ms of its last batch
+    keys_dir_t *clients;               // the schools' keys in force, for each batch's check
+    struct timespec clients_mtime;     // the clients directory's when read
+    int64_t clients_checked_ms;        // when the directory was last looked at
+    log_complain_t revoked;            // batches refused for a revoked key, with back-off
+    zhashx_t *refusals;                // sender -> s_refusals_t: stored this hour
+    log_complain_t capped;             // refusals counted rather than stored, with back-off
+    intake_limits_t limits;            // what one message may cost
     zactor_t **deliver;                // one per destination: the PUB socket first
     size_t deliver_count;              // how many
 };
@@ -102,6 +114,9 @@ static void s_declare(metrics_t *m)
     metrics_declare(m, "edu_schools_connected", "gauge",
                     "schools that sent a batch in the last 5 minutes");
     metrics_declare(m, "edu_province_pulls_total", "counter", "pages served to the province");
+    metrics_declare(m, "edu_refusals_summarized_total", "counter",
+                    "refusals beyond max_refusals_per_batch or _per_hour, counted by reason in "
+                    "edu.refusal_overflow instead of stored one by one, since start");
 }
 
 
@@ -149,6 +164,89 @@ static int s_start_delivery(aggregator_t *self, char *err, size_t errlen)
         zsock_set_rcvtimeo(actor, -1);
     }
     return 0;
+}
+
+/*  Refusals of one sender stored one by one in the hour that started at since_ms. */
+typedef struct {
+    int64_t since_ms; // monotonic start of the hour
+    long count;       // refusals stored in it
+} s_refusals_t;
+
+/*  The schools' certificates in force: read again when the directory changed (a certificate
+ *  removed, i.e. a key revoked) at most once a second, and at SIGHUP (force). */
+static void s_self_check_clients(aggregator_t *self, bool force)
+{
+    if (!self->config->curve_enabled)
+        return;
+    int64_t now = clock_mono_ms();
+    if (!force && self->clients && now - self->clients_checked_ms < S_KEYS_CHECK_MS)
+        return;
+    self->clients_checked_ms = now;
+    struct stat st;
+    bool changed = stat(self->config->curve_clients, &st) != 0 ||
+                   st.st_mtim.tv_sec != self->clients_mtime.tv_sec ||
+                   st.st_mtim.tv_nsec != self->clients_mtime.tv_nsec;
+    if (!force && self->clients && !changed)
+        return;
+    char err[512];
+    keys_dir_t *fresh = keys_dir_load(self->config->curve_clients, err, sizeof err);
+    if (!fresh) {
+        log_warn("aggregator", "could not read the schools' certificates, the ones read before "
+                 "stay in force: %s", err);
+        return;
+    }
+    keys_dir_destroy(&self->clients);
+    self->clients = fresh;
+    self->clients_mtime = st.st_mtim;
+}
+
+/*  Whether key may still send for school: its certificate is still among the clients under
+ *  the school's name. Without CURVE, always. */
+static bool s_self_key_allowed(aggregator_t *self, const char *school, const char *key)
+{
+    if (!self->config->curve_enabled)
+        return true;
+    s_self_check_clients(self, false);
+    const char *name = self->clients ? keys_dir_name(self->clients, key) : NULL;
+    return name && strcmp(name, school) == 0;
+}
+
+/*  Marks the refusals of a batch beyond max_refusals_per_batch, or beyond the sender's
+ *  max_refusals_per_hour, as summarized: counted by reason, not stored one by one. */
+static void s_self_cap_refusals(aggregator_t *self, const char *sender, verdict_t *verdicts,
+                                size_t n)
+{
+    int64_t now = clock_mono_ms();
+    s_refusals_t *hour = zhashx_lookup(self->refusals, sender);
+    if (!hour) {
+        hour = xcalloc(1, sizeof *hour);
+        hour->since_ms = now;
+        zhashx_insert(self->refusals, sender, hour);
+    }
+    if (now - hour->since_ms >= S_HOUR_MS)
+        *hour = (s_refusals_t){.since_ms = now};
+    long kept = 0, summarized = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (verdicts[i].reason == REFUSE_NONE)
+            continue;
+        if (kept < self->config->max_refusals_per_batch &&
+            hour->count < self->config->max_refusals_per_hour) {
+            kept++;
+            hour->count++;
+            continue;
+        }
+        verdicts[i].summarized = true;
+        summarized++;
+        char labels[64];
+        snprintf(labels, sizeof labels, "reason=\"%s\"", refusal_name(verdicts[i].reason));
+        metrics_add(self->metrics, "edu_refusals_summarized_total", labels, 1);
+    }
+    if (summarized)
+        log_complain(&self->capped, LOG_LEVEL_INFO, "aggregator",
+                     "school %s: %ld refusals of a batch counted in edu.refusal_overflow, not "
+                     "stored one by one (max_refusals_per_batch %ld, per hour %ld)", sender,
+                     summarized, self->config->max_refusals_per_batch,
+                     self->config->max_refusals_per_hour);
 }
 
 /*  The `query` endpoint, an actor of its own so that a big pull never holds up the batches. */
@@ -200,11 +298,20 @@ aggregator_t *aggregator_new(const aggregator_config_t *config, char *err, size_
     s_declare(self->metrics);
     self->seen = zhashx_new();
     zhashx_set_destructor(self->seen, xfree_item);
+    self->refusals = zhashx_new();
+    zhashx_set_destructor(self->refusals, xfree_item);
+    self->limits = intake_limits((size_t) config->max_batch_bytes);
+    s_self_check_clients(self, true);
     if (*config->http) {
         self->dashboard =
-            dashboard_new(config->http, config->database, config->county, self->metrics, err, errlen);
+            dashboard_new(config->http, config->http_hosts, config->database, config->county,
+                          self->metrics, err, errlen);
         if (!self->dashboard)
             goto failed;
+        if (!http_is_loopback(config->http))
+            log_warn("aggregator", "http = %s serves the dashboard beyond this machine without a "
+                     "password: put it behind a proxy with authentication "
+                     "(docs/operations.md)", config->http);
     }
     if (config->evaluate) {
         self->evaluate = evaluate_new(config->county, self->rules, self->schools);
@@ -259,6 +366,8 @@ void aggregator_destroy(aggregator_t **self_p)
     dashboard_destroy(&self->dashboard);
     metrics_destroy(&self->metrics);
     zhashx_destroy(&self->seen);
+    zhashx_destroy(&self->refusals);
+    keys_dir_destroy(&self->clients);
     zactor_destroy(&self->query);
     for (size_t i = 0; i < self->deliver_count; i++)
         zactor_destroy(&self->deliver[i]);
@@ -277,6 +386,7 @@ void aggregator_destroy(aggregator_t **self_p)
 static void s_self_reload(aggregator_t *self)
 {
     char err[512];
+    s_self_check_clients(self, true); // a key revoked takes effect at the next batch
     rules_t *rules = rules_load(self->config->rules, err, sizeof err);
     if (!rules) {
         log_error("aggregator", "cannot reload rules, the rules in force stay: %s", err);
@@ -309,25 +419,6 @@ static void s_self_reply(aggregator_t *self, zframe_t **routing_id, Edu__V1__Ack
     edu__v1__ack__pack(ack, buf);
     receiver_send(self->receiver, routing_id, buf, size);
     free(buf);
-}
-
-/*  The shape a batch must have before any record is judged. */
-static int s_check_batch(const Edu__V1__Batch *batch, char *err, size_t errlen)
-{
-    size_t id_len = strlen(batch->spool_id);
-    if (id_len < 8 || id_len > 64 || strspn(batch->spool_id, "0123456789abcdef") != id_len)
-        return errorf(err, errlen, "spool_id \"%.64s\" is not 8 to 64 lowercase hex digits",
-                      batch->spool_id);
-    if (batch->n_records > S_MAX_RECORDS)
-        return errorf(err, errlen, "batch of %zu records exceeds %d", batch->n_records,
-                      S_MAX_RECORDS);
-    for (size_t i = 0; i < batch->n_records; i++) {
-        uint64_t seq = batch->records[i]->seq;
-        if (seq == 0 || (i && seq <= batch->records[i - 1]->seq))
-            return errorf(err, errlen, "record %zu has seq %llu, not above the one before", i,
-                          (unsigned long long) seq);
-    }
-    return 0;
 }
 
 /*  Metrics of one answered batch. */
@@ -371,39 +462,55 @@ static void s_self_count(aggregator_t *self, const char *school, const Edu__V1__
 }
 
 /*  Decodes, checks, validates and prepares a batch (takes routing_id) and hands it to the
- *  writer; a message that is no batch is answered at once. */
-static void s_self_handle_batch(aggregator_t *self, const char *school, zframe_t **routing_id,
-                                zframe_t *payload)
+ *  writer; a message that is no batch, or comes with a key revoked since its connection
+ *  opened, is answered at once. */
+static void s_self_handle_batch(aggregator_t *self, const char *school, const char *key,
+                                zframe_t **routing_id, zframe_t *payload)
 {
     char err[1024] = "";
     Edu__V1__Ack ack = EDU__V1__ACK__INIT;
-    Edu__V1__Batch *batch =
-        edu__v1__batch__unpack(NULL, zframe_size(payload), zframe_data(payload));
-    if (!batch || s_check_batch(batch, err, sizeof err) != 0) {
-        if (!batch)
-            snprintf(err, sizeof err, "cannot decode a %zu-byte message as edu.v1.Batch",
-                     zframe_size(payload));
+    if (!s_self_key_allowed(self, school, key)) {
+        log_complain(&self->revoked, LOG_LEVEL_WARN, "aggregator",
+                     "refused a batch of school %s: its key %s is no longer among the schools' "
+                     "certificates (revoked)", school, key);
+        metrics_add(self->metrics, "edu_batches_total", "status=\"unauthorized\"", 1);
+        ack.status = EDU__V1__ACK__STATUS__UNAUTHORIZED;
+        ack.detail = "this school's key is no longer allowed at the county (revoked): nothing "
+                     "was stored; ask the county education bureau to register the school's key";
+        s_self_reply(self, routing_id, &ack);
+        return;
+    }
+    intake_batch_t *intake =
+        intake_decode(zframe_data(payload), zframe_size(payload), &self->limits, err, sizeof err);
+    if (!intake) {
+        // err is safe to log: intake escapes what the peer sent
         log_complain(&self->garbage, LOG_LEVEL_WARN, "aggregator", "refused a message from %s: %s",
                      *school ? school : "a peer", err);
+        metrics_add(self->metrics, "edu_batches_total", "status=\"invalid\"", 1);
         ack.status = EDU__V1__ACK__STATUS__INVALID;
         ack.detail = err;
         s_self_reply(self, routing_id, &ack);
-        if (batch)
-            edu__v1__batch__free_unpacked(batch, NULL);
         return;
     }
+    Edu__V1__Batch *batch = intake_batch(intake);
+    time_t now;
+    if (period_now(&now) != 0)
+        now = time(NULL); // EDU_NOW was checked at start
+    validate_window_t window = validate_window(self->rules, now);
     writer_job_t *job = xcalloc(1, sizeof *job);
     job->school = xstrdup(school);
     job->routing_id = *routing_id;
     *routing_id = NULL;
+    job->intake = intake;
     job->batch = batch;
     job->verdicts = xcalloc(batch->n_records ? batch->n_records : 1, sizeof *job->verdicts);
     for (size_t i = 0; i < batch->n_records; i++) {
         const Edu__V1__Record *r = batch->records[i];
         // without CURVE nobody is bound to a key: each record speaks for its own school
-        validate_record(self->schools, self->rules, *school ? school : r->school_code,
+        validate_record(self->schools, self->rules, &window, *school ? school : r->school_code,
                         r->school_code, r->indicator, r->period, r->value, &job->verdicts[i]);
     }
+    s_self_cap_refusals(self, school, job->verdicts, batch->n_records);
     job->prepared = store_prepare(batch, job->verdicts);
     metrics_add(self->metrics, "edu_records_received_total", NULL, (double) batch->n_records);
     zsock_send(self->writer, "sp", "BATCH", job);
@@ -445,7 +552,7 @@ static void s_self_finish_batch(aggregator_t *self, writer_job_t *job)
     store_outcome_clear(&job->outcome);
     store_prepared_destroy(&job->prepared);
     free(job->verdicts);
-    edu__v1__batch__free_unpacked(job->batch, NULL);
+    intake_batch_destroy(&job->intake);
     zframe_destroy(&job->routing_id);
     free(job->school);
     free(job);
@@ -476,13 +583,14 @@ static void s_self_handle_writer(aggregator_t *self)
 static void s_self_handle_receiver(aggregator_t *self)
 {
     zframe_t *routing_id = NULL, *payload = NULL;
-    const char *school = NULL;
+    const char *school = NULL, *key = NULL;
     char err[256];
-    if (receiver_recv(self->receiver, &routing_id, &payload, &school, err, sizeof err) != 0) {
+    if (receiver_recv(self->receiver, &routing_id, &payload, &school, &key, err, sizeof err) !=
+        0) {
         log_complain(&self->garbage, LOG_LEVEL_WARN, "aggregator", "dropped a message: %s", err);
         return;
     }
-    s_self_handle_batch(self, school, &routing_id, payload);
+    s_self_handle_batch(self, school, key, &routing_id, payload);
     zframe_destroy(&routing_id);
     zframe_destroy(&payload);
 }

@@ -48,11 +48,22 @@ const config_key_t aggregator_config_keys[] = {
     S_KEY("aggregator", "http", CONFIG_STRING, "", 0, 0, http,
           "ADDRESS:PORT for Prometheus metrics (/metrics) and the dashboard (/), e.g. "
           "127.0.0.1:9101 (empty = none)"),
+    S_KEY("aggregator", "http_hosts", CONFIG_STRING, "", 0, 0, http_hosts,
+          "further Host header values the HTTP port answers, comma-separated (the name a "
+          "proxy in front of it uses); the bound ADDRESS:PORT is always allowed"),
     S_KEY("aggregator", "alert_group_wait_ms", CONFIG_INT, "5000", 0, 3600000, alert_group_wait_ms,
           "webhooks for people and e-mail wait this long so a burst, or an item that flaps, "
           "goes out as one message"),
     S_KEY("aggregator", "max_batch_bytes", CONFIG_INT, "4194304", 65536, 268435456,
-          max_batch_bytes, "largest message a collector may send (bytes)"),
+          max_batch_bytes, "largest message a collector may send (bytes); a larger one is "
+          "refused with a reason the collector logs"),
+    S_KEY("aggregator", "max_refusals_per_batch", CONFIG_INT, "1000", 0, 100000,
+          max_refusals_per_batch, "refusals of one batch stored one by one in "
+          "edu.rejected_record; the rest are counted by reason in edu.refusal_overflow (the "
+          "school's errors.csv still gets each)"),
+    S_KEY("aggregator", "max_refusals_per_hour", CONFIG_INT, "10000", 0, 100000000,
+          max_refusals_per_hour, "refusals of one sending school stored one by one per hour; "
+          "the rest are counted likewise"),
     S_KEY("curve", "enabled", CONFIG_BOOL, "true", 0, 0, curve_enabled,
           "CURVE encryption and authentication (false only for loopback endpoints)"),
     S_KEY("curve", "secret", CONFIG_STRING, "/etc/edu/keys/aggregator_secret", 0, 0, curve_secret,

@@ -26,7 +26,10 @@ typedef struct {
     char *schools;         // schools.csv
     bool evaluate;         // judge the warnings after every batch
     char *http;            // ADDRESS:PORT of metrics and the dashboard ("" = none)
+    char *http_hosts;      // further Host header values it answers (comma-separated)
     long max_batch_bytes;  // largest message accepted from a collector
+    long max_refusals_per_batch; // refusals of a batch stored one by one
+    long max_refusals_per_hour;  // refusals of a sender stored one by one per hour
     bool curve_enabled;    // [curve] enabled
     char *curve_secret;    // the aggregator's secret certificate
     char *curve_clients;   // schools' public certificates

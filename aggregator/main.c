@@ -1,5 +1,6 @@
 /*  edu-aggregator - the county's aggregator: command line, then the actor */
 #include "aggregator.h"
+#include "http.h"
 #include "log.h"
 #include "migrate.h"
 
@@ -69,6 +70,10 @@ int main(int argc, char **argv)
     }
     int rc = 0;
     if (check) {
+        if (*config.http && !http_is_loopback(config.http))
+            fprintf(stderr, "edu-aggregator: warning: %s: http = %s serves the dashboard and "
+                    "metrics beyond this machine without a password; put it behind a proxy with "
+                    "authentication (docs/operations.md, \"The dashboard\")\n", path, config.http);
         printf("%s: ok\n", path);
     } else if (command) {
         rc = migrate_county(config.owner_database, config.database, config.query_database, err,

@@ -206,6 +206,55 @@ static const pg_migration_t s_migrations[] = {
      "  END IF;"
      " END $grant$;"
      "REVOKE EXECUTE ON FUNCTION edu.grant_roles(text, text) FROM PUBLIC;"},
+    {8, "grants listed in a table; refusals beyond a cap counted, not stored one by one",
+     // What edu.grant_roles grants, one row per GRANT: later migrations add rows for their
+     // tables instead of rewriting the function. Owner-only (revoked from PUBLIC).
+     "CREATE TABLE edu.role_grant ("
+     "  role text NOT NULL CHECK (role IN ('writer', 'reader')),"
+     "  privileges text NOT NULL,"
+     "  objects text NOT NULL);"
+     "REVOKE ALL ON edu.role_grant FROM PUBLIC;"
+     "INSERT INTO edu.role_grant (role, privileges, objects) VALUES"
+     " ('writer', 'USAGE', 'SCHEMA edu'),"
+     " ('writer', 'SELECT, INSERT', 'edu.observation_log, edu.rejected_log,"
+     "   edu.warning_transition, edu.alert'),"
+     " ('writer', 'SELECT, INSERT, UPDATE', 'edu.current_value, edu.spool_state,"
+     "   edu.alert_destination, edu.county_aggregate'),"
+     " ('writer', 'SELECT, INSERT, UPDATE, DELETE', 'edu.warning_state'),"
+     " ('writer', 'SELECT, INSERT, DELETE', 'edu.school, edu.indicator, edu.setting'),"
+     " ('writer', 'SELECT', 'edu.schema_version, edu.observation, edu.current_observation,"
+     "   edu.rejected_record, edu.current_warning, edu.alert_json, edu.county_warning_change'),"
+     " ('writer', 'USAGE', 'SEQUENCE edu.warning_transition_id_seq'),"
+     " ('reader', 'USAGE', 'SCHEMA edu'),"
+     " ('reader', 'SELECT', 'edu.county_aggregate, edu.county_warning_change,"
+     "   edu.current_warning');"
+     "CREATE OR REPLACE FUNCTION edu.grant_roles(writer text, reader text) RETURNS void"
+     " LANGUAGE plpgsql AS $grant$"
+     " DECLARE g record; who text;"
+     " BEGIN"
+     "  FOR g IN SELECT * FROM edu.role_grant LOOP"
+     "   who := CASE g.role WHEN 'writer' THEN writer ELSE reader END;"
+     "   IF who IS NOT NULL AND who <> current_user THEN"
+     "    EXECUTE format('GRANT %s ON %s TO %I', g.privileges, g.objects, who);"
+     "   END IF;"
+     "  END LOOP;"
+     " END $grant$;"
+     // A school (or a key) that sends refusal after refusal fills no disk: beyond a cap per
+     // batch and per sender and hour, refusals are counted here, by reason, one row per batch.
+     "CREATE TABLE edu.refusal_overflow ("
+     "  sender text NOT NULL,"
+     "  spool_id text NOT NULL,"
+     "  reason text NOT NULL,"
+     "  records integer NOT NULL,"
+     "  first_seq bigint NOT NULL,"
+     "  last_seq bigint NOT NULL,"
+     "  received_at timestamptz NOT NULL);"
+     "INSERT INTO edu.role_grant (role, privileges, objects) VALUES"
+     " ('writer', 'SELECT, INSERT', 'edu.refusal_overflow');"
+     // Each refusal with the key that sent it, beside the school it names.
+     "CREATE OR REPLACE VIEW edu.rejected_record AS"
+     "  SELECT school_code, indicator, period, reason, received_at, sender"
+     "  FROM edu.rejected_log;"},
 };
 
 int migrate_latest(void)

@@ -7,6 +7,9 @@
  *  store_rollback). Four round trips per batch whatever its size, and no per-record index
  *  probe.
  *
+ *  A refusal beyond the caps (verdict_t.summarized) travels without its detail (NULL in the
+ *  stage) and is counted by reason in edu.refusal_overflow instead of stored as a row.
+ *
  *  Which record of a batch is the latest of its school x indicator x period is decided here,
  *  with a hash of the batch's keys, and sent as the stage's `latest` column: PostgreSQL then
  *  upserts the current values without sorting the batch (that sort was a third of its work).
@@ -70,7 +73,13 @@ static const char *s_move_sql =
     "                                source_row)"
     "  SELECT school_code, indicator, period, value, reason, column_name, detail, now(), $1, $2,"
     "         seq, source_file, source_row"
-    "  FROM edu_stage WHERE reason IS NOT NULL AND seq > $4::bigint)"
+    "  FROM edu_stage WHERE reason IS NOT NULL AND detail IS NOT NULL AND seq > $4::bigint),"
+    " summarized AS ("
+    "  INSERT INTO edu.refusal_overflow (sender, spool_id, reason, records, first_seq, last_seq,"
+    "                                    received_at)"
+    "  SELECT $1, $2, reason, count(*), min(seq), max(seq), now()"
+    "  FROM edu_stage WHERE reason IS NOT NULL AND detail IS NULL AND seq > $4::bigint"
+    "  GROUP BY reason)"
     " INSERT INTO edu.spool_state (sender, spool_id, hwm) VALUES ($1, $2, $3::bigint)"
     " ON CONFLICT (sender, spool_id) DO UPDATE SET hwm = EXCLUDED.hwm, updated_at = now()";
 
@@ -179,7 +188,10 @@ static void s_copy_row(zchunk_t *buf, const Edu__V1__Record *r, const verdict_t 
     zchunk_extend(buf, "\t", 1);
     zchunk_extend(buf, v->column, strlen(v->column));
     zchunk_extend(buf, "\t", 1);
-    pg_copy_field(buf, v->detail, sizeof v->detail);
+    if (v->summarized)
+        zchunk_extend(buf, "\\N", 2); // no detail: counted in edu.refusal_overflow
+    else
+        pg_copy_field(buf, v->detail, sizeof v->detail);
     zchunk_extend(buf, "\tf\n", 3);
 }
 

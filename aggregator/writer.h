@@ -27,6 +27,7 @@
 #define EDU_WRITER_H
 
 #include "evaluate.h"
+#include "intake.h"
 #include "rules.h"
 #include "schools.h"
 #include "store.h"
@@ -46,7 +47,8 @@ typedef struct {
 typedef struct {
     char *school;                 // the key's school ("" without CURVE)
     zframe_t *routing_id;         // whom to answer
-    Edu__V1__Batch *batch;        // the decoded batch
+    intake_batch_t *intake;       // the decoded batch and what holds its memory
+    Edu__V1__Batch *batch;        // the decoded batch (borrowed from intake)
     verdict_t *verdicts;          // one per record
     store_prepared_t *prepared;   // its COPY rows
     store_status_t status;        // what store_batch returned

@@ -76,3 +76,11 @@ int period_now(time_t *out)
     *out = time(NULL);
     return 0;
 }
+
+int period_current_year(time_t now)
+{
+    time_t china = now + 8 * 3600;
+    struct tm tm;
+    gmtime_r(&china, &tm);
+    return tm.tm_year + 1900 - (tm.tm_mon < 8); // tm_mon 8 is September
+}

@@ -20,4 +20,8 @@ int period_parse_time(const char *text, time_t *out);
  *  Returns -1 when EDU_NOW is set but malformed. */
 int period_now(time_t *out);
 
+/*  The first year of the academic year under way at `now`, China time (UTC+8): a year begins on
+ *  1 September, so 2025-11-08 is in 2025-2026 (2025) and 2026-03-01 still is. */
+int period_current_year(time_t now);
+
 #endif

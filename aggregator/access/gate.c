@@ -14,6 +14,7 @@ typedef struct {
     keys_dir_t *keys;       // loaded (NULL until first needed or while unreadable)
     int64_t next_reload_ms; // no reload for an unknown key before this
     struct timespec mtime;  // the directory's when loaded
+    log_complain_t skipped; // files of the directory that are not certificates
 } s_domain_t;
 
 static bool s_changed(s_domain_t *d)
@@ -48,11 +49,38 @@ static const char *s_name(s_domain_t *d, const char *key)
     keys_dir_destroy(&d->keys);
     d->keys = fresh;
     s_changed(d);
+    const char *problem;
+    size_t skipped = keys_dir_skipped(fresh, &problem);
+    if (skipped)
+        log_complain(&d->skipped, LOG_LEVEL_WARN, "gate",
+                     "skipped %zu file(s) of the %s certificates that are not readable public "
+                     "certificates (the others are in force): %s", skipped, d->domain, problem);
+    else
+        log_release(&d->skipped, "gate", "every file of the %s certificates is readable",
+                    d->domain);
     return keys_dir_name(d->keys, key);
 }
 
-/*  One ZAP request: version, request id, domain, address, identity, mechanism, credentials. */
-static void s_handle(zsock_t *handler, s_domain_t *domains, size_t n)
+/*  The ZAP reply's metadata (ZMTP properties: name length, name, 4-byte value length, value):
+ *  GATE_KEY_PROPERTY = the key, so that each message tells which key sent it. */
+static zframe_t *s_metadata(const char *key)
+{
+    size_t name_len = strlen(GATE_KEY_PROPERTY), value_len = strlen(key);
+    zframe_t *frame = zframe_new(NULL, 1 + name_len + 4 + value_len);
+    byte *p = zframe_data(frame);
+    *p++ = (byte) name_len;
+    memcpy(p, GATE_KEY_PROPERTY, name_len);
+    p += name_len;
+    for (int shift = 24; shift >= 0; shift -= 8)
+        *p++ = (byte) (value_len >> shift);
+    memcpy(p, key, value_len);
+    return frame;
+}
+
+/*  One ZAP request: version, request id, domain, address, identity, mechanism, credentials.
+ *  Refused keys are logged with back-off and a count (refused): a burst of handshakes with
+ *  random keys writes a line, not a line each. */
+static void s_handle(zsock_t *handler, s_domain_t *domains, size_t n, log_complain_t *refused)
 {
     zmsg_t *request = zmsg_recv(handler);
     if (!request)
@@ -75,9 +103,13 @@ static void s_handle(zsock_t *handler, s_domain_t *domains, size_t n)
                 break;
             }
         }
-        if (*status != '2')
-            log_info("gate", "refused key %s from %s on \"%s\": not among the %s certificates",
-                     key, address ? address : "?", domain ? domain : "", domain ? domain : "");
+        if (*status != '2') {
+            char shown_address[80], shown_domain[40];
+            log_complain(refused, LOG_LEVEL_WARN, "gate",
+                         "refused key %s from %s on \"%s\": not among its certificates", key,
+                         str_escape(address, shown_address, sizeof shown_address),
+                         str_escape(domain, shown_domain, sizeof shown_domain));
+        }
     }
     zmsg_t *reply = zmsg_new();
     zmsg_addstr(reply, "1.0");
@@ -85,7 +117,12 @@ static void s_handle(zsock_t *handler, s_domain_t *domains, size_t n)
     zmsg_addstr(reply, status);
     zmsg_addstr(reply, text);
     zmsg_addstr(reply, user);
-    zmsg_addmem(reply, NULL, 0); // no metadata
+    if (*status == '2') {
+        zframe_t *metadata = s_metadata(key);
+        zmsg_append(reply, &metadata);
+    } else {
+        zmsg_addmem(reply, NULL, 0); // no metadata
+    }
     zmsg_send(&reply, handler);
     zframe_destroy(&credential);
     free(version), free(id), free(domain), free(address), free(identity), free(mechanism);
@@ -100,10 +137,11 @@ void gate_actor(zsock_t *pipe, void *args)
     zsock_t *handler = zsock_new_rep("inproc://zeromq.zap.01");
     zsock_signal(pipe, handler ? 0 : 1);
     zpoller_t *poller = handler ? zpoller_new(pipe, handler, NULL) : NULL;
+    log_complain_t refused = {0};
     while (poller) {
         zsock_t *which = zpoller_wait(poller, -1);
         if (which == handler) {
-            s_handle(handler, domains, 2);
+            s_handle(handler, domains, 2, &refused);
             continue;
         }
         char *command = which == pipe ? zstr_recv(pipe) : NULL;

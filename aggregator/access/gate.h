@@ -5,7 +5,9 @@
  *  only supervisors and the province may subscribe to `alerts` or ask `query` (domain
  *  "readers", the `readers` directory). The gate answers each CURVE handshake from the
  *  directory of the socket's ZAP domain; the User-Id of every message on the connection is
- *  then the name of the certificate file that allowed the key (a school's code). A key
+ *  then the name of the certificate file that allowed the key (a school's code), and its
+ *  GATE_KEY_PROPERTY the key itself, so that a key revoked while its connection stays open can
+ *  be refused batch by batch (the aggregator checks it against the directory). A key
  *  not found is looked up again after reloading the directory (at most once a second), so a
  *  certificate copied in is honoured without a restart, and a removed one is refused.
  *
@@ -18,6 +20,7 @@
 
 #define GATE_SCHOOLS "schools" // ZAP domain of the collectors' socket
 #define GATE_READERS "readers" // ZAP domain of the alerts and query sockets
+#define GATE_KEY_PROPERTY "X-Key" // each message's metadata: the Z85 public key that sent it
 
 typedef struct {
     const char *schools; // directory of the schools' public certificates

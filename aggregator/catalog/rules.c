@@ -82,6 +82,10 @@ static int s_param(rules_t *self, const char *key, const char *value, char *err,
     rule_params_t *p = &self->params;
     if (strcmp(key, "first_period") == 0)
         return s_period(key, value, &p->first_period, err, errlen);
+    if (strcmp(key, "accept_from") == 0)
+        return s_period(key, value, &p->accept_from, err, errlen);
+    if (strcmp(key, "accept_ahead_years") == 0)
+        return s_int(key, value, 0, 10, &p->accept_ahead_years, err, errlen);
     if (strcmp(key, "deadline") == 0) {
         int m = 0, d = 0, n = 0;
         if (sscanf(value, "%2d-%2d%n", &m, &d, &n) != 2 || value[n] || m < 1 || m > 12 || d < 1 ||
@@ -261,6 +265,8 @@ rules_t *rules_load(const char *path, char *err, size_t errlen)
     self->path = path;
     self->params = (rule_params_t){
         .first_period = 2023,
+        .accept_from = 2000,
+        .accept_ahead_years = 1,
         .deadline_month = 10,
         .deadline_day = 31,
         .missing_red_days = 14,

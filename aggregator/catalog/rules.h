@@ -45,6 +45,8 @@ typedef struct {
 
 typedef struct {
     int first_period;             // first year of the first period `missing` covers
+    int accept_from;              // records for periods before this first year are refused
+    int accept_ahead_years;       // ... and for periods beyond the present one plus this
     int deadline_month;           // deadline of year Y-(Y+1) is Y-deadline_month-deadline_day
     int deadline_day;
     double missing_red_days;      // red this many days after the deadline

@@ -27,7 +27,9 @@ static const char *s_summary_sql =
     "SELECT json_build_object('county', $1::text, 'period', " S_LATEST ","
     "  'schools', (SELECT count(*) FROM edu.school),"
     "  'red', (SELECT count(*) FROM edu.warning_state WHERE level = 'red'),"
-    "  'yellow', (SELECT count(*) FROM edu.warning_state WHERE level = 'yellow'))::text";
+    "  'yellow', (SELECT count(*) FROM edu.warning_state WHERE level = 'yellow'),"
+    "  'refusals_counted', (SELECT coalesce(sum(records), 0) FROM edu.refusal_overflow"
+    "    WHERE received_at > now() - interval '1 day'))::text";
 
 static const char *s_matrix_sql =
     "WITH p AS (SELECT " S_LATEST " AS period),"
@@ -149,16 +151,28 @@ static void s_handle(void *arg, const char *path, http_answer_t *answer)
     answer->size = strlen(answer->body);
 }
 
-dashboard_t *dashboard_new(const char *listen, const char *conninfo, const char *county,
-                           metrics_t *metrics, char *err, size_t errlen)
+dashboard_t *dashboard_new(const char *listen, const char *hosts, const char *conninfo,
+                           const char *county, metrics_t *metrics, char *err, size_t errlen)
 {
     dashboard_t *self = xcalloc(1, sizeof *self);
     self->conninfo = xstrdup(conninfo);
     self->county = xstrdup(county);
     self->metrics = metrics;
     self->http = http_new(listen, s_handle, self, err, errlen);
-    if (!self->http)
+    if (!self->http) {
         dashboard_destroy(&self);
+        return NULL;
+    }
+    for (const char *h = hosts; h && *h;) { // "name:port, other:port"
+        h += strspn(h, " ,");
+        size_t n = strcspn(h, " ,");
+        if (n) {
+            char *one = xstrndup(h, n);
+            http_allow_host(self->http, one);
+            free(one);
+        }
+        h += n;
+    }
     return self;
 }
 

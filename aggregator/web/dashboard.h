@@ -23,8 +23,8 @@
 typedef struct dashboard_t dashboard_t;
 
 /*  Serves on listen ("ADDRESS:PORT"); borrows metrics. Returns NULL with err. */
-dashboard_t *dashboard_new(const char *listen, const char *conninfo, const char *county,
-                           metrics_t *metrics, char *err, size_t errlen);
+dashboard_t *dashboard_new(const char *listen, const char *hosts, const char *conninfo,
+                           const char *county, metrics_t *metrics, char *err, size_t errlen);
 void dashboard_destroy(dashboard_t **self_p);
 
 #endif

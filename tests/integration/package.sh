@@ -56,7 +56,9 @@ check_eq "$?" 0 "compose's keys service runs"
 "$bin/edu-collector" -c "$work/compose/2143004052/collector.ini" --check >/dev/null
 check_eq "$?" 0 "compose's collector config passes --check"
 sed "s|/etc/edu/rules.ini|$src/deploy/rules.ini|; s|/usr/share/eduwatch/sample|$src/deploy/sample|" \
-  "$work/compose/aggregator.ini" >"$work/compose/aggregator-here.ini"
+  "$work/compose/aggregator/aggregator.ini" >"$work/compose/aggregator-here.ini"
 "$bin/edu-aggregator" -c "$work/compose/aggregator-here.ini" --check >/dev/null
 check_eq "$?" 0 "compose's aggregator config passes --check"
+check_eq "$(find "$work/compose/2143004052" "$work/compose/aggregator" -name '*_secret' -printf '%P\n' | sort | tr '\n' ' ')" \
+  "2143004052_secret aggregator_secret " "each service's folder holds its own secret only"
 check_done
