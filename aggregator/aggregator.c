@@ -70,6 +70,8 @@ struct aggregator_t {
     zhashx_t *refusals;                // sender -> s_refusals_t: stored this hour
     log_complain_t capped;             // refusals counted rather than stored, with back-off
     intake_limits_t limits;            // what one message may cost
+    cases_config_t cases;              // the response loop's numbers (the writer borrows them)
+    char dashboard_url[128];           // for links in digests ("" without the HTTP port)
     zactor_t **deliver;                // one per destination: the PUB socket first
     size_t deliver_count;              // how many
 };
@@ -308,6 +310,9 @@ aggregator_t *aggregator_new(const aggregator_config_t *config, char *err, size_
                           self->metrics, err, errlen);
         if (!self->dashboard)
             goto failed;
+        const char *host = *config->http_hosts ? config->http_hosts : config->http;
+        snprintf(self->dashboard_url, sizeof self->dashboard_url, "http://%.*s/",
+                 (int) strcspn(host, ", "), host);
         if (!http_is_loopback(config->http))
             log_warn("aggregator", "http = %s serves the dashboard beyond this machine without a "
                      "password: put it behind a proxy with authentication "
@@ -317,7 +322,10 @@ aggregator_t *aggregator_new(const aggregator_config_t *config, char *err, size_
         self->evaluate = evaluate_new(config->county, self->rules, self->schools);
     }
     if (config->curve_enabled) {
-        gate_config_t gc = {.schools = config->curve_clients, .readers = config->curve_readers};
+        gate_config_t gc = {.schools = config->curve_clients,
+                            .readers = config->curve_readers,
+                            .supervisors = config->curve_supervisors,
+                            .province = config->curve_province};
         self->gate = zactor_new(gate_actor, &gc);
         if (!self->gate) {
             errorf(err, errlen, "could not start the ZAP handler (is another one running?)");
@@ -335,8 +343,15 @@ aggregator_t *aggregator_new(const aggregator_config_t *config, char *err, size_
     self->receiver = receiver_new(&rc, err, errlen);
     if (!self->receiver)
         goto failed;
+    self->cases = (cases_config_t){.yellow_days = config->case_yellow_days,
+                                   .ack_days = config->case_ack_days,
+                                   .reopen_days = config->case_reopen_days,
+                                   .digest_items = config->digest_items,
+                                   .dashboard = self->dashboard_url};
+    period_parse_duration(config->repeat_interval, &self->cases.repeat_s, err, errlen);
     writer_config_t wc = {.store = self->store,
                           .evaluate = self->evaluate,
+                          .cases = &self->cases,
                           .county = config->county,
                           .rules = self->rules,
                           .schools = self->schools};

@@ -4,6 +4,7 @@
 #include "aggregator_config.h"
 
 #include "keys.h"
+#include "period.h"
 #include "receiver.h"
 #include "rules.h"
 #include "schools.h"
@@ -20,6 +21,12 @@
 static int s_check_county(const char *value, char *err, size_t errlen)
 {
     return config_check_digits(value, 6, err, errlen);
+}
+
+static int s_check_duration(const char *value, char *err, size_t errlen)
+{
+    long seconds;
+    return period_parse_duration(value, &seconds, err, errlen);
 }
 
 const config_key_t aggregator_config_keys[] = {
@@ -48,6 +55,20 @@ const config_key_t aggregator_config_keys[] = {
     S_KEY("aggregator", "http", CONFIG_STRING, "", 0, 0, http,
           "ADDRESS:PORT for Prometheus metrics (/metrics) and the dashboard (/), e.g. "
           "127.0.0.1:9101 (empty = none)"),
+    S_KEY("aggregator", "case_yellow_days", CONFIG_INT, "30", 1, 3650, case_yellow_days,
+          "a warning yellow this many days opens a case (a red one opens it at once)"),
+    S_KEY("aggregator", "case_ack_days", CONFIG_INT, "7", 1, 3650, case_ack_days,
+          "a case not acknowledged within this many days is escalated (督办)"),
+    S_KEY("aggregator", "case_reopen_days", CONFIG_INT, "365", 0, 3650, case_reopen_days,
+          "a closed case whose warning turns yellow or red again within this many days "
+          "reopens (回头看)"),
+    {"aggregator", "repeat_interval", CONFIG_STRING, "7d", 0, 0,
+     offsetof(aggregator_config_t, repeat_interval),
+     "people's destinations are reminded of the red cases still open this often: 7d, 12h, "
+     "30m (0 = never)", s_check_duration},
+    S_KEY("aggregator", "digest_items", CONFIG_INT, "10", 0, 1000000, digest_items,
+          "a full judgement (the first, or after new rules) raising more alerts than this "
+          "reaches people as one digest (the JSON webhook and the PUB socket get each)"),
     S_KEY("aggregator", "http_hosts", CONFIG_STRING, "", 0, 0, http_hosts,
           "further Host header values the HTTP port answers, comma-separated (the name a "
           "proxy in front of it uses); the bound ADDRESS:PORT is always allowed"),
@@ -71,7 +92,15 @@ const config_key_t aggregator_config_keys[] = {
     S_KEY("curve", "clients", CONFIG_STRING, "/etc/edu/keys/schools", 0, 0, curve_clients,
           "public certificates of the schools allowed to submit, each named by its school code"),
     S_KEY("curve", "readers", CONFIG_STRING, "/etc/edu/keys/readers", 0, 0, curve_readers,
-          "public certificates allowed on `alerts` and `query`"),
+          "public certificates allowed to read: `alerts`, and `query` for warnings, cases and "
+          "the province's pull"),
+    S_KEY("curve", "supervisors", CONFIG_STRING, "", 0, 0, curve_supervisors,
+          "public certificates of supervisors (督学), who read like readers and act: cases, "
+          "silences, a year's approval; a certificate's `name` is the person shown in events "
+          "(edu-keygen --name) (empty = none)"),
+    S_KEY("curve", "province", CONFIG_STRING, "", 0, 0, curve_province,
+          "public certificates of the province, which may pull and accept or return a year, "
+          "nothing else (empty = none)"),
     {"webhook.*", "url", CONFIG_STRING, NULL, 0, 0, 0, "URL POSTed with each alert", NULL},
     {"webhook.*", "format", CONFIG_STRING, "json", 0, 0, 0, "json | dingtalk | wecom", NULL},
     {"webhook.*", "min_level", CONFIG_STRING, "yellow", 0, 0, 0, "yellow | red", NULL},
@@ -156,15 +185,19 @@ int aggregator_config_load(const char *path, aggregator_config_t *config, char *
         if (!cert)
             return -1;
         zcert_destroy(&cert);
-        char inner[512];
-        keys_dir_t *clients = keys_dir_load(config->curve_clients, inner, sizeof inner);
-        if (!clients)
-            return errorf(err, errlen, "%s: [curve] clients: %s", path, inner);
-        keys_dir_destroy(&clients);
-        keys_dir_t *readers = keys_dir_load(config->curve_readers, inner, sizeof inner);
-        if (!readers)
-            return errorf(err, errlen, "%s: [curve] readers: %s", path, inner);
-        keys_dir_destroy(&readers);
+        const char *dirs[][2] = {{"clients", config->curve_clients},
+                                 {"readers", config->curve_readers},
+                                 {"supervisors", config->curve_supervisors},
+                                 {"province", config->curve_province}};
+        for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+            if (!*dirs[i][1] && i >= 2)
+                continue; // supervisors and province are optional
+            char inner[512];
+            keys_dir_t *keys = keys_dir_load(dirs[i][1], inner, sizeof inner);
+            if (!keys)
+                return errorf(err, errlen, "%s: [curve] %s: %s", path, dirs[i][0], inner);
+            keys_dir_destroy(&keys);
+        }
     }
     rules_t *rules = rules_load(config->rules, err, errlen);
     if (!rules)

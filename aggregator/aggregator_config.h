@@ -30,10 +30,17 @@ typedef struct {
     long max_batch_bytes;  // largest message accepted from a collector
     long max_refusals_per_batch; // refusals of a batch stored one by one
     long max_refusals_per_hour;  // refusals of a sender stored one by one per hour
+    long case_yellow_days;  // yellow this long opens a case
+    long case_ack_days;     // not acknowledged this long: escalated
+    long case_reopen_days;  // closed cases reopen within this
+    char *repeat_interval;  // reminders of open red cases ("7d")
+    long digest_items;      // a full judgement with more alerts: one digest for people
     bool curve_enabled;    // [curve] enabled
     char *curve_secret;    // the aggregator's secret certificate
     char *curve_clients;   // schools' public certificates
-    char *curve_readers;   // supervisors' and the province's public certificates
+    char *curve_readers;   // readers' public certificates (read only)
+    char *curve_supervisors; // supervisors' (read, and act on cases, silences, approval)
+    char *curve_province;  // the province's (pull, accept or return a year)
     char *smtp_url;        // [smtp] url, for the alert stage
     char *smtp_from;       // [smtp] from
     long alert_group_wait_ms; // people's destinations let a burst gather this long

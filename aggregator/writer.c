@@ -18,11 +18,14 @@
 #include <string.h>
 
 #define S_SWEEP_RETRY_MS 2000 // after a failed sweep, the next try waits this long
+#define S_CASES_EVERY_MS 10000 // the response loop's clock is read this often
 
 typedef struct {
     zsock_t *pipe;               // to the aggregator's main thread
     store_t *store;              // the database (borrowed)
     evaluate_t *evaluate;        // the warnings (borrowed; NULL when evaluation is off)
+    const cases_config_t *cases; // the response loop's numbers (borrowed)
+    int64_t next_cases_ms;       // no cases sweep before this
     char *county;                // 6-digit code
     const rules_t *rules;        // rules in force (borrowed)
     const schools_t *schools;    // registry in force (borrowed)
@@ -38,6 +41,7 @@ static s_self_t *s_self_new(zsock_t *pipe, const writer_config_t *config)
     self->pipe = pipe;
     self->store = config->store;
     self->evaluate = config->evaluate;
+    self->cases = config->cases;
     self->county = xstrdup(config->county);
     self->rules = config->rules;
     self->schools = config->schools;
@@ -188,8 +192,11 @@ static void s_self_handle_batch(s_self_t *self, writer_job_t *job)
     if (st == STORE_OK && self->evaluate && job->outcome.through > job->outcome.stored_from) {
         size_t count;
         evaluate_record_t *records = s_stored_records(job, &count);
+        time_t now;
         if (evaluate_batch(self->evaluate, store_conn(self->store), records, count, err,
-                           errlen) != 0)
+                           errlen) != 0 ||
+            period_now(&now) != 0 ||
+            cases_apply(store_conn(self->store), self->cases, now, false, err, errlen) != 0)
             st = STORE_RETRY; // the batch is sent again; the evaluator reloads before it
         free(records);
     }
@@ -233,7 +240,8 @@ static void s_self_handle_pipe(s_self_t *self)
 }
 
 /*  Re-judges what time or new rules changed (see evaluate_sweep_due), in a transaction of its
- *  own, through the same end as a batch's. */
+ *  own, through the same end as a batch's; the cases follow, and a full judgement's alerts
+ *  reach people as one digest. */
 static void s_self_sweep(s_self_t *self)
 {
     time_t now;
@@ -241,9 +249,14 @@ static void s_self_sweep(s_self_t *self)
         !evaluate_sweep_due(self->evaluate, now))
         return;
     char err[1024];
+    bool full = evaluate_full_due(self->evaluate);
     store_status_t st = store_begin(self->store, err, sizeof err);
+    PGconn *conn = store_conn(self->store);
+    long long before = st == STORE_OK ? cases_last_alert(conn, err, sizeof err) : -1;
     if (st == STORE_OK &&
-        evaluate_sweep(self->evaluate, store_conn(self->store), now, err, sizeof err) != 0)
+        (before < 0 || evaluate_sweep(self->evaluate, conn, now, err, sizeof err) != 0 ||
+         cases_apply(conn, self->cases, now, full, err, sizeof err) != 0 ||
+         (full && cases_digest(conn, self->cases, before, now, err, sizeof err) != 0)))
         st = STORE_RETRY;
     if (s_self_end(self, st, err, sizeof err) != STORE_OK) {
         log_complain(&self->sweep_trouble, LOG_LEVEL_WARN, "writer",
@@ -254,6 +267,28 @@ static void s_self_sweep(s_self_t *self)
     log_release(&self->sweep_trouble, "writer", "warnings judged again");
 }
 
+/*  The response loop's clock: cases of items yellow for long, overdue cases, reminders. */
+static void s_self_sweep_cases(s_self_t *self)
+{
+    time_t now;
+    if (!self->evaluate || clock_mono_ms() < self->next_cases_ms || period_now(&now) != 0 ||
+        evaluate_full_due(self->evaluate))
+        return; // cases follow the warnings: not before they are judged
+    self->next_cases_ms = clock_mono_ms() + S_CASES_EVERY_MS;
+    char err[1024];
+    store_status_t st = store_begin(self->store, err, sizeof err);
+    int written = st == STORE_OK ? cases_sweep(store_conn(self->store), self->cases, now, err,
+                                               sizeof err)
+                                 : -1;
+    if (st == STORE_OK && written < 0)
+        st = STORE_RETRY;
+    if (s_self_end(self, st, err, sizeof err) != STORE_OK)
+        log_complain(&self->sweep_trouble, LOG_LEVEL_WARN, "writer",
+                     "could not follow the cases: %s; trying again", err);
+    else if (written > 0)
+        log_info("writer", "cases: %d events by the clock", written);
+}
+
 void writer_actor(zsock_t *pipe, void *args)
 {
     s_self_t *self = s_self_new(pipe, args);
@@ -262,6 +297,7 @@ void writer_actor(zsock_t *pipe, void *args)
     zsock_signal(pipe, 0);
     while (!self->terminated) {
         s_self_sweep(self); // before the first batch too: it loads the evaluator's memory
+        s_self_sweep_cases(self);
         if (zpoller_wait(poller, 1000) == pipe)
             s_self_handle_pipe(self);
     }

@@ -7,11 +7,13 @@
  *  instead of taking turns. The writer does everything that needs the database, and owns the
  *  transaction, in one place (s_self_handle_batch, s_self_end):
  *
- *    store_begin → store_batch → evaluate_batch → store_commit → evaluate_commit → kick
- *                                      (on any failure: store_rollback → evaluate_abort)
+ *    store_begin → store_batch → evaluate_batch → cases_apply → store_commit
+ *                  → evaluate_commit → kick     (on any failure: store_rollback → evaluate_abort)
  *
  *  Sweeps (what time or new rules make due) take the same path with evaluate_sweep in place of
- *  the batch; a reload takes new rules and publishes the catalog. After each commit that may
+ *  the batch (and, after a full judgement, cases_digest), and the response loop's clock
+ *  (cases_sweep: yellow for long, overdue, reminders) runs every few seconds the same way; a
+ *  reload takes new rules and publishes the catalog. After each commit that may
  *  have written alerts it publishes a kick on DELIVER_KICK_ENDPOINT, which the delivery actors
  *  hear. One writer, in order, keeps what a single thread guaranteed before: a spool's batches
  *  are stored in the order they came, and the evaluator's memory is touched by one thread.
@@ -26,6 +28,7 @@
 #ifndef EDU_WRITER_H
 #define EDU_WRITER_H
 
+#include "cases.h"
 #include "evaluate.h"
 #include "intake.h"
 #include "rules.h"
@@ -37,6 +40,7 @@
 typedef struct {
     store_t *store;         // the database (borrowed)
     evaluate_t *evaluate;   // the warnings (borrowed; NULL when evaluation is off)
+    const cases_config_t *cases; // the response loop's numbers (borrowed; with evaluate)
     const char *county;     // 6-digit code, for the catalog (borrowed)
     const rules_t *rules;   // rules in force at start (borrowed)
     const schools_t *schools; // registry in force at start (borrowed)

@@ -11,6 +11,7 @@
 
 struct keys_dir_t {
     zhashx_t *names;   // Z85 public key -> peer name (file name)
+    zhashx_t *people;  // Z85 public key -> the certificate's `name` metadata (or file name)
     size_t skipped;    // files that are not readable public certificates
     char problem[512]; // why the first of them was skipped
 };
@@ -93,6 +94,8 @@ keys_dir_t *keys_dir_load(const char *dir, char *err, size_t errlen)
     keys_dir_t *self = xcalloc(1, sizeof *self);
     self->names = zhashx_new();
     zhashx_set_destructor(self->names, (zhashx_destructor_fn *) zstr_free);
+    self->people = zhashx_new();
+    zhashx_set_destructor(self->people, (zhashx_destructor_fn *) zstr_free);
     struct dirent *e;
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.' || str_ends_with(e->d_name, "_secret"))
@@ -105,7 +108,10 @@ keys_dir_t *keys_dir_load(const char *dir, char *err, size_t errlen)
             char why[512];
             zcert_t *cert = keys_load_public(path, why, sizeof why);
             if (cert) {
+                const char *person = zcert_meta(cert, "name");
                 zhashx_update(self->names, zcert_public_txt(cert), xstrdup(e->d_name));
+                zhashx_update(self->people, zcert_public_txt(cert),
+                              xstrdup(person && *person ? person : e->d_name));
                 zcert_destroy(&cert);
             } else if (self->skipped++ == 0) {
                 snprintf(self->problem, sizeof self->problem, "%s", why);
@@ -122,6 +128,7 @@ void keys_dir_destroy(keys_dir_t **self_p)
     if (!self_p || !*self_p)
         return;
     zhashx_destroy(&(*self_p)->names);
+    zhashx_destroy(&(*self_p)->people);
     free(*self_p);
     *self_p = NULL;
 }
@@ -141,4 +148,9 @@ size_t keys_dir_skipped(const keys_dir_t *self, const char **problem)
     if (problem)
         *problem = self->problem;
     return self->skipped;
+}
+
+const char *keys_dir_person(keys_dir_t *self, const char *public_txt)
+{
+    return zhashx_lookup(self->people, public_txt);
 }

@@ -37,5 +37,8 @@ size_t keys_dir_skipped(const keys_dir_t *self, const char **problem);
 /*  The name bound to a Z85 public key, or NULL. Borrowed. */
 const char *keys_dir_name(keys_dir_t *self, const char *public_txt);
 size_t keys_dir_count(keys_dir_t *self);
+/*  Who holds a key, as the certificate's `name` metadata says (edu-keygen --name), or its file
+ *  name; NULL when the key is not in the directory. Borrowed. */
+const char *keys_dir_person(keys_dir_t *self, const char *public_txt);
 
 #endif

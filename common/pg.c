@@ -203,3 +203,19 @@ void pg_array_free(pg_array_t *self)
     free(self->data);
     *self = (pg_array_t){0};
 }
+
+char *pg_lines(const PGresult *res, const char *none)
+{
+    zchunk_t *out = zchunk_new(NULL, 1024);
+    for (int i = 0; i < PQntuples(res); i++) {
+        zchunk_extend(out, PQgetvalue(res, i, 0), strlen(PQgetvalue(res, i, 0)));
+        zchunk_extend(out, "\n", 1);
+    }
+    if (PQntuples(res) == 0 && none) {
+        zchunk_extend(out, none, strlen(none));
+        zchunk_extend(out, "\n", 1);
+    }
+    char *text = xstrndup((const char *) zchunk_data(out), zchunk_size(out));
+    zchunk_destroy(&out);
+    return text;
+}

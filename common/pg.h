@@ -40,6 +40,10 @@ typedef struct {
 int pg_migrate(PGconn *conn, const char *schema, long long lock_key, const pg_migration_t *list,
                size_t count, const char *program, char *err, size_t errlen);
 
+/*  The first column of every row of res, one per line (each ending in a newline), or none (a
+ *  line for a person when there is no row; NULL for nothing). Malloc'd; the caller frees it. */
+char *pg_lines(const PGresult *res, const char *none);
+
 /*  Appends s (at most limit bytes) to buf as a field of PostgreSQL's COPY text format:
  *  backslash, tab, newline and carriage return escaped, invalid UTF-8 replaced by '?'. */
 void pg_copy_field(zchunk_t *buf, const char *s, size_t limit);

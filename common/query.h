@@ -9,6 +9,19 @@
  *    [QUERY_PULL][county][cursor][limit]    → [ok][county][next cursor][more: 1 or 0]
  *                                             [aggregates as COPY text][warning changes]
  *
+ *  The response loop (readers may list; supervisors may also act; docs/cases.md):
+ *    [QUERY_CASES][json|text][state][school][overdue 1|0][summary 1|0]  → [ok][lines]
+ *    [QUERY_ACK][id][note]                  → [ok][what was done, for a person]
+ *    [QUERY_ASSIGN][id][to][due YYYY-MM-DD][plan]
+ *    [QUERY_NOTE][id][note]
+ *    [QUERY_CLOSE][id][note]                销号: refused while the warning is not green
+ *    [QUERY_SILENCE][k=v,k=v][until][comment]   (until: ISO 8601, or a duration 2d, 12h)
+ *    [QUERY_UNSILENCE][id]
+ *    [QUERY_SILENCES][json|text]            → [ok][lines]
+ *
+ *  Who may ask what is decided by the class of the asking key (the gate's GATE_CLASS_*): readers
+ *  read, supervisors read and act, the province pulls (and accepts or returns a year).
+ *
  *  Parsing is here too, so that it can be tested and fuzzed alone.
  */
 #ifndef EDU_QUERY_H
@@ -24,6 +37,18 @@
 #define QUERY_CURRENT "current"           // what is yellow or red now, as JSON lines
 #define QUERY_CURRENT_TEXT "current text" // the same for a person
 #define QUERY_PULL "pull"                 // the province's page of aggregates
+#define QUERY_CASES "cases"               // the cases, filtered, or their summary (评估)
+#define QUERY_ACK "ack"                   // a supervisor has seen a case
+#define QUERY_ASSIGN "assign"             // a responsible person, a plan and a due date
+#define QUERY_NOTE "note"                 // a note on a case
+#define QUERY_CLOSE "close"               // 销号
+#define QUERY_SILENCE "silence"           // hold matching alerts back from people
+#define QUERY_UNSILENCE "unsilence"       // lift a silence
+#define QUERY_SILENCES "silences"         // the silences
+
+// bounds of what a request may carry
+#define QUERY_MAX_NOTE 2000  // bytes of a note, plan or comment
+#define QUERY_MAX_NAME 64    // bytes of a person's name
 
 // replies
 #define QUERY_OK "ok"       // then the answer's frames

@@ -10,6 +10,7 @@
 
 typedef struct {
     const char *domain;     // ZAP domain
+    const char *class;      // what its keys are: GATE_CLASS_*
     char *dir;              // its certificates
     keys_dir_t *keys;       // loaded (NULL until first needed or while unreadable)
     int64_t next_reload_ms; // no reload for an unknown key before this
@@ -61,25 +62,25 @@ static const char *s_name(s_domain_t *d, const char *key)
     return keys_dir_name(d->keys, key);
 }
 
-/*  The ZAP reply's metadata (ZMTP properties: name length, name, 4-byte value length, value):
- *  GATE_KEY_PROPERTY = the key, so that each message tells which key sent it. */
-static zframe_t *s_metadata(const char *key)
+/*  The ZAP reply's metadata (ZMTP properties: name length, name, 4-byte value length, value). */
+static void s_property(zchunk_t *out, const char *name, const char *value)
 {
-    size_t name_len = strlen(GATE_KEY_PROPERTY), value_len = strlen(key);
-    zframe_t *frame = zframe_new(NULL, 1 + name_len + 4 + value_len);
-    byte *p = zframe_data(frame);
-    *p++ = (byte) name_len;
-    memcpy(p, GATE_KEY_PROPERTY, name_len);
-    p += name_len;
-    for (int shift = 24; shift >= 0; shift -= 8)
-        *p++ = (byte) (value_len >> shift);
-    memcpy(p, key, value_len);
-    return frame;
+    size_t name_len = strlen(name), value_len = strlen(value);
+    byte size[4] = {(byte) (value_len >> 24), (byte) (value_len >> 16), (byte) (value_len >> 8),
+                    (byte) value_len};
+    byte n = (byte) name_len;
+    zchunk_extend(out, &n, 1);
+    zchunk_extend(out, name, name_len);
+    zchunk_extend(out, size, 4);
+    zchunk_extend(out, value, value_len);
 }
 
 /*  One ZAP request: version, request id, domain, address, identity, mechanism, credentials.
- *  Refused keys are logged with back-off and a count (refused): a burst of handshakes with
- *  random keys writes a line, not a line each. */
+ *  The first of the domain's directories holding the key lets it in; every message on the
+ *  connection then carries the certificate's file name as User-Id, and as properties the key
+ *  (GATE_KEY_PROPERTY), its class (GATE_CLASS_PROPERTY) and the person it names
+ *  (GATE_PERSON_PROPERTY). Refused keys are logged with back-off and a count (refused): a burst
+ *  of handshakes with random keys writes a line, not a line each. */
 static void s_handle(zsock_t *handler, s_domain_t *domains, size_t n, log_complain_t *refused)
 {
     zmsg_t *request = zmsg_recv(handler);
@@ -91,6 +92,7 @@ static void s_handle(zsock_t *handler, s_domain_t *domains, size_t n, log_compla
     zframe_t *credential = zmsg_pop(request);
     const char *status = "400", *text = "refused", *user = "";
     char key[41] = "";
+    zchunk_t *metadata = zchunk_new(NULL, 128);
     if (mechanism && strcmp(mechanism, "CURVE") == 0 && credential &&
         zframe_size(credential) == 32) {
         zmq_z85_encode(key, zframe_data(credential), 32);
@@ -100,6 +102,10 @@ static void s_handle(zsock_t *handler, s_domain_t *domains, size_t n, log_compla
                                    : NULL;
             if (name) {
                 status = "200", text = "OK", user = name; // the User-Id of the connection
+                const char *person = keys_dir_person(domains[i].keys, key);
+                s_property(metadata, GATE_KEY_PROPERTY, key);
+                s_property(metadata, GATE_CLASS_PROPERTY, domains[i].class);
+                s_property(metadata, GATE_PERSON_PROPERTY, person ? person : name);
                 break;
             }
         }
@@ -117,13 +123,9 @@ static void s_handle(zsock_t *handler, s_domain_t *domains, size_t n, log_compla
     zmsg_addstr(reply, status);
     zmsg_addstr(reply, text);
     zmsg_addstr(reply, user);
-    if (*status == '2') {
-        zframe_t *metadata = s_metadata(key);
-        zmsg_append(reply, &metadata);
-    } else {
-        zmsg_addmem(reply, NULL, 0); // no metadata
-    }
+    zmsg_addmem(reply, zchunk_data(metadata), zchunk_size(metadata)); // empty when refused
     zmsg_send(&reply, handler);
+    zchunk_destroy(&metadata);
     zframe_destroy(&credential);
     free(version), free(id), free(domain), free(address), free(identity), free(mechanism);
     zmsg_destroy(&request);
@@ -132,8 +134,24 @@ static void s_handle(zsock_t *handler, s_domain_t *domains, size_t n, log_compla
 void gate_actor(zsock_t *pipe, void *args)
 {
     const gate_config_t *config = args;
-    s_domain_t domains[] = {{.domain = GATE_SCHOOLS, .dir = xstrdup(config->schools)},
-                            {.domain = GATE_READERS, .dir = xstrdup(config->readers)}};
+    // In order of precedence within a domain: a key in two directories gets the first's class.
+    struct {
+        const char *domain, *class, *dir;
+    } table[] = {
+        {GATE_SCHOOLS, GATE_CLASS_SCHOOL, config->schools},
+        {GATE_READERS, GATE_CLASS_SUPERVISOR, config->supervisors},
+        {GATE_READERS, GATE_CLASS_PROVINCE, config->province},
+        {GATE_READERS, GATE_CLASS_READER, config->readers},
+        {GATE_ALERTS, GATE_CLASS_SUPERVISOR, config->supervisors},
+        {GATE_ALERTS, GATE_CLASS_READER, config->readers},
+    };
+    s_domain_t domains[sizeof table / sizeof *table];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof table / sizeof *table; i++)
+        if (table[i].dir && *table[i].dir)
+            domains[n++] = (s_domain_t){.domain = table[i].domain,
+                                        .class = table[i].class,
+                                        .dir = xstrdup(table[i].dir)};
     zsock_t *handler = zsock_new_rep("inproc://zeromq.zap.01");
     zsock_signal(pipe, handler ? 0 : 1);
     zpoller_t *poller = handler ? zpoller_new(pipe, handler, NULL) : NULL;
@@ -141,7 +159,7 @@ void gate_actor(zsock_t *pipe, void *args)
     while (poller) {
         zsock_t *which = zpoller_wait(poller, -1);
         if (which == handler) {
-            s_handle(handler, domains, 2, &refused);
+            s_handle(handler, domains, n, &refused);
             continue;
         }
         char *command = which == pipe ? zstr_recv(pipe) : NULL;
@@ -152,7 +170,7 @@ void gate_actor(zsock_t *pipe, void *args)
     }
     zpoller_destroy(&poller);
     zsock_destroy(&handler);
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < n; i++) {
         keys_dir_destroy(&domains[i].keys);
         free(domains[i].dir);
     }

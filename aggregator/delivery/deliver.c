@@ -199,7 +199,7 @@ static int s_round_pub(s_self_t *self, char *err, size_t errlen)
         return -1;
     const char *params[] = {last};
     PGresult *res = s_query(self,
-                            "SELECT j.id, j.level, j.kind, j.body, a.message"
+                            "SELECT j.id, j.level, j.kind, j.body, a.message, a.audience"
                             " FROM edu.alert_json j JOIN edu.alert a USING (id)"
                             " WHERE j.id > $1::bigint ORDER BY j.id LIMIT " S_STR(S_PUB_PAGE),
                             1, params, err, errlen);
@@ -207,6 +207,8 @@ static int s_round_pub(s_self_t *self, char *err, size_t errlen)
         return -1;
     int n = PQntuples(res);
     for (int i = 0; i < n; i++) {
+        if (strcmp(PQgetvalue(res, i, 5), "people") == 0)
+            continue; // a digest or reminder for people: the PUB socket has every item
         zstr_sendfm(self->pub, "%s.%s.%s", self->county, PQgetvalue(res, i, 1),
                     PQgetvalue(res, i, 2));
         zstr_sendm(self->pub, PQgetvalue(res, i, 3));
@@ -225,7 +227,8 @@ static int s_round_json(s_self_t *self, char *err, size_t errlen)
     const char *params[] = {last, self->dest.red_only ? "red" : "yellow"};
     // min_level: red keeps red alerts and the resolutions of red ones
     PGresult *res = s_query(self,
-                            "SELECT j.id, j.body, ($2 = 'yellow' OR a.level = 'red'"
+                            "SELECT j.id, j.body, a.audience <> 'people' AND ($2 = 'yellow'"
+                            "        OR a.level = 'red'"
                             "        OR (a.level = 'green' AND a.previous_level = 'red'))"
                             " FROM edu.alert_json j JOIN edu.alert a USING (id)"
                             " WHERE j.id > $1::bigint ORDER BY j.id LIMIT " S_STR(S_JSON_PAGE),
@@ -253,7 +256,8 @@ static const char *s_people_sql =
     "  ORDER BY id LIMIT " S_STR(S_PEOPLE_PAGE) "),"
     " last AS ("
     "  SELECT DISTINCT ON (kind, subject, stage, indicator, period) *"
-    "  FROM ready ORDER BY kind, subject, stage, indicator, period, id DESC)"
+    "  FROM ready WHERE audience <> 'machines'"  // items a digest stands for
+    "  ORDER BY kind, subject, stage, indicator, period, id DESC)"
     " SELECT through, level, message FROM ("
     "  SELECT (SELECT max(id) FROM ready) AS through, l.level, l.message"
     "  FROM last l"
@@ -393,7 +397,7 @@ static int s_start(s_self_t *self)
             log_error("deliver", "%s", err);
             return -1;
         }
-        zsock_set_zap_domain(self->pub, GATE_READERS); // only the readers' keys
+        zsock_set_zap_domain(self->pub, GATE_ALERTS); // readers' and supervisors' keys
         zcert_apply(cert, self->pub);
         zsock_set_curve_server(self->pub, 1);
         zcert_destroy(&cert);

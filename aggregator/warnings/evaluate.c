@@ -1005,6 +1005,11 @@ static int s_write(evaluate_t *self, PGconn *conn, char *err, size_t errlen)
 //  --------------------------------------------------------------------------
 //  Passes
 
+bool evaluate_full_due(const evaluate_t *self)
+{
+    return self->full_due || !self->loaded;
+}
+
 bool evaluate_sweep_due(evaluate_t *self, time_t now)
 {
     if (self->full_due || !self->loaded || !self->last_sweep)

@@ -61,6 +61,9 @@ void evaluate_commit(evaluate_t *self);
 /*  After a failed batch: forgets the judged changes; memory is reloaded before its next use. */
 void evaluate_abort(evaluate_t *self);
 
+/*  True when the next sweep re-judges everything (at start, after new rules, after a failure). */
+bool evaluate_full_due(const evaluate_t *self);
+
 /*  True when a sweep is due: at start, after evaluate_set_rules, after a failure, or when a
  *  deadline (or a deadline plus the red delay) has passed since the last sweep at `now`. */
 bool evaluate_sweep_due(evaluate_t *self, time_t now);
