@@ -310,6 +310,21 @@ static void s_declare(metrics_t *m)
     metrics_declare(m, "edu_schools_connected", "gauge",
                     "schools that sent a batch in the last 5 minutes");
     metrics_declare(m, "edu_province_pulls_total", "counter", "pages served to the province");
+    // every series known in advance exists from the start, at 0 (rate() then sees its first event)
+    metrics_zero(m, "edu_records_received_total", NULL);
+    metrics_zero(m, "edu_records_stored_total", "result=\"accepted\"");
+    metrics_zero(m, "edu_records_stored_total", "result=\"refused\"");
+    for (refusal_t r = REFUSE_UNKNOWN_SCHOOL; r <= REFUSE_OUT_OF_RANGE; r++) {
+        char labels[64];
+        snprintf(labels, sizeof labels, "reason=\"%s\"", refusal_name(r));
+        metrics_zero(m, "edu_records_refused_total", labels);
+    }
+    metrics_zero(m, "edu_batches_total", "status=\"ok\"");
+    metrics_zero(m, "edu_batches_total", "status=\"gap\"");
+    metrics_zero(m, "edu_batches_total", "status=\"retry\"");
+    metrics_zero(m, "edu_commit_seconds", NULL);
+    metrics_zero(m, "edu_schools_connected", NULL);
+    metrics_zero(m, "edu_province_pulls_total", NULL);
 }
 
 

@@ -14,8 +14,9 @@
 
 static log_level_t s_level = LOG_LEVEL_INFO;
 static const char *s_names[] = {"error", "warn", "info", "debug"};
-static const int s_priorities[] = {3, 4, 6, 7}; // syslog's LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG
-static bool s_journal = false;                  // stderr is the journal: priority prefixes
+static const int s_priorities[] = {3, 4, 6,
+                                   7}; // syslog's LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG
+static bool s_journal = false;         // stderr is the journal: priority prefixes
 static pthread_once_t s_once = PTHREAD_ONCE_INIT;
 
 void log_init(void)
@@ -41,7 +42,7 @@ bool log_enabled(log_level_t level)
 }
 
 __attribute__((format(printf, 3, 0))) static void s_vwrite(log_level_t level, const char *module,
-                                                         const char *fmt, va_list ap)
+                                                           const char *fmt, va_list ap)
 {
     pthread_once(&s_once, log_init);
     char line[2048];
@@ -109,7 +110,8 @@ void log_complain(log_complain_t *c, log_level_t level, const char *module, cons
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     if (c->suppressed)
-        log_write(level, module, "%s (repeated %llu times)", line, (unsigned long long) c->suppressed);
+        log_write(level, module, "%s (repeated %llu times)", line,
+                  (unsigned long long) c->suppressed);
     else
         log_write(level, module, "%s", line);
     c->suppressed = 0;

@@ -17,6 +17,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 echo "== dependencies"
 edu_install_deps $EDU_TEST_PACKAGES
+# it_metrics runs `promtool check metrics` on the programs' /metrics when it has it
+EDU_PROMTOOL=${EDU_PROMTOOL:-$(edu_promtool "$root/build-tools/prometheus")}
+export EDU_PROMTOOL
+echo "promtool: ${EDU_PROMTOOL:-not to be had (tests/lib/promcheck.py checks the metrics alone)}"
 
 jobs=$(nproc)
 build() { # build DIR [cmake options...]

@@ -97,7 +97,8 @@ Test(log, a_trailing_newline_is_dropped_and_each_further_line_keeps_the_priority
     // what libpq's PQerrorMessage looks like: a detail line, and a newline at the end
     log_error("store", "could not store: %s", "connection lost\nDETAIL:  server closed\n");
     char *text = s_release(&c);
-    cr_expect_str_eq(text, "<3>store: could not store: connection lost\n<3>  DETAIL:  server closed\n");
+    cr_expect_str_eq(text,
+                     "<3>store: could not store: connection lost\n<3>  DETAIL:  server closed\n");
     free(text);
 }
 
