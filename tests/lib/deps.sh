@@ -9,9 +9,10 @@ EDU_PACKAGES="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c
 
 # only for the tests: the dashboard is rendered in headless Chromium, the fuzzers and a Release
 # build need clang; systemd-analyze rates the units, strace records the system calls they must
-# allow, deb-systemd-helper (init-system-helpers) runs in the packages' maintainer scripts
+# allow and python3-seccomp (Debian's /usr/bin/python3) applies their seccomp sandbox,
+# deb-systemd-helper (init-system-helpers) runs in the packages' maintainer scripts
 EDU_TEST_PACKAGES="chromium fonts-noto-cjk python3-yaml clang libclang-rt-14-dev
-  systemd strace init-system-helpers"
+  systemd strace init-system-helpers python3-seccomp"
 
 # Other sessions may run apt at the same time on a shared machine: one at a time.
 s_apt() {
