@@ -58,6 +58,13 @@ for p in edu-aggregator edu-collector edu-province; do
   check_eq "$execstack" "" "$p and the $(ldd "$bin/$p" | grep -c '=> /') libraries it loads have no executable stack"
 done
 
+# A sanitizer build cannot run in a unit's sandbox: LeakSanitizer ptraces the process at exit
+# (and strace already does), which the filter refuses; the build without sanitizers runs it.
+if ldd "$bin/edu-aggregator" | grep -qE 'lib(a|ub)san'; then
+  echo "# a sanitizer build: the sandboxed run is left to the plain build"
+  check_done
+fi
+
 # --- the programs at work, sandboxed, under strace ------------------------------------------
 # sandbox.py applies the seccomp part of the unit as systemd would (system call filter, address
 # families, MemoryDenyWriteExecute, RestrictRealtime), then execs the program; strace records
