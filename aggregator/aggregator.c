@@ -119,6 +119,25 @@ static void s_declare(metrics_t *m)
     metrics_declare(m, "edu_refusals_summarized_total", "counter",
                     "refusals beyond max_refusals_per_batch or _per_hour, counted by reason in "
                     "edu.refusal_overflow instead of stored one by one, since start");
+    // every series known in advance exists from the start, at 0 (rate() then sees its first event)
+    metrics_zero(m, "edu_records_received_total", NULL);
+    metrics_zero(m, "edu_records_stored_total", "result=\"accepted\"");
+    metrics_zero(m, "edu_records_stored_total", "result=\"refused\"");
+    for (refusal_t r = REFUSE_UNKNOWN_SCHOOL; r <= REFUSE_OUT_OF_RANGE; r++) {
+        char labels[64];
+        snprintf(labels, sizeof labels, "reason=\"%s\"", refusal_name(r));
+        metrics_zero(m, "edu_records_refused_total", labels);
+        metrics_zero(m, "edu_refusals_summarized_total", labels);
+    }
+    static const char *statuses[] = {"ok", "gap", "retry", "invalid", "unauthorized"};
+    for (size_t i = 0; i < sizeof statuses / sizeof *statuses; i++) {
+        char labels[64];
+        snprintf(labels, sizeof labels, "status=\"%s\"", statuses[i]);
+        metrics_zero(m, "edu_batches_total", labels);
+    }
+    metrics_zero(m, "edu_commit_seconds", NULL);
+    metrics_zero(m, "edu_schools_connected", NULL);
+    metrics_zero(m, "edu_province_pulls_total", NULL);
 }
 
 

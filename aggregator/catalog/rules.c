@@ -59,7 +59,7 @@ static int s_positive(const char *key, const char *value, double *out, char *err
 static int s_int(const char *key, const char *value, int lo, int hi, int *out, char *err,
                  size_t errlen)
 {
-    double d;
+    double d = 0;
     if (s_number(key, value, &d, err, errlen) != 0)
         return -1;
     if (d != floor(d) || d < lo || d > hi)
@@ -176,7 +176,7 @@ static int s_indicator_key(indicator_t *ind, const char *key, const char *value,
     }
     if (strcmp(key, "target") == 0 || strcmp(key, "target_primary") == 0 ||
         strcmp(key, "target_junior") == 0) {
-        double t;
+        double t = 0;
         if (s_number(key, value, &t, err, errlen) != 0)
             return -1;
         for (int s = 0; s < STAGE_COUNT; s++) {

@@ -74,15 +74,20 @@ static const char *s_alerts_sql =
     "  'message', message, 'raised_at', raised_at) ORDER BY id DESC), '[]')::text"
     " FROM (SELECT * FROM edu.alert ORDER BY id DESC LIMIT 20) a";
 
-static const char *s_gauges_sql =
-    "SELECT 'edu_warnings{level=\"' || level || '\",kind=\"' || kind || '\"} ' || count(*)"
-    " FROM edu.warning_state GROUP BY level, kind"
-    " UNION ALL SELECT 'edu_alerts_pending{destination=\"' || d.name || '\"} '"
-    "   || (SELECT count(*) FROM edu.alert a WHERE a.id > d.last_id)"
-    " FROM edu.alert_destination d";
+/*  Rows of label values, then the gauge's value. Every kind the catalog uses (and any other
+ *  present) at both levels, so that a count falling to none reads 0 instead of vanishing. */
+static const char *s_warnings_sql =
+    "SELECT l.level, k.kind, count(w.kind) FROM (VALUES ('red'), ('yellow')) l(level)"
+    " CROSS JOIN (SELECT unnest(string_to_array(kinds, ',')) FROM edu.indicator"
+    "   UNION SELECT kind FROM edu.warning_state) k(kind)"
+    " LEFT JOIN edu.warning_state w ON w.level = l.level AND w.kind = k.kind"
+    " GROUP BY l.level, k.kind ORDER BY l.level, k.kind";
+static const char *s_pending_sql =
+    "SELECT d.name, (SELECT count(*) FROM edu.alert a WHERE a.id > d.last_id)"
+    " FROM edu.alert_destination d ORDER BY d.name";
 
-/*  One query's single text value, or NULL (the connection is remade when it broke). */
-static char *s_text(dashboard_t *self, const char *sql, int nparams, const char *const *params)
+/*  The connection, remade when it broke; false when the database cannot be reached. */
+static bool s_connected(dashboard_t *self)
 {
     if (!self->conn || PQstatus(self->conn) != CONNECTION_OK) {
         if (self->conn)
@@ -91,9 +96,46 @@ static char *s_text(dashboard_t *self, const char *sql, int nparams, const char 
         self->conn = pg_connect(self->conninfo, "edu-aggregator", err, sizeof err);
         if (!self->conn) {
             log_warn("dashboard", "%s", err);
-            return NULL;
+            return false;
         }
     }
+    return true;
+}
+
+/*  Sets a gauge from a query whose rows are one value per label name, then the value. When the
+ *  database cannot answer, the family is left without samples rather than with stale ones. */
+static void s_gauge(dashboard_t *self, const char *name, const char *sql, const char *label1,
+                    const char *label2)
+{
+    PGresult *res = s_connected(self) ? PQexecParams(self->conn, sql, 0, NULL, NULL, NULL, NULL, 0)
+                                      : NULL;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        if (res)
+            log_warn("dashboard", "could not read %s: %s", name, PQresultErrorMessage(res));
+        PQclear(res);
+        metrics_clear(self->metrics, name);
+        return;
+    }
+    int n = PQntuples(res), value = label2 ? 2 : 1;
+    char **labels = xcalloc((size_t) n + 1, sizeof *labels);
+    double *values = xcalloc((size_t) n + 1, sizeof *values);
+    for (int i = 0; i < n; i++) {
+        labels[i] = metrics_labels(label1, PQgetvalue(res, i, 0), label2,
+                                   label2 ? PQgetvalue(res, i, 1) : NULL, NULL);
+        values[i] = strtod(PQgetvalue(res, i, value), NULL);
+    }
+    metrics_set_all(self->metrics, name, (size_t) n, (const char *const *) labels, values);
+    for (int i = 0; i < n; i++)
+        free(labels[i]);
+    free(labels), free(values);
+    PQclear(res);
+}
+
+/*  One query's single text value, or NULL (the connection is remade when it broke). */
+static char *s_text(dashboard_t *self, const char *sql, int nparams, const char *const *params)
+{
+    if (!s_connected(self))
+        return NULL;
     PGresult *res = PQexecParams(self->conn, sql, nparams, NULL, params, NULL, NULL, 0);
     char *text = NULL;
     if (PQresultStatus(res) == PGRES_TUPLES_OK) {
@@ -120,14 +162,9 @@ static void s_handle(void *arg, const char *path, http_answer_t *answer)
     char *body = NULL;
     const char *type = "application/json; charset=utf-8";
     if (strcmp(path, "/metrics") == 0) {
-        char *registry = metrics_render(self->metrics);
-        char *gauges = s_text(self, s_gauges_sql, 0, NULL);
-        body = xasprintf("%s# HELP edu_warnings warnings yellow or red now, by level and kind\n"
-                         "# TYPE edu_warnings gauge\n"
-                         "# HELP edu_alerts_pending alerts not yet delivered, per destination\n"
-                         "# TYPE edu_alerts_pending gauge\n%s%s",
-                         registry, gauges ? gauges : "", gauges && *gauges ? "\n" : "");
-        free(registry), free(gauges);
+        s_gauge(self, "edu_warnings", s_warnings_sql, "level", "kind");
+        s_gauge(self, "edu_alerts_pending", s_pending_sql, "destination", NULL);
+        body = metrics_render(self->metrics);
         type = "text/plain; version=0.0.4; charset=utf-8";
     } else if (strcmp(path, "/") == 0 || strcmp(path, "/index.html") == 0) {
         body = xstrdup((const char *) dashboard_html);
@@ -158,6 +195,10 @@ dashboard_t *dashboard_new(const char *listen, const char *hosts, const char *co
     self->conninfo = xstrdup(conninfo);
     self->county = xstrdup(county);
     self->metrics = metrics;
+    metrics_declare(metrics, "edu_warnings", "gauge",
+                    "warnings yellow or red now, by level and kind");
+    metrics_declare(metrics, "edu_alerts_pending", "gauge",
+                    "alerts not yet delivered, per destination");
     self->http = http_new(listen, s_handle, self, err, errlen);
     if (!self->http) {
         dashboard_destroy(&self);
