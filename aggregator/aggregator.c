@@ -279,6 +279,7 @@ static int s_start_query(aggregator_t *self, char *err, size_t errlen)
                                 .secret = config->curve_secret,
                                 .conninfo = *config->query_database ? config->query_database
                                                                     : config->database,
+                                .work_conninfo = config->database,
                                 .county = config->county,
                                 .metrics = self->metrics};
     self->query = zactor_new(query_server_actor, &qc);

@@ -1,15 +1,20 @@
 /*  query_server - the county's `query` endpoint, an actor (see query_server.h)
  *
  *  A CZMQ actor in zbeacon's manner: a private self, one handler for its pipe and one for the
- *  ROUTER, a terminated flag. The requests and replies are spelled in common/query.h.
+ *  ROUTER, a terminated flag. The requests and replies are spelled in common/query.h; s_requests
+ *  says which class of key may ask each (the gate puts the class in every message), and every
+ *  refusal is a clear error at the client.
  */
 #include "query_server.h"
 
 #include "gate.h"
 #include "keys.h"
+#include "ledger.h"
 #include "log.h"
+#include "period.h"
 #include "pg.h"
 #include "query.h"
+#include "silences.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -21,6 +26,9 @@ typedef struct {
     char *county;        // 6-digit code
     char *conninfo;      // the readers' role
     PGconn *conn;        // its connection (NULL: not yet, or lost)
+    char *work_conninfo; // the working role, for cases and acts
+    PGconn *work;        // its connection (NULL: not yet, or lost)
+    bool curve;          // keys have classes (without CURVE every loopback peer may do all)
     metrics_t *metrics;  // counts pulls (borrowed; NULL for none)
     bool terminated;     // $TERM received
 } s_self_t;
@@ -31,6 +39,8 @@ static s_self_t *s_self_new(zsock_t *pipe, const query_server_config_t *config)
     self->pipe = pipe;
     self->county = xstrdup(config->county);
     self->conninfo = xstrdup(config->conninfo);
+    self->work_conninfo = xstrdup(config->work_conninfo);
+    self->curve = config->curve;
     self->metrics = config->metrics;
     return self;
 }
@@ -43,8 +53,11 @@ static void s_self_destroy(s_self_t **self_p)
     zsock_destroy(&self->router);
     if (self->conn)
         PQfinish(self->conn);
+    if (self->work)
+        PQfinish(self->work);
     free(self->county);
     free(self->conninfo);
+    free(self->work_conninfo);
     free(self);
     *self_p = NULL;
 }
@@ -203,6 +216,164 @@ static void s_self_current(s_self_t *self, bool text, zmsg_t *reply)
     PQclear(res);
 }
 
+/*  The working role's connection, made again after it was lost. Borrowed; NULL with err. */
+static PGconn *s_self_work(s_self_t *self, char *err, size_t errlen)
+{
+    if (self->work && PQstatus(self->work) != CONNECTION_OK) {
+        PQfinish(self->work);
+        self->work = NULL;
+    }
+    if (!self->work)
+        self->work = pg_connect(self->work_conninfo, "edu-aggregator", err, errlen);
+    return self->work;
+}
+
+//  One request's asker and arguments.
+typedef struct {
+    const char *class;  // GATE_CLASS_* of the key
+    const char *person; // who holds it
+    char *arg[6];       // the frames after the request's name (NULL where missing)
+} s_ask_t;
+
+typedef void(s_answer_fn)(s_self_t *self, s_ask_t *ask, zmsg_t *request, zmsg_t *reply);
+
+/*  An answer of text, or the error. Takes text. */
+static void s_reply(zmsg_t *reply, char *text, const char *err)
+{
+    zmsg_addstr(reply, text ? QUERY_OK : QUERY_ERROR);
+    zmsg_addstr(reply, text ? text : err);
+    free(text);
+}
+
+static void s_answer_pull(s_self_t *self, s_ask_t *ask, zmsg_t *request, zmsg_t *reply)
+{
+    (void) ask;
+    s_self_pull(self, request, reply);
+}
+
+static void s_answer_current(s_self_t *self, s_ask_t *ask, zmsg_t *request, zmsg_t *reply)
+{
+    (void) ask, (void) request;
+    s_self_current(self, false, reply);
+}
+
+static void s_answer_current_text(s_self_t *self, s_ask_t *ask, zmsg_t *request, zmsg_t *reply)
+{
+    (void) ask, (void) request;
+    s_self_current(self, true, reply);
+}
+
+static bool s_flag(const char *s)
+{
+    return s && strcmp(s, "1") == 0;
+}
+
+static const char *s_or_empty(const char *s)
+{
+    return s ? s : "";
+}
+
+static void s_answer_cases(s_self_t *self, s_ask_t *ask, zmsg_t *request, zmsg_t *reply)
+{
+    (void) request;
+    char err[1024];
+    time_t now;
+    PGconn *conn = s_self_work(self, err, sizeof err);
+    bool text = ask->arg[0] && strcmp(ask->arg[0], "text") == 0;
+    char *answer = NULL;
+    if (conn && period_now(&now) == 0) {
+        ledger_filter_t filter = {.text = text,
+                                  .state = s_or_empty(ask->arg[1]),
+                                  .school = s_or_empty(ask->arg[2]),
+                                  .overdue = s_flag(ask->arg[3])};
+        answer = s_flag(ask->arg[4]) ? ledger_summary(conn, text, err, sizeof err)
+                                     : ledger_list(conn, &filter, now, err, sizeof err);
+    }
+    s_reply(reply, answer, err);
+}
+
+static void s_answer_act(s_self_t *self, s_ask_t *ask, const char *what, zmsg_t *reply)
+{
+    char err[1024];
+    time_t now;
+    PGconn *conn = s_self_work(self, err, sizeof err);
+    char *answer = NULL;
+    if (conn && period_now(&now) == 0) {
+        char **a = ask->arg;
+        const char *id = s_or_empty(a[0]);
+        if (strcmp(what, QUERY_ACK) == 0)
+            answer = ledger_ack(conn, id, ask->person, a[1], now, err, sizeof err);
+        else if (strcmp(what, QUERY_ASSIGN) == 0)
+            answer = ledger_assign(conn, id, ask->person, a[1], a[2], a[3], now, err, sizeof err);
+        else if (strcmp(what, QUERY_NOTE) == 0)
+            answer = ledger_note(conn, id, ask->person, a[1], now, err, sizeof err);
+        else if (strcmp(what, QUERY_CLOSE) == 0)
+            answer = ledger_close(conn, id, ask->person, a[1], now, err, sizeof err);
+        else if (strcmp(what, QUERY_SILENCE) == 0)
+            answer = silences_add(conn, a[0], a[1], a[2], ask->person, now, err, sizeof err);
+        else if (strcmp(what, QUERY_UNSILENCE) == 0)
+            answer = silences_lift(conn, id, ask->person, now, err, sizeof err);
+    }
+    if (answer)
+        log_info("query", "%s: %s %s", what, ask->person, s_or_empty(ask->arg[0]));
+    s_reply(reply, answer, err);
+}
+
+static void s_answer_silences(s_self_t *self, s_ask_t *ask, zmsg_t *request, zmsg_t *reply)
+{
+    (void) request;
+    char err[1024];
+    time_t now;
+    PGconn *conn = s_self_work(self, err, sizeof err);
+    char *answer = NULL;
+    if (conn && period_now(&now) == 0)
+        answer = silences_list(conn, ask->arg[0] && strcmp(ask->arg[0], "text") == 0, now, err,
+                               sizeof err);
+    s_reply(reply, answer, err);
+}
+
+#define S_READ GATE_CLASS_READER "," GATE_CLASS_SUPERVISOR
+#define S_ACT GATE_CLASS_SUPERVISOR
+
+/*  Each request, who may ask it, and how many argument frames it takes at most. */
+static const struct {
+    const char *name;
+    const char *classes; // comma-separated GATE_CLASS_*
+    int args;            // frames after the name, at most
+    s_answer_fn *answer; // NULL: an act (s_answer_act)
+} s_requests[] = {
+    {QUERY_CURRENT, S_READ, 0, s_answer_current},
+    {QUERY_CURRENT_TEXT, S_READ, 0, s_answer_current_text},
+    {QUERY_PULL, S_READ "," GATE_CLASS_PROVINCE, 3, s_answer_pull},
+    {QUERY_CASES, S_READ, 5, s_answer_cases},
+    {QUERY_SILENCES, S_READ, 1, s_answer_silences},
+    {QUERY_ACK, S_ACT, 2, NULL},
+    {QUERY_ASSIGN, S_ACT, 4, NULL},
+    {QUERY_NOTE, S_ACT, 2, NULL},
+    {QUERY_CLOSE, S_ACT, 2, NULL},
+    {QUERY_SILENCE, S_ACT, 3, NULL},
+    {QUERY_UNSILENCE, S_ACT, 1, NULL},
+};
+
+static bool s_allowed(const char *classes, const char *class)
+{
+    size_t n = strlen(class);
+    for (const char *c = classes; *c;) {
+        size_t len = strcspn(c, ",");
+        if (len == n && strncmp(c, class, n) == 0)
+            return true;
+        c += len + (c[len] == ',');
+    }
+    return false;
+}
+
+static const char *s_class_name(const char *class)
+{
+    return strcmp(class, GATE_CLASS_SUPERVISOR) == 0 ? "督学（supervisor）"
+           : strcmp(class, GATE_CLASS_PROVINCE) == 0 ? "省级（province）"
+                                                     : "只读（reader）";
+}
+
 /*  One request: [routing id][name][arguments...] → [routing id][ok or error]... */
 static void s_self_handle_router(s_self_t *self)
 {
@@ -210,21 +381,50 @@ static void s_self_handle_router(s_self_t *self)
     if (!request)
         return;
     zframe_t *id = zmsg_pop(request);
+    zframe_t *name = zmsg_first(request);
+    // the gate's word on the key, copied: its frame goes with the name
+    char class[16] = GATE_CLASS_SUPERVISOR, person[QUERY_MAX_NAME + 1] = "local";
+    if (self->curve && name) {
+        const char *c = zframe_meta(name, GATE_CLASS_PROPERTY);
+        const char *p = zframe_meta(name, GATE_PERSON_PROPERTY);
+        snprintf(class, sizeof class, "%s", c ? c : GATE_CLASS_READER);
+        if (!p || !ledger_text_ok(p, QUERY_MAX_NAME))
+            p = "?";
+        snprintf(person, sizeof person, "%s", p);
+    }
+    s_ask_t ask = {.class = class, .person = person};
     char *what = zmsg_popstr(request);
     zmsg_t *reply = zmsg_new();
     zmsg_append(reply, &id);
-    if (what && strcmp(what, QUERY_PULL) == 0) {
-        s_self_pull(self, request, reply);
-    } else if (what && strcmp(what, QUERY_CURRENT) == 0) {
-        s_self_current(self, false, reply);
-    } else if (what && strcmp(what, QUERY_CURRENT_TEXT) == 0) {
-        s_self_current(self, true, reply);
-    } else {
-        char shown[80];
+    size_t i = 0, n = sizeof s_requests / sizeof *s_requests;
+    while (what && i < n && strcmp(what, s_requests[i].name) != 0)
+        i++;
+    char shown[80];
+    if (i == n) {
         zmsg_addstr(reply, QUERY_ERROR);
-        zmsg_addstrf(reply, "unknown request \"%s\" (expected \"%s\" or \"%s\")",
-                     str_escape(what, shown, sizeof shown), QUERY_CURRENT,
-                     QUERY_PULL);
+        zmsg_addstrf(reply, "unknown request \"%s\"", str_escape(what, shown, sizeof shown));
+    } else if (!s_allowed(s_requests[i].classes, ask.class)) {
+        zmsg_addstr(reply, QUERY_ERROR);
+        zmsg_addstrf(reply, "这把密钥是%s密钥，不能%s（a %s key may not ask \"%s\"）",
+                     s_class_name(ask.class),
+                     s_requests[i].answer ? "读取这些内容" : "办理整改、静默或审核",
+                     ask.class, what);
+        log_info("query", "refused \"%s\" to %s (a %s key)", what, ask.person, ask.class);
+    } else if (zmsg_size(request) > (size_t) s_requests[i].args) {
+        zmsg_addstr(reply, QUERY_ERROR);
+        zmsg_addstrf(reply, "malformed request \"%s\": at most %d frames after its name", what,
+                     s_requests[i].args);
+    } else if (s_requests[i].answer == s_answer_pull) {
+        s_answer_pull(self, &ask, request, reply);
+    } else {
+        for (int a = 0; a < s_requests[i].args; a++)
+            ask.arg[a] = zmsg_popstr(request);
+        if (s_requests[i].answer)
+            s_requests[i].answer(self, &ask, request, reply);
+        else
+            s_answer_act(self, &ask, what, reply);
+        for (int a = 0; a < s_requests[i].args; a++)
+            free(ask.arg[a]);
     }
     zmsg_send(&reply, self->router);
     free(what);

@@ -22,6 +22,7 @@ typedef struct {
     bool curve;            // CURVE server behind the gate (false: loopback only)
     const char *secret;    // the aggregator's secret certificate
     const char *conninfo;  // the readers' role (query_database, or database)
+    const char *work_conninfo; // the working role (database), for cases and acts
     const char *county;    // 6-digit code: a pull for another county is refused
     metrics_t *metrics;    // counts the pages served (borrowed, thread-safe; NULL for none)
 } query_server_config_t;
