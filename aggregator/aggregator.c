@@ -123,7 +123,7 @@ static void s_declare(metrics_t *m)
     metrics_zero(m, "edu_records_received_total", NULL);
     metrics_zero(m, "edu_records_stored_total", "result=\"accepted\"");
     metrics_zero(m, "edu_records_stored_total", "result=\"refused\"");
-    for (refusal_t r = REFUSE_UNKNOWN_SCHOOL; r <= REFUSE_OUT_OF_RANGE; r++) {
+    for (refusal_t r = REFUSE_UNKNOWN_SCHOOL; r <= REFUSE_PERIOD_LOCKED; r++) {
         char labels[64];
         snprintf(labels, sizeof labels, "reason=\"%s\"", refusal_name(r));
         metrics_zero(m, "edu_records_refused_total", labels);

@@ -7,12 +7,14 @@
  */
 #include "query_server.h"
 
+#include "approval.h"
 #include "gate.h"
 #include "keys.h"
 #include "ledger.h"
 #include "log.h"
 #include "period.h"
 #include "pg.h"
+#include "pull.h"
 #include "query.h"
 #include "silences.h"
 #include "util.h"
@@ -96,21 +98,6 @@ static const char *s_current_sql =
     "  ORDER BY level = 'red' DESC, kind, subject, indicator, period), '')"
     " FROM edu.current_warning";
 
-/*  A page of what changed after a cursor: the versions of county aggregates and of county-level
- *  warning changes come from one sequence, so one cursor orders both. */
-static const char *s_page_sql =
-    "SELECT max(v), count(*) FROM ("
-    "  SELECT version AS v FROM edu.county_aggregate WHERE version > $1::bigint"
-    "  UNION ALL SELECT id FROM edu.county_warning_change WHERE id > $1::bigint"
-    "  ORDER BY 1 LIMIT $2::int) p";
-static const char *s_aggregates_sql =
-    "SELECT version, stage, indicator, period, schools, mean, min, max, cv, red, yellow, green"
-    " FROM edu.county_aggregate WHERE version > $1::bigint AND version <= $2::bigint"
-    " ORDER BY version";
-static const char *s_county_warnings_sql =
-    "SELECT id, kind, nullif(stage, ''), indicator, period, to_level, value, detail"
-    " FROM edu.county_warning_change WHERE id > $1::bigint AND id <= $2::bigint ORDER BY id";
-
 /*  The readers' connection, made again after it was lost. Borrowed; NULL with err. */
 static PGconn *s_self_conn(s_self_t *self, char *err, size_t errlen)
 {
@@ -123,78 +110,37 @@ static PGconn *s_self_conn(s_self_t *self, char *err, size_t errlen)
     return self->conn;
 }
 
-/*  A result as lines of PostgreSQL's COPY text format. */
-static void s_copy_text(zmsg_t *reply, const PGresult *res)
-{
-    zchunk_t *buf = zchunk_new(NULL, 4096);
-    for (int i = 0; i < PQntuples(res); i++) {
-        for (int j = 0; j < PQnfields(res); j++) {
-            if (j)
-                zchunk_extend(buf, "\t", 1);
-            if (PQgetisnull(res, i, j))
-                zchunk_extend(buf, "\\N", 2);
-            else
-                pg_copy_field(buf, PQgetvalue(res, i, j), 4096);
-        }
-        zchunk_extend(buf, "\n", 1);
-    }
-    zmsg_addmem(reply, zchunk_data(buf), zchunk_size(buf));
-    zchunk_destroy(&buf);
-}
-
-/*  ["pull"][county][cursor][limit] → ["ok"][county][next cursor][more: 1 or 0]
- *  [aggregates as COPY text][county warning changes as COPY text]. */
+/*  [QUERY_PULL][county][cursor][limit][version] → [ok][county][next cursor][more][parts...]
+ *  (pull.h). */
 static void s_self_pull(s_self_t *self, zmsg_t *request, zmsg_t *reply)
 {
     char *county = zmsg_popstr(request), *cursor = zmsg_popstr(request);
-    char *limit = zmsg_popstr(request), err[512] = "";
+    char *limit = zmsg_popstr(request), *version = zmsg_popstr(request), err[512] = "";
     query_pull_t pull;
-    PGresult *page = NULL, *aggregates = NULL, *warnings = NULL;
     PGconn *conn = NULL;
+    zmsg_t *answer = zmsg_new();
     if (query_parse_pull(county, cursor, limit, &pull, err, sizeof err) != 0) {
         // err says what is wrong
+    } else if (version && strcmp(version, QUERY_PULL_VERSION) != 0) {
+        errorf(err, sizeof err, "malformed pull: version \"%.8s\" is not %s", version,
+               QUERY_PULL_VERSION);
     } else if (strcmp(pull.county, self->county) != 0) {
         errorf(err, sizeof err, "this is county %s, not %s", self->county, pull.county);
-    } else if ((conn = s_self_conn(self, err, sizeof err))) {
-        char from_text[24], rows_text[16];
-        snprintf(from_text, sizeof from_text, "%llu", (unsigned long long) pull.cursor);
-        snprintf(rows_text, sizeof rows_text, "%ld", pull.limit);
-        const char *p1[] = {from_text, rows_text};
-        page = PQexecParams(conn, s_page_sql, 2, NULL, p1, NULL, NULL, 0);
-        if (PQresultStatus(page) == PGRES_TUPLES_OK) {
-            const char *to = PQgetisnull(page, 0, 0) ? from_text : PQgetvalue(page, 0, 0);
-            const char *p2[] = {from_text, to};
-            aggregates = PQexecParams(conn, s_aggregates_sql, 2, NULL, p2, NULL, NULL, 0);
-            warnings = PQexecParams(conn, s_county_warnings_sql, 2, NULL, p2, NULL, NULL, 0);
-            if (PQresultStatus(aggregates) == PGRES_TUPLES_OK &&
-                PQresultStatus(warnings) == PGRES_TUPLES_OK) {
-                zmsg_addstr(reply, QUERY_OK);
-                zmsg_addstr(reply, pull.county);
-                zmsg_addstr(reply, to);
-                zmsg_addstr(reply, atol(PQgetvalue(page, 0, 1)) == pull.limit ? "1" : "0");
-                s_copy_text(reply, aggregates);
-                s_copy_text(reply, warnings);
-                if (self->metrics)
-                    metrics_add(self->metrics, "edu_province_pulls_total", NULL, 1);
-            } else {
-                errorf(err, sizeof err, "could not read the aggregates: %s",
-                       PQresultErrorMessage(PQresultStatus(aggregates) == PGRES_TUPLES_OK
-                                                ? warnings
-                                                : aggregates));
-            }
-        } else {
-            errorf(err, sizeof err, "could not read the aggregates: %s",
-                   PQresultErrorMessage(page));
-        }
+    } else if ((conn = s_self_conn(self, err, sizeof err)) &&
+               pull_page(conn, &pull, version != NULL, answer, err, sizeof err) == 0) {
+        zmsg_addstr(reply, QUERY_OK);
+        zmsg_addstr(reply, pull.county);
+        for (zframe_t *f = zmsg_pop(answer); f; f = zmsg_pop(answer))
+            zmsg_append(reply, &f);
+        if (self->metrics)
+            metrics_add(self->metrics, "edu_province_pulls_total", NULL, 1);
     }
     if (*err) {
         zmsg_addstr(reply, QUERY_ERROR);
         zmsg_addstr(reply, err);
     }
-    PQclear(page);
-    PQclear(aggregates);
-    PQclear(warnings);
-    free(county), free(cursor), free(limit);
+    zmsg_destroy(&answer);
+    free(county), free(cursor), free(limit), free(version);
 }
 
 /*  [QUERY_CURRENT] or [QUERY_CURRENT_TEXT] → [ok][lines]. */
@@ -294,7 +240,7 @@ static void s_answer_cases(s_self_t *self, s_ask_t *ask, zmsg_t *request, zmsg_t
 
 static void s_answer_act(s_self_t *self, s_ask_t *ask, const char *what, zmsg_t *reply)
 {
-    char err[1024];
+    char err[16384]; // an approval refused names every flag still unresolved
     time_t now;
     PGconn *conn = s_self_work(self, err, sizeof err);
     char *answer = NULL;
@@ -313,6 +259,14 @@ static void s_answer_act(s_self_t *self, s_ask_t *ask, const char *what, zmsg_t 
             answer = silences_add(conn, a[0], a[1], a[2], ask->person, now, err, sizeof err);
         else if (strcmp(what, QUERY_UNSILENCE) == 0)
             answer = silences_lift(conn, id, ask->person, now, err, sizeof err);
+        else if (strcmp(what, QUERY_APPROVE) == 0)
+            answer = approval_approve(conn, a[0], ask->person, a[1], a[2], now, err, sizeof err);
+        else if (strcmp(what, QUERY_UNLOCK) == 0)
+            answer = approval_unlock(conn, a[0], ask->person, a[1], now, err, sizeof err);
+        else if (strcmp(what, QUERY_ACCEPT) == 0)
+            answer = approval_accept(conn, a[0], a[1], ask->person, now, err, sizeof err);
+        else if (strcmp(what, QUERY_RETURN) == 0)
+            answer = approval_return(conn, a[0], a[1], ask->person, a[2], now, err, sizeof err);
     }
     if (answer)
         log_info("query", "%s: %s %s", what, ask->person, s_or_empty(ask->arg[0]));
@@ -344,7 +298,7 @@ static const struct {
 } s_requests[] = {
     {QUERY_CURRENT, S_READ, 0, s_answer_current},
     {QUERY_CURRENT_TEXT, S_READ, 0, s_answer_current_text},
-    {QUERY_PULL, S_READ "," GATE_CLASS_PROVINCE, 3, s_answer_pull},
+    {QUERY_PULL, S_READ "," GATE_CLASS_PROVINCE, 4, s_answer_pull},
     {QUERY_CASES, S_READ, 5, s_answer_cases},
     {QUERY_SILENCES, S_READ, 1, s_answer_silences},
     {QUERY_ACK, S_ACT, 2, NULL},
@@ -353,6 +307,10 @@ static const struct {
     {QUERY_CLOSE, S_ACT, 2, NULL},
     {QUERY_SILENCE, S_ACT, 3, NULL},
     {QUERY_UNSILENCE, S_ACT, 1, NULL},
+    {QUERY_APPROVE, S_ACT, 3, NULL},
+    {QUERY_UNLOCK, S_ACT, 2, NULL},
+    {QUERY_ACCEPT, GATE_CLASS_PROVINCE, 2, NULL},
+    {QUERY_RETURN, GATE_CLASS_PROVINCE, 3, NULL},
 };
 
 static bool s_allowed(const char *classes, const char *class)
@@ -407,7 +365,9 @@ static void s_self_handle_router(s_self_t *self)
         zmsg_addstr(reply, QUERY_ERROR);
         zmsg_addstrf(reply, "这把密钥是%s密钥，不能%s（a %s key may not ask \"%s\"）",
                      s_class_name(ask.class),
-                     s_requests[i].answer ? "读取这些内容" : "办理整改、静默或审核",
+                     s_requests[i].answer                       ? "读取这些内容"
+                     : strcmp(s_requests[i].classes, GATE_CLASS_PROVINCE) == 0 ? "接受或退回学年"
+                                                                : "办理整改、静默或审核",
                      ask.class, what);
         log_info("query", "refused \"%s\" to %s (a %s key)", what, ask.person, ask.class);
     } else if (zmsg_size(request) > (size_t) s_requests[i].args) {

@@ -56,7 +56,15 @@ static const char *s_stage_sql =
     " ON COMMIT DELETE ROWS";
 
 static const char *s_move_sql =
-    "WITH accepted AS ("
+    "WITH late AS ("  // a value changed after its year's deadline ($6 month, $7 day, China)
+    "  INSERT INTO edu.late_change_log (school_code, indicator, period, old_value, new_value,"
+    "                                   received_at, kind)"
+    "  SELECT s.school_code, s.indicator, s.period, c.value, s.value, $5::timestamptz, 'change'"
+    "  FROM edu_stage s JOIN edu.current_value c USING (school_code, indicator, period)"
+    "  WHERE s.latest AND s.seq > $4::bigint AND c.value <> s.value"
+    "    AND $5::timestamptz > make_timestamptz(left(s.period, 4)::int, $6::int, $7::int,"
+    "                                           23, 59, 59.999, 'Asia/Shanghai')),"
+    " accepted AS ("
     "  INSERT INTO edu.observation_log (school_code, indicator, period, value, received_at,"
     "                                   sender, spool_id, seq, source_file, source_row)"
     "  SELECT school_code, indicator, period, value, now(), $1, $2, seq, source_file, source_row"
@@ -361,7 +369,8 @@ store_status_t store_begin(store_t *self, char *err, size_t errlen)
 
 store_status_t store_batch(store_t *self, const char *sender, const Edu__V1__Batch *batch,
                            const verdict_t *verdicts, const store_prepared_t *prepared,
-                           store_outcome_t *out, char *err, size_t errlen)
+                           const store_clock_t *clock, store_outcome_t *out, char *err,
+                           size_t errlen)
 {
     *out = (store_outcome_t){0};
     const char *spool = batch->spool_id;
@@ -429,12 +438,17 @@ store_status_t store_batch(store_t *self, const char *sender, const Edu__V1__Bat
     if (rc != STORE_OK)
         return rc;
 
-    char mark[24], below[24];
+    char mark[24], below[24], at[32], month[8], day[8];
     snprintf(mark, sizeof mark, "%" PRIu64, last);
     snprintf(below, sizeof below, "%" PRIu64, hwm);
-    const char *params[] = {sender, spool, mark, below};
+    struct tm tm;
+    gmtime_r(&clock->now, &tm);
+    strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(month, sizeof month, "%d", clock->deadline_month);
+    snprintf(day, sizeof day, "%d", clock->deadline_day);
+    const char *params[] = {sender, spool, mark, below, at, month, day};
     rc = s_command(self, "store the batch",
-                   PQexecParams(self->conn, s_move_sql, 4, NULL, params, NULL, NULL, 0), err,
+                   PQexecParams(self->conn, s_move_sql, 7, NULL, params, NULL, NULL, 0), err,
                    errlen);
     if (rc == STORE_OK)
         out->through = last;

@@ -27,6 +27,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 typedef enum { STORE_OK = 0, STORE_RETRY, STORE_ERROR } store_status_t;
 
@@ -70,14 +71,24 @@ const char *store_prepared_text(const store_prepared_t *self, size_t *size);
  *  Returns STORE_OK, or RETRY/ERROR with err. */
 store_status_t store_begin(store_t *self, char *err, size_t errlen);
 
+/*  The time that decides late changes: EDU_NOW's clock and the deadline of a year Y-(Y+1),
+ *  Y-month-day, the end of that day in China. */
+typedef struct {
+    time_t now;         // period_now()
+    int deadline_month; // [rules] deadline
+    int deadline_day;
+} store_clock_t;
+
 /*  In the open transaction: stores batch, sent with the key of school `sender`, whose records
  *  were judged in verdicts (one per record, same order) and prepared by store_prepare. The
  *  records must be in strictly ascending seq. Fills out: the refusals to report, `stored_from`
  *  and `through` (records with seq in (stored_from, through] are new), or `gap`. On failure the
- *  caller rolls back. */
+ *  caller rolls back. A value that changes after its year's deadline (clock) is recorded in
+ *  edu.late_change_log, in the same statement. */
 store_status_t store_batch(store_t *self, const char *sender, const Edu__V1__Batch *batch,
                            const verdict_t *verdicts, const store_prepared_t *prepared,
-                           store_outcome_t *out, char *err, size_t errlen);
+                           const store_clock_t *clock, store_outcome_t *out, char *err,
+                           size_t errlen);
 
 /*  Commits the open transaction. Returns STORE_OK, or RETRY/ERROR with err. */
 store_status_t store_commit(store_t *self, char *err, size_t errlen);

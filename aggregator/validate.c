@@ -9,7 +9,7 @@
 #include <string.h>
 
 static const char *s_names[] = {NULL,          "unknown_school", "school_mismatch", "unknown_indicator",
-                                "bad_period",  "not_finite",     "out_of_range"};
+                                "bad_period",  "not_finite",     "out_of_range",    "period_locked"};
 
 const char *refusal_name(refusal_t reason)
 {

@@ -3,7 +3,8 @@
  *  The contract's refusal reasons, checked in this order: unknown_school (not in the
  *  registry), school_mismatch (the sender's key belongs to another school), unknown_indicator,
  *  bad_period (not an academic year, or outside the years the county accepts), not_finite,
- *  out_of_range (outside the indicator's bounds).
+ *  out_of_range (outside the indicator's bounds). A seventh, period_locked, is decided by the
+ *  writer inside the batch's transaction, for records that passed the six (approval.h).
  */
 #ifndef EDU_VALIDATE_H
 #define EDU_VALIDATE_H
@@ -22,6 +23,7 @@ typedef enum {
     REFUSE_BAD_PERIOD,
     REFUSE_NOT_FINITE,
     REFUSE_OUT_OF_RANGE,
+    REFUSE_PERIOD_LOCKED, // after the six: the year is approved at the county (approval.h)
 } refusal_t;
 
 typedef struct {

@@ -7,6 +7,7 @@
  */
 #include "writer.h"
 
+#include "approval.h"
 #include "deliver.h"
 #include "log.h"
 #include "period.h"
@@ -179,6 +180,28 @@ static evaluate_record_t *s_stored_records(const writer_job_t *job, size_t *coun
     return records;
 }
 
+/*  Refuses as period_locked the accepted records of the years in locked (approved at the
+ *  county), and makes the batch's COPY rows again when any was. */
+static void s_self_lock_records(writer_job_t *job, const char *locked)
+{
+    bool changed = false;
+    for (size_t i = 0; i < job->batch->n_records; i++) {
+        const Edu__V1__Record *r = job->batch->records[i];
+        verdict_t *v = &job->verdicts[i];
+        if (v->reason != REFUSE_NONE || !approval_is_locked(locked, r->period))
+            continue;
+        *v = (verdict_t){.reason = REFUSE_PERIOD_LOCKED, .column = "period"};
+        snprintf(v->detail, sizeof v->detail,
+                 "academic year %s is approved and locked at the county: ask the county "
+                 "education bureau to unlock it before correcting it", r->period);
+        changed = true;
+    }
+    if (changed) {
+        store_prepared_destroy(&job->prepared);
+        job->prepared = store_prepare(job->batch, job->verdicts);
+    }
+}
+
 /*  One batch in one transaction: BEGIN, store, judge the warnings, COMMIT (or ROLLBACK). */
 static void s_self_handle_batch(s_self_t *self, writer_job_t *job)
 {
@@ -186,9 +209,19 @@ static void s_self_handle_batch(s_self_t *self, writer_job_t *job)
     char *err = job->err;
     size_t errlen = sizeof job->err;
     store_status_t st = store_begin(self->store, err, errlen);
+    char *locked = st == STORE_OK ? approval_locked(store_conn(self->store), err, errlen) : NULL;
+    if (st == STORE_OK && !locked)
+        st = STORE_RETRY;
+    if (locked && *locked)
+        s_self_lock_records(job, locked);
+    free(locked);
+    const rule_params_t *rp = rules_params(self->rules);
+    store_clock_t clock = {.deadline_month = rp->deadline_month, .deadline_day = rp->deadline_day};
+    if (st == STORE_OK && period_now(&clock.now) != 0)
+        clock.now = time(NULL); // EDU_NOW was checked at start
     if (st == STORE_OK)
         st = store_batch(self->store, job->school, job->batch, job->verdicts, job->prepared,
-                         &job->outcome, err, errlen);
+                         &clock, &job->outcome, err, errlen);
     if (st == STORE_OK && self->evaluate && job->outcome.through > job->outcome.stored_from) {
         size_t count;
         evaluate_record_t *records = s_stored_records(job, &count);

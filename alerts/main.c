@@ -78,6 +78,12 @@ static void s_usage(FILE *f)
             "                     hold alerts back from people until TIME (ISO 8601, or 2d, 12h);\n"
             "                     keys kind, school, indicator, period, level; cases go on\n"
             "  unsilence ID       lift a silence: what still fires is delivered then\n"
+            "  approve PERIOD [--note T] [--checked ID ...]\n"
+            "                     审核: lock the year's figures for the province; refused while a\n"
+            "                     data_quality warning (核查) of the year is unresolved, unless its\n"
+            "                     verification case is closed, or noted and named in --checked\n"
+            "  unlock PERIOD --reason T\n"
+            "                     unlock an approved year (recorded as a late change)\n"
             "\n"
             "Cases and silences print Chinese text by default, JSON lines with --format json.\n"
             "\n"
@@ -187,20 +193,32 @@ static int s_current(const s_config_t *config, bool text)
 
 //  What the command line gives the case commands.
 typedef struct {
-    const char *state, *school, *note, *to, *due, *plan, *match, *until, *comment;
+    const char *state, *school, *note, *to, *due, *plan, *match, *until, *comment, *reason;
+    char checked[512]; // --checked ids, comma-separated (repeatable)
     bool overdue, summary;
 } s_opts_t;
 
 /*  The request of a case command with its positional arguments args[0..nargs). Returns the
  *  number of frames, or -1 with a usage message printed. */
-static int s_case_request(const char *command, char **args, int nargs, const s_opts_t *o,
+static int s_case_request(const char *command, char **args, int nargs, s_opts_t *o,
                           bool text, const char *frames[7])
 {
+    // approve PERIOD --checked 12 15: the ids after the first are positional to getopt
+    while (strcmp(command, "approve") == 0 && nargs > 1 &&
+           strspn(args[nargs - 1], "0123456789,") == strlen(args[nargs - 1])) {
+        size_t used = strlen(o->checked);
+        if (used + strlen(args[nargs - 1]) + 2 > sizeof o->checked)
+            break;
+        snprintf(o->checked + used, sizeof o->checked - used, "%s%s", used ? "," : "",
+                 args[nargs - 1]);
+        nargs--;
+    }
     struct {
         const char *command;
         int nargs; // positional arguments
     } shapes[] = {{"cases", 0},   {"ack", 1},      {"assign", 1},    {"note", 2},
-                  {"close", 1},   {"silence", 0},  {"unsilence", 1}, {"silences", 0}};
+                  {"close", 1},   {"silence", 0},  {"unsilence", 1}, {"silences", 0},
+                  {"approve", 1}, {"unlock", 1}};
     int want = -1;
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
         if (strcmp(command, shapes[i].command) == 0)
@@ -254,6 +272,19 @@ static int s_case_request(const char *command, char **args, int nargs, const s_o
         frames[0] = QUERY_UNSILENCE, frames[1] = args[0];
         return 2;
     }
+    if (strcmp(command, "approve") == 0) {
+        frames[0] = QUERY_APPROVE, frames[1] = args[0], frames[2] = o->note ? o->note : "";
+        frames[3] = o->checked;
+        return 4;
+    }
+    if (strcmp(command, "unlock") == 0) {
+        if (!o->reason) {
+            fprintf(stderr, "edu-alerts: unlock PERIOD --reason TEXT\n");
+            return -1;
+        }
+        frames[0] = QUERY_UNLOCK, frames[1] = args[0], frames[2] = o->reason;
+        return 3;
+    }
     frames[0] = QUERY_SILENCES, frames[1] = fmt;
     return 2;
 }
@@ -278,6 +309,8 @@ int main(int argc, char **argv)
                                             {"match", required_argument, NULL, 9},
                                             {"until", required_argument, NULL, 10},
                                             {"comment", required_argument, NULL, 11},
+                                            {"reason", required_argument, NULL, 12},
+                                            {"checked", required_argument, NULL, 13},
                                             {NULL, 0, NULL, 0}};
     const char *path = NULL, *format = NULL;
     s_opts_t o = {0};
@@ -303,11 +336,22 @@ int main(int argc, char **argv)
         case 9: o.match = optarg; break;
         case 10: o.until = optarg; break;
         case 11: o.comment = optarg; break;
+        case 12: o.reason = optarg; break;
+        case 13: {
+            size_t used = strlen(o.checked);
+            if (used + strlen(optarg) + 2 > sizeof o.checked) {
+                fprintf(stderr, "edu-alerts: too many --checked cases\n");
+                return 2;
+            }
+            snprintf(o.checked + used, sizeof o.checked - used, "%s%s", used ? "," : "", optarg);
+            break;
+        }
         default: fprintf(stderr, "try: edu-alerts --help\n"); return 2;
         }
     }
-    static const char *commands[] = {"watch", "current", "cases",    "ack",       "assign",
-                                     "note",  "close",   "silence",  "unsilence", "silences"};
+    static const char *commands[] = {"watch",    "current", "cases",    "ack",
+                                     "assign",   "note",    "close",    "silence",
+                                     "unsilence", "silences", "approve", "unlock"};
     const char *command = optind < argc ? argv[optind] : NULL;
     bool known = false, for_people = false;
     for (size_t i = 0; command && i < sizeof commands / sizeof *commands; i++)

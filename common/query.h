@@ -8,6 +8,13 @@
  *    [QUERY_CURRENT_TEXT]                   → [ok][one line per warning, for a terminal]
  *    [QUERY_PULL][county][cursor][limit]    → [ok][county][next cursor][more: 1 or 0]
  *                                             [aggregates as COPY text][warning changes]
+ *    [QUERY_PULL][...]["2"]                 → the same, then [periods][late changes][cases]
+ *
+ *  The county's sign-off of a year (docs/approval.md):
+ *    [QUERY_APPROVE][period][note][checked case ids]   a supervisor
+ *    [QUERY_UNLOCK][period][reason]                    a supervisor
+ *    [QUERY_ACCEPT][county][period]                    the province
+ *    [QUERY_RETURN][county][period][reason]            the province
  *
  *  The response loop (readers may list; supervisors may also act; docs/cases.md):
  *    [QUERY_CASES][json|text][state][school][overdue 1|0][summary 1|0]  → [ok][lines]
@@ -45,6 +52,11 @@
 #define QUERY_SILENCE "silence"           // hold matching alerts back from people
 #define QUERY_UNSILENCE "unsilence"       // lift a silence
 #define QUERY_SILENCES "silences"         // the silences
+#define QUERY_APPROVE "approve"           // a supervisor approves (locks) a year
+#define QUERY_UNLOCK "unlock"             // ... or unlocks it again
+#define QUERY_ACCEPT "accept"             // the province accepts a county's approved year
+#define QUERY_RETURN "return"             // ... or returns it, with a reason
+#define QUERY_PULL_VERSION "2"            // a pull's 5th frame: the answer with the v2 parts
 
 // bounds of what a request may carry
 #define QUERY_MAX_NOTE 2000  // bytes of a note, plan or comment
