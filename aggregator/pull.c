@@ -30,23 +30,24 @@ static const char *s_page_sql =
     "  UNION ALL SELECT version FROM edu.case_log WHERE $3 AND version > $1::bigint"
     "  ORDER BY 1 LIMIT $2::int) p";
 
-static const char *s_aggregates_sql =
-    "SELECT version, stage, indicator, period, schools, mean, min, max, cv, red, yellow, green"
-    " FROM edu.county_aggregate WHERE version > $1::bigint AND version <= $2::bigint"
-    "   AND period IN " S_APPROVED
-    " UNION ALL SELECT s.version, a.stage, a.indicator, a.period, a.schools, a.mean, a.min,"
-    "   a.max, a.cv, a.red, a.yellow, a.green"
-    " FROM edu.county_aggregate a JOIN " S_SNAPSHOTS " s USING (period)"
-    " ORDER BY 1";
+static const char *s_aggregates_sql = // each row once: a snapshot may hold it too
+    "SELECT * FROM (SELECT DISTINCT ON (stage, indicator, period) * FROM ("
+    "  SELECT version, stage, indicator, period, schools, mean, min, max, cv, red, yellow, green"
+    "  FROM edu.county_aggregate WHERE version > $1::bigint AND version <= $2::bigint"
+    "    AND period IN " S_APPROVED
+    "  UNION ALL SELECT s.version, a.stage, a.indicator, a.period, a.schools, a.mean, a.min,"
+    "    a.max, a.cv, a.red, a.yellow, a.green"
+    "  FROM edu.county_aggregate a JOIN " S_SNAPSHOTS " s USING (period)) x"
+    " ORDER BY stage, indicator, period, version DESC) y ORDER BY version";
 
 static const char *s_warnings_sql =
     "SELECT id, kind, nullif(stage, ''), indicator, period, to_level, value, detail"
     " FROM edu.county_warning_change WHERE id > $1::bigint AND id <= $2::bigint"
     "   AND period IN " S_APPROVED
-    " UNION ALL SELECT s.version, w.kind, nullif(w.stage, ''), w.indicator, w.period, w.level,"
+    " UNION ALL SELECT s.version, w.kind, w.stage, w.indicator, w.period, w.level,"
     "   w.value, w.detail"
-    " FROM edu.warning_state w JOIN " S_SNAPSHOTS " s USING (period)"
-    " WHERE w.subject = (SELECT value FROM edu.setting WHERE key = 'county')"
+    " FROM edu.current_warning w JOIN " S_SNAPSHOTS " s USING (period)"
+    " WHERE w.subject = $3"
     " ORDER BY 1";
 
 static const char *s_periods_sql =
@@ -111,12 +112,13 @@ int pull_page(PGconn *conn, const query_pull_t *pull, bool v2, zmsg_t *reply, ch
         goto cleanup;
     }
     const char *to = PQgetisnull(page, 0, 0) ? from : PQgetvalue(page, 0, 0);
-    const char *p2[] = {from, to};
+    const char *p2[] = {from, to, pull->county};
     const char *sqls[] = {s_aggregates_sql, s_warnings_sql, s_periods_sql, s_late_sql,
                           s_cases_sql};
+    int nparams[] = {2, 3, 2, 2, 2};
     size_t n = v2 ? 5 : 2;
     for (size_t i = 0; i < n; i++) {
-        parts[i] = PQexecParams(conn, sqls[i], 2, NULL, p2, NULL, NULL, 0);
+        parts[i] = PQexecParams(conn, sqls[i], nparams[i], NULL, p2, NULL, NULL, 0);
         if (PQresultStatus(parts[i]) != PGRES_TUPLES_OK) {
             rc = errorf(err, errlen, "could not read the aggregates: %s",
                         PQresultErrorMessage(parts[i]));
