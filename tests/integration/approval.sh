@@ -19,11 +19,8 @@ trap 'county_stop_all "$work"; check_keep_on_failure "$work"' EXIT
 port=$(check_free_port)
 county_init "$work" "$bin" "$fixture" "approval_$$" "$port" || check_fail "county setup"
 mkdir -p "$work/keys/supervisors" "$work/keys/province"
-cat >>"$work/aggregator.ini" <<INI
-[curve]
-supervisors = $work/keys/supervisors
-province = $work/keys/province
-INI
+county_set "$work/aggregator.ini" curve "supervisors = $work/keys/supervisors" \
+  "province = $work/keys/province"
 "$bin/edu-keygen" --out "$work/keys/secret" --name 李督学 supervisor >/dev/null
 cp "$work/keys/secret/supervisor" "$work/keys/supervisors/"
 "$bin/edu-keygen" --out "$work/keys/secret" reader >/dev/null

@@ -30,13 +30,11 @@ pids+=($!)
 check_wait_for ready "$work/log/hook.ready" 5 || check_fail "the JSON sink did not start"
 hook=$(awk '{ print $2 }' "$work/log/hook.ready")
 mkdir -p "$work/keys/supervisors" "$work/keys/province"
+county_set "$work/aggregator.ini" aggregator 'alert_group_wait_ms = 500' \
+  "http = 127.0.0.1:$((port + 3))"
+county_set "$work/aggregator.ini" curve "supervisors = $work/keys/supervisors" \
+  "province = $work/keys/province"
 cat >>"$work/aggregator.ini" <<INI
-[aggregator]
-alert_group_wait_ms = 500
-http = 127.0.0.1:$((port + 3))
-[curve]
-supervisors = $work/keys/supervisors
-province = $work/keys/province
 [webhook.robot]
 url = http://127.0.0.1:$robot/robot
 format = dingtalk

@@ -20,13 +20,8 @@ trap 'kill "${slow[@]}" 2>/dev/null; county_stop_all "$work"; check_keep_on_fail
 port=$(check_free_port 4) # the county's three and the HTTP port
 county_init "$work" "$bin" "$fixture" "hostile_key_$$" "$port" || check_fail "county setup"
 http=$((port + 3))
-cat >>"$work/aggregator.ini" <<EOF
-[aggregator]
-max_batch_bytes = 65536
-max_refusals_per_batch = 100
-max_refusals_per_hour = 300
-http = 127.0.0.1:$http
-EOF
+county_set "$work/aggregator.ini" aggregator 'max_batch_bytes = 65536' \
+  'max_refusals_per_batch = 100' 'max_refusals_per_hour = 300' "http = 127.0.0.1:$http"
 # a stray file among the schools' certificates locks nobody out
 echo "the schools' public certificates go here" >"$work/keys/schools/README.txt"
 county_aggregator_start "$work" || check_fail "aggregator start"
