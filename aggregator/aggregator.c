@@ -42,6 +42,7 @@
 #define S_IN_FLIGHT_RECORDS 10000 // ... unless they already hold this many records
 #define S_DRAIN_MS 30000     // at stop, longest wait for the writer's last answers
 #define S_KEYS_CHECK_MS 1000 // the schools' certificates are looked at again at most this often
+#define S_KEYS_RECHECK_MS 100 // ... or this often for a key not among them
 #define S_HOUR_MS 3600000    // the window of max_refusals_per_hour
 
 struct aggregator_t {
@@ -231,6 +232,11 @@ static bool s_self_key_allowed(aggregator_t *self, const char *school, const cha
         return true;
     s_self_check_clients(self, false);
     const char *name = self->clients ? keys_dir_name(self->clients, key) : NULL;
+    if (!name && clock_mono_ms() - self->clients_checked_ms >= S_KEYS_RECHECK_MS) {
+        // the gate let the key in, so its certificate may be newer than what was read here
+        s_self_check_clients(self, true);
+        name = self->clients ? keys_dir_name(self->clients, key) : NULL;
+    }
     return name && strcmp(name, school) == 0;
 }
 
