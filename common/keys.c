@@ -16,6 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+// a certificate is a few hundred bytes; a file far larger is something else
+#define S_CERT_MAX_BYTES 65536
+
 struct keys_dir_t {
     zhashx_t *names; // Z85 public key -> peer name (file name)
 };
@@ -26,7 +29,16 @@ struct keys_dir_t {
  *  Checks that the keys are Z85 and that a secret key belongs to its public key. */
 static zcert_t *s_load(const char *path, char *err, size_t errlen)
 {
-    // open it, so that a file this service may not read says so (not "not a certificate")
+    // read it here, so that a file this service may not read says so (not "not a certificate"),
+    // and parse it from memory: zconfig_load leaks when the file is not ZPL
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > S_CERT_MAX_BYTES) {
+        errorf(err, errlen,
+               "cannot load certificate \"%s\": not a CZMQ certificate (%lld bytes; edu-keygen "
+               "writes them)",
+               path, (long long) st.st_size);
+        return NULL;
+    }
     FILE *f = fopen(path, "r");
     if (!f) {
         errorf(err, errlen, "could not read certificate \"%s\": %s%s", path, strerror(errno),
@@ -34,7 +46,17 @@ static zcert_t *s_load(const char *path, char *err, size_t errlen)
         return NULL;
     }
     fclose(f);
-    zconfig_t *root = zconfig_load(path);
+    size_t size = 0;
+    char inner[256];
+    char *text = file_read_all(path, &size, inner, sizeof inner);
+    if (!text) {
+        errorf(err, errlen, "could not read certificate: %s", inner);
+        return NULL;
+    }
+    zchunk_t *chunk = zchunk_new(text, size);
+    free(text);
+    zconfig_t *root = zconfig_chunk_load(chunk);
+    zchunk_destroy(&chunk);
     const char *public_txt = root ? zconfig_get(root, "/curve/public-key", NULL) : NULL;
     const char *secret_txt = root ? zconfig_get(root, "/curve/secret-key", NULL) : NULL;
     byte public_key[32] = {0}, secret_key[32] = {0};

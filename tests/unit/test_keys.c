@@ -91,6 +91,16 @@ Test(keys, the_wrong_kind_is_refused)
     cr_expect(strstr(err, "not a CZMQ certificate"), "%s", err);
     cr_expect_null(keys_load_secret(none, err, sizeof err));
     cr_expect(strstr(err, "could not read certificate"), "%s", err);
+    cr_expect_null(keys_load_public(s_dir, err, sizeof err));
+    cr_expect(strstr(err, "could not read certificate") && strstr(err, "Is a directory"), "%s",
+              err);
+    // a large file is not read whole to find out
+    f = fopen(junk, "w");
+    for (int i = 0; i < 70000; i++)
+        fputc('x', f);
+    fclose(f);
+    cr_expect_null(keys_load_public(junk, err, sizeof err));
+    cr_expect(strstr(err, "not a CZMQ certificate (70000 bytes"), "%s", err);
     free(sec), free(junk), free(none);
 }
 
