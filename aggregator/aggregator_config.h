@@ -2,8 +2,9 @@
  *
  *  The keys as a table (common/config.h): the table is what `--help` and `--example` print and
  *  what cmake turns into the example file /etc/edu/aggregator.ini. Loading also checks what
- *  would otherwise fail only after the start: the certificates and key directories, the rules
- *  and the registry it names, and that an endpoint without CURVE is a loopback one.
+ *  would otherwise fail only after the start: the endpoints (tcp://HOST:PORT, each bind on a
+ *  port of its own, loopback ones only without CURVE), the connection strings, the
+ *  certificates and key directories, and the rules and the registry it names.
  */
 #ifndef EDU_AGGREGATOR_CONFIG_H
 #define EDU_AGGREGATOR_CONFIG_H
