@@ -181,10 +181,11 @@ static int s_start_delivery(aggregator_t *self, char *err, size_t errlen)
         char *started = zstr_recv(actor);
         bool ok = started && strcmp(started, "READY") == 0;
         free(started);
+        if (!ok && i == 0) // the actor has logged why
+            return errorf(err, errlen, "could not bind alerts on \"%s\" (the error above says why)",
+                          config->alerts);
         if (!ok)
-            return errorf(err, errlen, "could not start delivering alerts to %s%s%s", dc.dest->name,
-                          i == 0 ? " (could not bind alerts on " : "",
-                          i == 0 ? config->alerts : "");
+            return errorf(err, errlen, "could not start delivering alerts to %s", dc.dest->name);
         zsock_set_rcvtimeo(actor, -1);
     }
     return 0;
