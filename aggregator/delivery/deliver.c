@@ -7,6 +7,7 @@
  *  edu.alert_json.
  */
 #include "deliver.h"
+#include "deliver_config.h"
 
 #include "keys.h"
 #include "gate.h"
@@ -45,16 +46,6 @@ typedef struct {
 static char *s_dup(const char *s)
 {
     return s ? xstrdup(s) : NULL;
-}
-
-void destination_free(destination_t *dest)
-{
-    free(dest->name);
-    free(dest->url);
-    free(dest->format);
-    free(dest->from);
-    free(dest->to);
-    *dest = (destination_t){0};
 }
 
 //  --------------------------------------------------------------------------
@@ -455,7 +446,7 @@ void deliver_actor(zsock_t *pipe, void *args)
         curl_easy_cleanup(self.curl);
     if (self.conn)
         PQfinish(self.conn);
-    destination_free(&self.dest);
+    deliver_destination_free(&self.dest);
     free(self.conninfo);
     free(self.county);
 }

@@ -57,6 +57,4 @@ typedef struct {
  *  destroyed). It also listens to DELIVER_KICK_ENDPOINT. */
 void deliver_actor(zsock_t *pipe, void *args);
 
-void destination_free(destination_t *dest);
-
 #endif
