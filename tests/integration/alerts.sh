@@ -2,7 +2,8 @@
 # alerts.sh - every change of level reaches the supervisors: the PUB socket, a JSON webhook, a
 # DingTalk robot that fails twice before it answers, and e-mail (red only) through an SMTP sink,
 # all on loopback; a late supervisor asks what is current; a key that is not among the readers
-# hears nothing; an aggregator killed right after a commit still delivers the alert
+# hears nothing; an aggregator killed right after a commit still delivers the alert. (Signing,
+# refusals and the robots' rate are robots.sh's: here the robots take 600 messages a minute.)
 #
 #   alerts.sh BIN_DIR FIXTURE_DIR
 set -u
@@ -25,9 +26,9 @@ start_sink() { # start_sink NAME ARGS... - sets the variable NAME to its port
   printf -v "$1" '%s' "$(awk '{ print $2 }' "$work/log/$1.ready")"
 }
 start_sink hook http 0 "$work/hook.jsonl"
-start_sink robot http 0 "$work/robot.jsonl" 2
+start_sink robot robot 0 "$work/robot.jsonl" dingtalk --fail 2
 start_sink smtp smtp 0 "$work/mail"
-start_sink wecom http 0 "$work/wecom.jsonl"
+start_sink wecom robot 0 "$work/wecom.jsonl" wecom
 cat >>"$work/aggregator.ini" <<INI
 [aggregator]
 alert_group_wait_ms = 1500
@@ -37,10 +38,12 @@ format = json
 [webhook.robot]
 url = http://127.0.0.1:$robot/robot
 format = dingtalk
+max_per_minute = 600
 [webhook.wecom]
 url = http://127.0.0.1:$wecom/wecom
 format = wecom
 min_level = red
+max_per_minute = 600
 [smtp]
 url = smtp://127.0.0.1:$smtp
 from = eduwatch@county.example
