@@ -73,6 +73,7 @@ for who in supervisor stranger; do
   "$bin/edu-alerts" -c "$work/$who.ini" watch >"$work/$who.jsonl" 2>"$work/log/watch-$who.log" &
   pids+=($!)
 done
+stranger_watch=$!
 "$bin/edu-alerts" -c "$work/supervisor.ini" --format text watch >"$work/supervisor.txt" \
   2>"$work/log/watch-text.log" &
 pids+=($!)
@@ -113,6 +114,28 @@ check_eq "$(wc -l <"$work/missed-watch")" 0 "edu-alerts watch printed every aler
 check_grep '^【(红色|黄色)预警】' "$work/supervisor.txt" "edu-alerts --format text prints the message"
 check_eq "$(wc -l <"$work/stranger.jsonl")" 0 "a key that is not among the readers hears nothing"
 check_grep 'refused key .* on "readers"' "$work/log/aggregator.log" "the gate refused the stranger's key"
+
+# a key the county does not accept, a wrong server key, a wrong address: edu-alerts watch says
+# which within seconds (timeout_ms = 3000), naming the endpoint, and exits 1
+for i in $(seq 1 200); do kill -0 "$stranger_watch" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$stranger_watch" 2>/dev/null && check_fail "edu-alerts watch with a refused key is still waiting"
+wait "$stranger_watch"
+check_eq "$?" 1 "edu-alerts watch with a key the county refuses exits 1"
+check_grep "^edu-alerts: the aggregator at \"tcp://127.0.0.1:$((port + 1))\" refused this key \(ZAP status 400\): it is not among the county's readers" \
+  "$work/log/watch-stranger.log" "it says the key is not among the county's readers"
+check_grep '拒绝了本机的密钥.*请把本机的公钥文件 .*/stranger 交给县教育局' "$work/log/watch-stranger.log" \
+  "in Chinese too, with what to do"
+sed "s|^server = .*|server = $work/keys/secret/stranger|" "$work/supervisor.ini" >"$work/wrong-server.ini"
+timeout 60 "$bin/edu-alerts" -c "$work/wrong-server.ini" watch >/dev/null 2>"$work/log/watch-wrong-server.log"
+check_eq "$?" 1 "edu-alerts watch with the wrong server key exits 1"
+check_grep 'but the handshake failed: probably the wrong server key' "$work/log/watch-wrong-server.log" \
+  "and says the server key is probably wrong"
+closed=$(check_free_port 1) # nothing listens there
+sed "s|^endpoint = .*|endpoint = tcp://127.0.0.1:$closed|" "$work/supervisor.ini" >"$work/wrong-port.ini"
+timeout 60 "$bin/edu-alerts" -c "$work/wrong-port.ini" watch >/dev/null 2>"$work/log/watch-wrong-port.log"
+check_eq "$?" 1 "edu-alerts watch with a wrong address exits 1"
+check_grep "could not connect to \"tcp://127.0.0.1:$closed\" within 3000 ms: wrong address" \
+  "$work/log/watch-wrong-port.log" "and says nothing answers there"
 
 # the robot answered 500 twice, then took grouped markdown messages
 for i in $(seq 1 100); do
