@@ -341,18 +341,20 @@ static int s_round_json(s_self_t *self, char *err, size_t errlen)
     return rc != 0 ? rc : n == S_JSON_PAGE;
 }
 
-/*  The alerts ready for a person: older than group_wait, each item collapsed into its last
- *  change, min_level applied, yellow silenced where the same school, indicator and period is
- *  red; worst first. A message takes a run of alerts in id order only as long as their
- *  sentences fit the destination's budget ($4 bytes, each line costing $5 bytes more than its
- *  text; the first alert always), so the cursor can move to the run's last id once it is
- *  delivered. Columns: the id the cursor moves to, level, message, whether more alerts are
- *  ready beyond the run; a last row (level NULL) so that the run is known even when every
- *  alert in it was filtered out. */
+/*  The alerts ready for a person: once the oldest one waiting is group_wait old, all that wait
+ *  (as Alertmanager's group_wait: an item that changes twice within the wait is seen once),
+ *  each item collapsed into its last change, min_level applied, yellow silenced where the same
+ *  school, indicator and period is red; worst first. A message takes a run of alerts in id
+ *  order only as long as their sentences fit the destination's budget ($4 bytes, each line
+ *  costing $5 bytes more than its text; the first alert always), so the cursor can move to the
+ *  run's last id once it is delivered. Columns: the id the cursor moves to, level, message,
+ *  whether more alerts are ready beyond the run; a last row (level NULL) so that the run is
+ *  known even when every alert in it was filtered out. */
 static const char *s_people_sql =
     "WITH page AS ("
     "  SELECT * FROM edu.alert WHERE id > $1::bigint"
-    "    AND raised_at <= now() - make_interval(secs => $3::float8 / 1000)"
+    "    AND (SELECT raised_at FROM edu.alert WHERE id > $1::bigint ORDER BY id LIMIT 1)"
+    "        <= now() - make_interval(secs => $3::float8 / 1000)"
     "  ORDER BY id LIMIT " S_STR(S_PEOPLE_PAGE) "),"
     " sized AS ("
     "  SELECT p.*, sum(CASE WHEN $2 = 'yellow' OR p.level = 'red'"

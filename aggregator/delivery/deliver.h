@@ -12,11 +12,11 @@
  *    [its Chinese message, for a terminal].
  *  - webhook (json): each alert's object POSTed on its own, in order, until a 2xx.
  *  - webhook (dingtalk, wecom, feishu) and e-mail: for people, so noise is kept down, as
- *    Alertmanager does: the alerts ready (older than group_wait, so a burst lands together) go
- *    out as one message, worst level first, with a count; an item's several changes collapse
- *    into its last one (green → yellow → green within the wait is reported once, as
- *    resolved); a yellow alert is silenced while the same school (or county), stage,
- *    indicator and period is red.
+ *    Alertmanager does: once the oldest alert waiting is group_wait old (so a burst lands
+ *    together), every alert waiting goes out as one message, worst level first, with a count;
+ *    an item's several changes collapse into its last one (green → yellow → green within the
+ *    wait is reported once, as resolved); a yellow alert is silenced while the same school (or
+ *    county), stage, indicator and period is red.
  *    min_level = red keeps only red alerts and the resolutions of red ones.
  *    A robot's message is delivered only when the robot says so in its answer (errcode 0, see
  *    robot.h), signed when it has a secret; no more messages a minute are sent than it takes
