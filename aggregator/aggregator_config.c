@@ -110,58 +110,21 @@ const config_key_t aggregator_config_keys[] = {
     S_KEY("curve", "province", CONFIG_STRING, "", 0, 0, curve_province,
           "public certificates of the province, which may pull and accept or return a year, "
           "nothing else (empty = none)"),
-    {"webhook.*", "url", CONFIG_STRING, NULL, 0, 0, 0, "URL POSTed with each alert", NULL},
-    {"webhook.*", "format", CONFIG_STRING, "json", 0, 0, 0, "json | dingtalk | wecom", NULL},
-    {"webhook.*", "min_level", CONFIG_STRING, "yellow", 0, 0, 0, "yellow | red", NULL},
+    DELIVER_CONFIG_WEBHOOK_KEYS,
     S_KEY("smtp", "url", CONFIG_STRING, "smtp://127.0.0.1:25", 0, 0, smtp_url,
           "mail server for [email.*]"),
     S_KEY("smtp", "from", CONFIG_STRING, "eduwatch@localhost", 0, 0, smtp_from, "sender address"),
-    {"email.*", "to", CONFIG_STRING, NULL, 0, 0, 0, "recipient address", NULL},
-    {"email.*", "min_level", CONFIG_STRING, "yellow", 0, 0, 0, "yellow | red", NULL},
+    DELIVER_CONFIG_EMAIL_KEYS,
     {NULL, NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
 
-/*  [webhook.NAME] and [email.NAME]: one destination each, checked here so that --check
- *  catches mistakes. */
+/*  [webhook.NAME] and [email.NAME]: the delivery room checks and keeps them. */
 static int s_on_named(void *arg, const char *prefix, const char *name, const char *key,
                       const char *value, char *err, size_t errlen)
 {
     aggregator_config_t *config = arg;
-    if (strcmp(key, "min_level") == 0 && strcmp(value, "yellow") && strcmp(value, "red"))
-        return errorf(err, errlen, "min_level = \"%s\" must be yellow or red", value);
-    if (strcmp(key, "format") == 0 && strcmp(value, "json") && strcmp(value, "dingtalk") &&
-        strcmp(value, "wecom"))
-        return errorf(err, errlen, "format = \"%s\" must be json, dingtalk or wecom", value);
-    if (strcmp(key, "url") == 0 && strncmp(value, "http://", 7) && strncmp(value, "https://", 8))
-        return errorf(err, errlen, "url = \"%s\" is not an http:// or https:// URL", value);
-    if (strcmp(key, "to") == 0 && !strchr(value, '@'))
-        return errorf(err, errlen, "to = \"%s\" is not an e-mail address", value);
-    char *full = xasprintf("%s.%s", prefix, name);
-    destination_t *dest = NULL;
-    for (size_t i = 0; i < config->destination_count && !dest; i++)
-        if (strcmp(config->destinations[i].name, full) == 0)
-            dest = &config->destinations[i];
-    if (!dest) {
-        config->destinations = xrealloc(config->destinations, (config->destination_count + 1) *
-                                                                  sizeof *config->destinations);
-        dest = &config->destinations[config->destination_count++];
-        *dest = (destination_t){
-            .kind = strcmp(prefix, "email") == 0 ? DELIVER_EMAIL : DELIVER_WEBHOOK,
-            .name = full};
-    } else {
-        free(full);
-    }
-    char **slot = strcmp(key, "url") == 0      ? &dest->url
-                  : strcmp(key, "format") == 0 ? &dest->format
-                  : strcmp(key, "to") == 0     ? &dest->to
-                                               : NULL;
-    if (slot) {
-        free(*slot);
-        *slot = xstrdup(value);
-    }
-    if (strcmp(key, "min_level") == 0)
-        dest->red_only = strcmp(value, "red") == 0;
-    return 0;
+    return deliver_config_named(&config->destinations, &config->destination_count, prefix, name,
+                                key, value, err, errlen);
 }
 
 /*  The binds: each its own port (two on one port would fail at the start), and without CURVE
@@ -230,17 +193,9 @@ int aggregator_config_load(const char *path, aggregator_config_t *config, char *
     *config = (aggregator_config_t){0};
     if (config_load(path, aggregator_config_keys, config, s_on_named, config, err, errlen) != 0)
         return -1;
-    for (size_t i = 0; i < config->destination_count; i++) {
-        destination_t *d = &config->destinations[i];
-        if (d->kind == DELIVER_WEBHOOK && !d->url)
-            return errorf(err, errlen, "%s: [%s] has no url", path, d->name);
-        if (d->kind == DELIVER_EMAIL && !d->to)
-            return errorf(err, errlen, "%s: [%s] has no to", path, d->name);
-        if (d->kind == DELIVER_EMAIL) {
-            d->url = xstrdup(config->smtp_url);
-            d->from = xstrdup(config->smtp_from);
-        }
-    }
+    if (deliver_config_check(config->destinations, config->destination_count, config->smtp_url,
+                             config->smtp_from, path, err, errlen) != 0)
+        return -1;
     if (s_check_ports(path, config, err, errlen) != 0 ||
         s_check_curve(path, config, err, errlen) != 0)
         return -1;
@@ -259,11 +214,7 @@ int aggregator_config_load(const char *path, aggregator_config_t *config, char *
 void aggregator_config_free(aggregator_config_t *config)
 {
     config_free(aggregator_config_keys, config);
-    for (size_t i = 0; i < config->destination_count; i++)
-        destination_free(&config->destinations[i]);
-    free(config->destinations);
-    config->destinations = NULL;
-    config->destination_count = 0;
+    deliver_config_free(&config->destinations, &config->destination_count);
 }
 
 int aggregator_config_check_keys(const char *path, const aggregator_config_t *config, char *err,

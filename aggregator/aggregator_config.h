@@ -10,7 +10,7 @@
 #define EDU_AGGREGATOR_CONFIG_H
 
 #include "config.h"
-#include "deliver.h"
+#include "deliver_config.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -2,7 +2,9 @@
  *
  *  `watch` subscribes to the aggregator's `alerts` PUB socket (CURVE; the supervisor's key must
  *  be among the aggregator's `readers`) and prints every alert as it comes: the alert object as
- *  one JSON line, or with --format text the Chinese sentence for a person at a terminal.
+ *  one JSON line, or with --format text the Chinese sentence for a person at a terminal. A
+ *  socket monitor watches its handshakes, so a key the county refuses, a wrong server key or a
+ *  wrong address is said at once (or within timeout_ms) instead of waited on in silence.
  *  `current` asks the aggregator's `query` endpoint what is yellow or red now, so a subscriber
  *  that connects late never has to replay history.
  */
@@ -39,7 +41,8 @@ static const config_key_t s_keys[] = {
     {"alerts", "query", CONFIG_STRING, "tcp://127.0.0.1:5557", 0, 0, offsetof(s_config_t, query),
      "the aggregator's query endpoint, for `current`", config_check_connect},
     S_KEY("alerts", "timeout_ms", CONFIG_INT, "10000", 100, 600000, timeout_ms,
-          "how long `current` waits for the aggregator"),
+          "how long `current` waits for the aggregator's answer, and `watch` for its first "
+          "handshake (then it says why there was none and exits 1)"),
     S_KEY("curve", "enabled", CONFIG_BOOL, "true", 0, 0, curve_enabled, "CURVE encryption"),
     S_KEY("curve", "secret", CONFIG_STRING, "/etc/edu/keys/supervisor_secret", 0, 0, curve_secret,
           "this supervisor's secret certificate (its public half is among the readers)"),
@@ -106,38 +109,157 @@ static int s_secure(zsock_t *sock, const s_config_t *config, char *err, size_t e
     return keys_curve_client(sock, config->curve_secret, config->curve_server, err, errlen);
 }
 
+/*  What the socket monitor has told of the link to the aggregator. */
+typedef struct {
+    bool connected;  // a TCP connection was made
+    bool handshaken; // a handshake succeeded (and the link has not dropped since)
+    bool ever;       // a handshake succeeded once
+    int refused;     // the ZAP status of a refused key (0: none)
+    bool failed;     // a handshake failed for another reason
+} s_link_t;
+
+/*  Reads one monitor event: [event id (16 bits), value (32 bits)][endpoint]. */
+static void s_link_event(zsock_t *monitor, s_link_t *link, const char *endpoint)
+{
+    zmsg_t *msg = zmsg_recv(monitor);
+    zframe_t *frame = msg ? zmsg_first(msg) : NULL;
+    if (frame && zframe_size(frame) == 6) {
+        uint16_t event;
+        uint32_t value;
+        memcpy(&event, zframe_data(frame), sizeof event);
+        memcpy(&value, zframe_data(frame) + 2, sizeof value);
+        if (event == ZMQ_EVENT_CONNECTED)
+            link->connected = true;
+        else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+            if (link->ever && !link->handshaken)
+                log_info("alerts", "connected to \"%s\" again", endpoint);
+            link->handshaken = link->ever = true;
+        } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+            link->refused = value ? (int) value : 400;
+        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+                 event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+            link->failed = true;
+        else if (event == ZMQ_EVENT_DISCONNECTED && link->handshaken) {
+            log_warn("alerts", "lost the connection to \"%s\"; reconnecting", endpoint);
+            link->handshaken = false;
+        }
+    }
+    zmsg_destroy(&msg);
+}
+
+/*  Says why no handshake succeeded, in Chinese for the supervisor and in English. */
+static void s_link_explain(const s_config_t *config, const s_link_t *link)
+{
+    const char *at = config->endpoint, *secret = config->curve_secret;
+    // the public half of a CZMQ pair is the secret's name without "_secret"
+    int public_len = (int) strlen(secret) - (str_ends_with(secret, "_secret") ? 7 : 0);
+    if (link->refused)
+        fprintf(stderr,
+                "edu-alerts: 县里的汇聚服务拒绝了本机的密钥：它不在县里的读者（readers）名单中。"
+                "请把本机的公钥文件 %.*s 交给县教育局，放进其 [curve] readers 目录。\n"
+                "edu-alerts: the aggregator at \"%s\" refused this key (ZAP status %d): it is not "
+                "among the county's readers ([curve] readers)\n",
+                public_len, secret, at, link->refused);
+    else if (link->connected && link->failed)
+        fprintf(stderr,
+                "edu-alerts: 已连上 \"%s\"，但加密握手失败：多半是 [curve] server 不是该县汇聚服务"
+                "的公钥，或这个地址不是县里的预警（alerts）端口。\n"
+                "edu-alerts: connected to \"%s\" but the handshake failed: probably the wrong "
+                "server key ([curve] server = %s), CURVE on one side only, or not the aggregator's "
+                "alerts endpoint\n",
+                at, at, config->curve_enabled ? config->curve_server : "none, CURVE is off");
+    else if (link->connected)
+        fprintf(stderr,
+                "edu-alerts: 已连上 \"%s\"，但 %ld 毫秒内没有完成握手：多半是 [curve] server "
+                "不是该县汇聚服务的公钥，或这个地址不是县里的预警（alerts）端口。\n"
+                "edu-alerts: connected to \"%s\" but no handshake within %ld ms: probably the "
+                "wrong server key ([curve] server = %s), or not the aggregator's alerts endpoint\n",
+                at, config->timeout_ms, at, config->timeout_ms,
+                config->curve_enabled ? config->curve_server : "none, CURVE is off");
+    else
+        fprintf(stderr,
+                "edu-alerts: %ld 毫秒内连不上 \"%s\"：地址或端口不对，或县里的汇聚服务没有运行。\n"
+                "edu-alerts: could not connect to \"%s\" within %ld ms: wrong address, or the "
+                "aggregator is not running\n",
+                config->timeout_ms, at, at, config->timeout_ms);
+}
+
+/*  Prints every alert as it comes. A socket monitor watches the handshakes: when none has
+ *  succeeded within timeout_ms, or the county refuses the key at any time, it says why and
+ *  returns 1, rather than waiting in silence. */
 static int s_watch(const s_config_t *config, bool text)
 {
-    char err[512];
-    zsock_t *sub = zsock_new(ZMQ_SUB);
+    char err[512], monitor_endpoint[64];
+    int rc = 1;
+    s_link_t link = {0};
+    zsock_t *sub = zsock_new(ZMQ_SUB), *monitor = NULL;
+    zpoller_t *poller = NULL;
     zsock_set_linger(sub, 0);
     zsock_set_heartbeat_ivl(sub, 10000);
     zsock_set_heartbeat_timeout(sub, 30000);
     if (s_secure(sub, config, err, sizeof err) != 0) {
         fprintf(stderr, "edu-alerts: %s\n", err);
-        zsock_destroy(&sub);
-        return 1;
+        goto cleanup;
     }
     zsock_set_subscribe(sub, config->subscribe);
+    snprintf(monitor_endpoint, sizeof monitor_endpoint, "inproc://alerts-watch-%p", (void *) sub);
+    if (zmq_socket_monitor(zsock_resolve(sub), monitor_endpoint,
+                           ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |
+                               ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0 ||
+        !(monitor = zsock_new_pair(monitor_endpoint))) {
+        fprintf(stderr, "edu-alerts: could not watch the connection: %s\n",
+                zmq_strerror(zmq_errno()));
+        goto cleanup;
+    }
     if (zsock_connect(sub, "%s", config->endpoint) != 0) {
         fprintf(stderr, "edu-alerts: cannot connect to \"%s\"\n", config->endpoint);
-        zsock_destroy(&sub);
-        return 1;
+        goto cleanup;
     }
     log_info("alerts", "watching %s for \"%s\"", config->endpoint, config->subscribe);
+    poller = zpoller_new(sub, monitor, NULL);
+    int64_t deadline = zclock_mono() + config->timeout_ms;
+    rc = 0;
     while (!zsys_interrupted) {
-        zmsg_t *msg = zmsg_recv(sub);
-        if (!msg)
+        int64_t wait = link.ever ? -1 : deadline - zclock_mono();
+        void *which = wait < 0 && !link.ever ? NULL : zpoller_wait(poller, (int) wait);
+        if (which == monitor) {
+            s_link_event(monitor, &link, config->endpoint);
+            if (link.refused || (!link.ever && link.failed)) { // said at once
+                s_link_explain(config, &link);
+                rc = 1;
+                break;
+            }
+            continue;
+        }
+        if (which == sub) {
+            zmsg_t *msg = zmsg_recv(sub);
+            if (!msg)
+                break;
+            char *topic = zmsg_popstr(msg), *body = zmsg_popstr(msg), *message = zmsg_popstr(msg);
+            if (body)
+                printf("%s\n", text && message ? message : body);
+            fflush(stdout);
+            free(topic), free(body), free(message);
+            zmsg_destroy(&msg);
+            continue;
+        }
+        if (zpoller_terminated(poller))
             break;
-        char *topic = zmsg_popstr(msg), *body = zmsg_popstr(msg), *message = zmsg_popstr(msg);
-        if (body)
-            printf("%s\n", text && message ? message : body);
-        fflush(stdout);
-        free(topic), free(body), free(message);
-        zmsg_destroy(&msg);
+        if (!link.ever) { // the deadline passed without a handshake
+            s_link_explain(config, &link);
+            rc = 1;
+            break;
+        }
     }
+cleanup:
+    zpoller_destroy(&poller);
+    if (monitor)
+        zmq_socket_monitor(zsock_resolve(sub), NULL, 0);
+    zsock_destroy(&monitor);
     zsock_destroy(&sub);
-    return 0;
+    return rc;
 }
 
 /*  Sends one request of frames to the aggregator's query endpoint and prints the answer on

@@ -11,16 +11,22 @@
  *    alert, one message each: [topic "<county>.<level>.<kind>"][the alert object as JSON]
  *    [its Chinese message, for a terminal].
  *  - webhook (json): each alert's object POSTed on its own, in order, until a 2xx.
- *  - webhook (dingtalk, wecom) and e-mail: for people, so noise is kept down, as Alertmanager
- *    does: the alerts ready (older than group_wait, so a burst lands together) go out as one
- *    message, worst level first, with a count; an item's several changes collapse into its
- *    last one (green → yellow → green within the wait is reported once, as resolved); a
- *    yellow alert is silenced while the same school (or county), stage, indicator and period
- *    is red.
+ *  - webhook (dingtalk, wecom, feishu) and e-mail: for people, so noise is kept down, as
+ *    Alertmanager does: once the oldest alert waiting is group_wait old (so a burst lands
+ *    together), every alert waiting goes out as one message, worst level first, with a count;
+ *    an item's several changes collapse into its last one (green → yellow → green within the
+ *    wait is reported once, as resolved); a yellow alert is silenced while the same school (or
+ *    county), stage, indicator and period is red.
  *    min_level = red keeps only red alerts and the resolutions of red ones.
+ *    A robot's message is delivered only when the robot says so in its answer (errcode 0, see
+ *    robot.h), signed when it has a secret; no more messages a minute are sent than it takes
+ *    (alerts wait and go out together), and no message is longer than it takes (a long burst
+ *    goes out as several messages, each a run of alerts in id order).
  */
 #ifndef EDU_DELIVER_H
 #define EDU_DELIVER_H
+
+#include "robot.h"
 
 #include <czmq.h>
 #include <stdbool.h>
@@ -32,13 +38,17 @@
 typedef enum { DELIVER_PUB, DELIVER_WEBHOOK, DELIVER_EMAIL } deliver_kind_t;
 
 typedef struct {
-    deliver_kind_t kind;   // where to
-    char *name;            // "pub", "webhook.NAME", "email.NAME": the cursor's name
-    char *url;             // webhook: the URL; e-mail: the SMTP server ([smtp] url)
-    char *format;          // webhook: json | dingtalk | wecom
-    char *from;            // e-mail: [smtp] from
-    char *to;              // e-mail: the recipient
-    bool red_only;         // min_level = red
+    deliver_kind_t kind;     // where to
+    char *name;              // "pub", "webhook.NAME", "email.NAME": the cursor's name
+    char *url;               // webhook: the URL; e-mail: the SMTP server ([smtp] url)
+    robot_format_t format;   // webhook: json | dingtalk | wecom | feishu
+    char *secret;            // webhook: the robot's signing secret (NULL: not signed)
+    char *keyword;           // webhook: a word every message must hold (NULL: none)
+    int max_per_minute;      // webhook: messages a minute at most (0: the robot's documented)
+    int throttled_wait_s;    // webhook: wait after "too fast" (0: the robot's documented)
+    char *from;              // e-mail: [smtp] from
+    char *to;                // e-mail: the recipient
+    bool red_only;           // min_level = red
 } destination_t;
 
 typedef struct {
@@ -56,7 +66,5 @@ typedef struct {
  *  then sends "READY", or "FAILED" when the PUB endpoint could not be bound (and waits to be
  *  destroyed). It also listens to DELIVER_KICK_ENDPOINT. */
 void deliver_actor(zsock_t *pipe, void *args);
-
-void destination_free(destination_t *dest);
 
 #endif

@@ -2,7 +2,8 @@
 # alerts.sh - every change of level reaches the supervisors: the PUB socket, a JSON webhook, a
 # DingTalk robot that fails twice before it answers, and e-mail (red only) through an SMTP sink,
 # all on loopback; a late supervisor asks what is current; a key that is not among the readers
-# hears nothing; an aggregator killed right after a commit still delivers the alert
+# hears nothing; an aggregator killed right after a commit still delivers the alert. (Signing,
+# refusals and the robots' rate are robots.sh's: here the robots take 600 messages a minute.)
 #
 #   alerts.sh BIN_DIR FIXTURE_DIR
 set -u
@@ -25,9 +26,9 @@ start_sink() { # start_sink NAME ARGS... - sets the variable NAME to its port
   printf -v "$1" '%s' "$(awk '{ print $2 }' "$work/log/$1.ready")"
 }
 start_sink hook http 0 "$work/hook.jsonl"
-start_sink robot http 0 "$work/robot.jsonl" 2
+start_sink robot robot 0 "$work/robot.jsonl" dingtalk --fail 2
 start_sink smtp smtp 0 "$work/mail"
-start_sink wecom http 0 "$work/wecom.jsonl"
+start_sink wecom robot 0 "$work/wecom.jsonl" wecom
 sed -i 's/^\[aggregator\]$/[aggregator]\nalert_group_wait_ms = 4000/' "$work/aggregator.ini"
 cat >>"$work/aggregator.ini" <<INI
 [webhook.json]
@@ -36,10 +37,12 @@ format = json
 [webhook.robot]
 url = http://127.0.0.1:$robot/robot
 format = dingtalk
+max_per_minute = 600
 [webhook.wecom]
 url = http://127.0.0.1:$wecom/wecom
 format = wecom
 min_level = red
+max_per_minute = 600
 [smtp]
 url = smtp://127.0.0.1:$smtp
 from = eduwatch@county.example
@@ -69,6 +72,7 @@ for who in supervisor stranger; do
   "$bin/edu-alerts" -c "$work/$who.ini" watch >"$work/$who.jsonl" 2>"$work/log/watch-$who.log" &
   pids+=($!)
 done
+stranger_watch=$!
 "$bin/edu-alerts" -c "$work/supervisor.ini" --format text watch >"$work/supervisor.txt" \
   2>"$work/log/watch-text.log" &
 pids+=($!)
@@ -85,9 +89,11 @@ check_eq "$(county_sql "$work" "select count(*) from edu.alert a join edu.warnin
   using (id) where a.level = t.to_level and a.previous_level = t.from_level")" "$total" \
   "each alert is its change of level"
 
-# wait_lines FILE N - until FILE has N lines
+# wait_lines FILE N - until FILE has N lines (at most 90 s: thousands of alerts POSTed one by
+# one take a while on a loaded machine under ASan)
 wait_lines() {
-  for i in $(seq 1 200); do
+  local until=$((SECONDS + 90))
+  while [ $SECONDS -lt $until ]; do
     [ "$(wc -l <"$1" 2>/dev/null || echo 0)" -ge "$2" ] && return 0
     sleep 0.1
   done
@@ -113,6 +119,28 @@ check_eq "$(wc -l <"$work/missed-watch")" 0 "edu-alerts watch printed every aler
 check_grep '^【(红色|黄色)预警】' "$work/supervisor.txt" "edu-alerts --format text prints the message"
 check_eq "$(wc -l <"$work/stranger.jsonl")" 0 "a key that is not among the readers hears nothing"
 check_grep 'refused key .* on "alerts"' "$work/log/aggregator.log" "the gate refused the stranger's key"
+
+# a key the county does not accept, a wrong server key, a wrong address: edu-alerts watch says
+# which within seconds (timeout_ms = 3000), naming the endpoint, and exits 1
+for i in $(seq 1 200); do kill -0 "$stranger_watch" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$stranger_watch" 2>/dev/null && check_fail "edu-alerts watch with a refused key is still waiting"
+wait "$stranger_watch"
+check_eq "$?" 1 "edu-alerts watch with a key the county refuses exits 1"
+check_grep "^edu-alerts: the aggregator at \"tcp://127.0.0.1:$((port + 1))\" refused this key \(ZAP status 400\): it is not among the county's readers" \
+  "$work/log/watch-stranger.log" "it says the key is not among the county's readers"
+check_grep '拒绝了本机的密钥.*请把本机的公钥文件 .*/stranger 交给县教育局' "$work/log/watch-stranger.log" \
+  "in Chinese too, with what to do"
+sed "s|^server = .*|server = $work/keys/secret/stranger|" "$work/supervisor.ini" >"$work/wrong-server.ini"
+timeout 60 "$bin/edu-alerts" -c "$work/wrong-server.ini" watch >/dev/null 2>"$work/log/watch-wrong-server.log"
+check_eq "$?" 1 "edu-alerts watch with the wrong server key exits 1"
+check_grep 'but the handshake failed: probably the wrong server key' "$work/log/watch-wrong-server.log" \
+  "and says the server key is probably wrong"
+closed=$(check_free_port 1) # nothing listens there
+sed "s|^endpoint = .*|endpoint = tcp://127.0.0.1:$closed|" "$work/supervisor.ini" >"$work/wrong-port.ini"
+timeout 60 "$bin/edu-alerts" -c "$work/wrong-port.ini" watch >/dev/null 2>"$work/log/watch-wrong-port.log"
+check_eq "$?" 1 "edu-alerts watch with a wrong address exits 1"
+check_grep "could not connect to \"tcp://127.0.0.1:$closed\" within 3000 ms: wrong address" \
+  "$work/log/watch-wrong-port.log" "and says nothing answers there"
 
 # the robot answered 500 twice, then took grouped markdown messages
 for i in $(seq 1 100); do

@@ -19,7 +19,8 @@ pids=()
 trap 'county_stop_all "$work"; kill "${pids[@]}" 2>/dev/null; check_keep_on_failure "$work"' EXIT
 port=$(check_free_port)
 county_init "$work" "$bin" "$fixture" "cases_$$" "$port" || check_fail "county setup"
-python3 "$here/../lib/sinks.py" http 0 "$work/robot.jsonl" >"$work/log/robot.ready" \
+python3 "$here/../lib/sinks.py" robot 0 "$work/robot.jsonl" dingtalk --per-minute 600 \
+  >"$work/log/robot.ready" \
   2>"$work/log/robot.log" &
 pids+=($!)
 check_wait_for ready "$work/log/robot.ready" 5 || check_fail "the robot sink did not start"
@@ -36,7 +37,8 @@ county_set "$work/aggregator.ini" curve "supervisors = $work/keys/supervisors" \
   "province = $work/keys/province"
 cat >>"$work/aggregator.ini" <<INI
 [webhook.robot]
-url = http://127.0.0.1:$robot/robot
+url = http://127.0.0.1:$robot/robot/send?access_token=T0KEN
+max_per_minute = 600
 format = dingtalk
 [webhook.json]
 url = http://127.0.0.1:$hook/hook
@@ -183,6 +185,43 @@ check_eq "$(county_sql "$work" "select count(*) from edu.alert where kind = 'cas
 check_eq "$(county_sql "$work" "select count(*) from edu.case where kind = 'threshold'
   and subject = '$school' and indicator = 'fitness_pass_pct' and period = '$period'")" 1 \
   "still one case for the item"
+
+# silences: a matching alert is recorded and goes to machines, held back from people until the
+# silence is lifted; then, still firing, it is delivered
+other=2143004053
+alerts reader silence --match kind=threshold,school=$other --until 2h --comment x
+check_eq "$?" 1 "a reader's key cannot silence"
+alerts supervisor silence --match kind=threshold,school=$other --until 2h --comment 校舍改造，数据待复核
+check_eq "$?" 0 "a supervisor silences a school's threshold alerts"
+sid=$(grep -o '已静默 #[0-9]*' "$work/out" | grep -o '[0-9]*')
+alerts supervisor silence --match colour=red --until 2h --comment x
+check_eq "$?" 1 "an unknown matcher is refused"
+alerts supervisor silence --match kind=missing --until 400d --comment x
+check_eq "$?" 1 "a silence longer than a year is refused"
+alerts reader silences
+check_grep "^#$sid 生效中 kind=threshold,school=$other .*张督学 · 校舍改造" "$work/out" \
+  "silences lists it with its author and comment"
+stored=$(county_stored "$work")
+printf 'school_code,indicator,period,value\n%s,training_hours,2025-2026,10\n' "$other" >"$work/silenced.csv"
+county_drop "$work" "$other" "$work/silenced.csv"
+county_wait_stored "$work" $((stored + 1)) 20 || check_fail "the silenced school's file not stored"
+alert=$(county_sql "$work" "select id from edu.alert where kind = 'threshold' and subject = '$other'
+  and indicator = 'training_hours' and period = '2025-2026' order by id desc limit 1")
+check_wait_for "\"$other\".*training_hours|training_hours.*\"$other\"" "$work/hook.jsonl" 15
+check_eq "$?" 0 "the JSON webhook got the silenced alert"
+sleep 3
+check_eq "$(county_sql "$work" "select count(*) from edu.alert_held where alert_id = $alert")" 1 \
+  "people's robot holds it back"
+check_eq "$(grep -c "$(county_sql "$work" "select name from edu.school where code = '$other'") 2025-2026学年 教师年均培训时长 10" "$work/robot.jsonl")" 0 \
+  "the robot has not heard of it"
+alerts supervisor unsilence "$sid"
+check_eq "$?" 0 "the silence is lifted"
+check_wait_for '（静默结束，仍在报警）【(红色|黄色)预警】[^"]*教师年均培训时长 10' "$work/robot.jsonl" 15
+check_eq "$?" 0 "what still fires reaches the robot once the silence ends"
+check_eq "$(county_sql "$work" "select count(*) from edu.case c join edu.current_warning w using (kind, subject, indicator, period)
+  where c.kind = 'threshold' and c.subject = '$other' and c.indicator = 'training_hours'
+  and c.period = '2025-2026'")" 1 \
+  "and the silence never hid the case"
 
 # a yellow warning opens a case after case_yellow_days (30)
 yellow=$(county_sql "$work" "select count(*) from edu.current_warning w where level = 'yellow'

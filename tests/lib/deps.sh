@@ -3,7 +3,7 @@
 # Sourced by tests/run.sh and deploy/quickstart.sh. Debian 12 package names.
 
 EDU_PACKAGES="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev
-  libzmq3-dev libczmq-dev libpq-dev libinih-dev libcriterion-dev zlib1g-dev libcurl4-openssl-dev libsystemd-dev libmicrohttpd-dev dpkg-dev
+  libzmq3-dev libczmq-dev libpq-dev libinih-dev libcriterion-dev zlib1g-dev libcurl4-openssl-dev libsystemd-dev libmicrohttpd-dev libsodium-dev dpkg-dev
   python3 curl bsdextrautils
   postgresql postgresql-client"
 
