@@ -8,6 +8,10 @@
  *    [QUERY_CURRENT_TEXT]                   → [ok][one line per warning, for a terminal]
  *    [QUERY_PULL][county][cursor][limit]    → [ok][county][next cursor][more: 1 or 0]
  *                                             [aggregates as COPY text][warning changes]
+ *    [QUERY_PULL][county][cursor][limit][QUERY_PULL_VERSION]  (pull version 2)
+ *                                           → the same, then [periods][late changes][cases]
+ *    [QUERY_ACCEPT][county][period]         → [ok][text]   the province accepts a year
+ *    [QUERY_RETURN][county][period][reason] → [ok][text]   the province returns it (退回)
  *
  *  The response loop (readers may list; supervisors may also act; docs/cases.md):
  *    [QUERY_CASES][json|text][state][school][overdue 1|0][summary 1|0]  → [ok][lines]
@@ -45,6 +49,9 @@
 #define QUERY_SILENCE "silence"           // hold matching alerts back from people
 #define QUERY_UNSILENCE "unsilence"       // lift a silence
 #define QUERY_SILENCES "silences"         // the silences
+#define QUERY_ACCEPT "accept"             // the province accepts a county's approved year
+#define QUERY_RETURN "return"             // the province returns it, with a reason
+#define QUERY_PULL_VERSION "2"            // 5th frame of a pull: periods, late changes, cases
 
 // bounds of what a request may carry
 #define QUERY_MAX_NOTE 2000  // bytes of a note, plan or comment
