@@ -115,7 +115,8 @@ static const struct {
     {"督办事项",
      "SELECT k.county_code AS \"县（区）代码\", c.name AS \"县（区）名称\","
      "  k.case_id AS \"事项编号\", k.subject AS \"对象\", coalesce(i.name, k.indicator) AS \"指标\","
-     "  k.period AS \"学年\", k.state AS \"状态\", k.due::text AS \"期限\""
+     "  k.period AS \"学年\", CASE k.state WHEN 'open' THEN '待处理' WHEN 'acknowledged' THEN '已确认'"
+     "   WHEN 'assigned' THEN '已分派' ELSE k.state END AS \"状态\", k.due::text AS \"期限\""
      " FROM province.county_case k LEFT JOIN province.county c ON c.code = k.county_code"
      " LEFT JOIN province.indicator i ON i.code = k.indicator"
      " WHERE k.period = $1 AND k.escalated AND k." S_OPEN_CASE
