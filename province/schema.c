@@ -121,6 +121,16 @@ static const pg_migration_t s_migrations[] = {
      "  ('enrolment', 18, '在校生数', true),"
      "  ('capacity', 19, '核定学位数', true),"
      "  ('county_balanced', 20, '优质均衡达标', true);"},
+    {3, "the province's tables published for the national tier (deploy/national)",
+     // Logical replication: a national database subscribes to each province's publication
+     // (docs/scale.md). Publishing costs nothing until someone subscribes; the database needs
+     // wal_level = logical for a subscriber to connect. Partitioned tables, if any, publish as
+     // their root, so the national tables need not be partitioned alike.
+     "SET LOCAL client_min_messages = error;"
+     "CREATE PUBLICATION edu_province FOR TABLE province.county, province.indicator_row,"
+     "  province.warning_row, province.period_row, province.period_event,"
+     "  province.late_change, province.county_case"
+     "  WITH (publish_via_partition_root = true);"},
 };
 
 int province_migrate(const province_config_t *config, char *err, size_t errlen)
