@@ -83,13 +83,15 @@ static void s_period(long j, char *buf, size_t size)
 
 static void s_add(zchunk_t **out, int section, unsigned long long version, const char *fmt, ...)
 {
-    char line[1024];
-    int n = snprintf(line, sizeof line, "%llu\t", version);
+    char head[24];
+    int n = snprintf(head, sizeof head, "%llu\t", version);
+    zchunk_extend(out[section], head, (size_t) n);
     va_list ap;
     va_start(ap, fmt);
-    n += vsnprintf(line + n, sizeof line - (size_t) n, fmt, ap);
+    char *line = zsys_vprintf(fmt, ap); // a reason may be long
     va_end(ap);
-    zchunk_extend(out[section], line, (size_t) n);
+    zchunk_extend(out[section], line, strlen(line));
+    zstr_free(&line);
 }
 
 //  A year's aggregates and county-level warnings at version (revision moves the figures).
