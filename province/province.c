@@ -48,7 +48,7 @@ const config_key_t province_config_keys[] = {
      NULL},
     {"county.*", "server", CONFIG_STRING, NULL, 0, 0, 0,
      "the county aggregator's public certificate", NULL},
-    {"county.*", "name", CONFIG_STRING, NULL, 0, 0, 0,
+    {"county.*", "name", CONFIG_STRING, "", 0, 0, 0,
      "the county's name for people (县区名称; the code when not given)", NULL},
     {NULL, NULL, 0, NULL, 0, 0, 0, NULL, NULL},
 };
@@ -98,8 +98,10 @@ int province_config_load(const char *path, province_config_t *config, char *err,
         county_t *c = &config->counties[i];
         if (!c->endpoint)
             return errorf(err, errlen, "%s: [county.%s] has no endpoint", path, c->code);
-        if (!c->name)
+        if (!c->name || !*c->name) {
+            free(c->name);
             c->name = xstrdup(c->code);
+        }
         if (config->curve_enabled) {
             if (!c->server)
                 return errorf(err, errlen, "%s: [county.%s] has no server", path, c->code);
