@@ -165,9 +165,9 @@ static const char *s_stage_sql =
     "  escalated boolean, due date) ON COMMIT DELETE ROWS";
 
 /*  The statements that apply a page ($1 the county), in order; each runs only when the
- *  section it reads is not empty (-1: always). */
+ *  section it reads is not empty. */
 static const struct {
-    int section;     // the section read, or -1
+    int section;     // the section read
     bool old_only;   // only for an old county's page
     const char *sql; // one statement, $1 the county code
 } s_apply[] = {

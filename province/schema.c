@@ -126,11 +126,22 @@ static const pg_migration_t s_migrations[] = {
      // (docs/scale.md). Publishing costs nothing until someone subscribes; the database needs
      // wal_level = logical for a subscriber to connect. Partitioned tables, if any, publish as
      // their root, so the national tables need not be partitioned alike.
+     // A publication belongs to the database, not the schema: one left by a schema dropped
+     // and made again is taken over.
      "SET LOCAL client_min_messages = error;"
-     "CREATE PUBLICATION edu_province FOR TABLE province.county, province.indicator_row,"
-     "  province.warning_row, province.period_row, province.period_event,"
-     "  province.late_change, province.county_case"
-     "  WITH (publish_via_partition_root = true);"},
+     "DO $publish$ BEGIN"
+     " IF EXISTS (SELECT 1 FROM pg_publication WHERE pubname = 'edu_province') THEN"
+     "  ALTER PUBLICATION edu_province SET TABLE province.county, province.indicator_row,"
+     "   province.warning_row, province.period_row, province.period_event,"
+     "   province.late_change, province.county_case;"
+     "  ALTER PUBLICATION edu_province SET (publish_via_partition_root = true);"
+     " ELSE"
+     "  CREATE PUBLICATION edu_province FOR TABLE province.county, province.indicator_row,"
+     "   province.warning_row, province.period_row, province.period_event,"
+     "   province.late_change, province.county_case"
+     "   WITH (publish_via_partition_root = true);"
+     " END IF;"
+     " END $publish$;"},
 };
 
 int province_migrate(const province_config_t *config, char *err, size_t errlen)
