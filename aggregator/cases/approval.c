@@ -273,8 +273,8 @@ static const char *s_returned_alert_sql =
     "  indicator_name, period, level, previous_level, value, target, message, raised_at, batch)"
     " SELECT nextval('edu.warning_transition_id_seq'), value, 'period_returned', value, '全县',"
     "   '', 'approval', '学年审核', $1, 'red', 'green', NULL, NULL,"
-    "   format('【省级退回】%s 学年数据被省里退回（%s）：%s。该学年已解锁，请核实修改后重新审核'"
-    "     '（edu-alerts approve %s）。', $1, $2, $3, $1),"
+    "   format('【省级退回】%s 学年数据被省里退回（%s）：%s。该学年已解锁，请核实修改后重新审核"
+    "（edu-alerts approve %s）。', $1::text, $2::text, $3::text, $1::text),"
     "   now(), txid_current()"
     " FROM edu.setting WHERE key = 'county'";
 

@@ -3,16 +3,17 @@
 # Sourced by tests/run.sh and deploy/quickstart.sh. Debian 12 package names.
 
 EDU_PACKAGES="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev
-  libzmq3-dev libczmq-dev libpq-dev libinih-dev libcriterion-dev zlib1g-dev libcurl4-openssl-dev libsystemd-dev libmicrohttpd-dev libsodium-dev dpkg-dev
+  libzmq3-dev libczmq-dev libpq-dev libinih-dev libcriterion-dev zlib1g-dev libcurl4-openssl-dev libsystemd-dev libmicrohttpd-dev libsodium-dev libxlsxwriter-dev dpkg-dev
   python3 curl bsdextrautils
   postgresql postgresql-client"
 
 # only for the tests: the dashboard is rendered in headless Chromium, the fuzzers and a Release
 # build need clang; systemd-analyze rates the units, strace records the system calls they must
 # allow and python3-seccomp (Debian's /usr/bin/python3) applies their seccomp sandbox,
-# deb-systemd-helper (init-system-helpers) runs in the packages' maintainer scripts
+# deb-systemd-helper (init-system-helpers) runs in the packages' maintainer scripts;
+# python3-openpyxl opens the province's bulletin (the workbook) to check its figures
 EDU_TEST_PACKAGES="chromium fonts-noto-cjk python3-yaml clang libclang-rt-14-dev
-  systemd strace init-system-helpers python3-seccomp"
+  systemd strace init-system-helpers python3-seccomp python3-openpyxl"
 
 # Other sessions may run apt at the same time on a shared machine: one at a time.
 s_apt() {
