@@ -14,10 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/check.sh"
 
 export EDU_NOW=2025-11-08T12:00:00+08:00
-work=$(mktemp -d /tmp/edu-approval.XXXXXX)
-trap 'county_stop_all "$work"; check_keep_on_failure "$work"' EXIT
-port=$(check_free_port)
-county_init "$work" "$bin" "$fixture" "approval_$$" "$port" || check_fail "county setup"
+county_test approval
 mkdir -p "$work/keys/supervisors" "$work/keys/province"
 county_set "$work/aggregator.ini" curve "supervisors = $work/keys/supervisors" \
   "province = $work/keys/province"

@@ -14,20 +14,16 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/check.sh"
 
 export EDU_NOW=2025-11-08T12:00:00+08:00
-work=$(mktemp -d /tmp/edu-cases.XXXXXX)
-pids=()
-trap 'county_stop_all "$work"; kill "${pids[@]}" 2>/dev/null; check_keep_on_failure "$work"' EXIT
-port=$(check_free_port)
-county_init "$work" "$bin" "$fixture" "cases_$$" "$port" || check_fail "county setup"
+county_test cases
 python3 "$here/../lib/sinks.py" robot 0 "$work/robot.jsonl" dingtalk --per-minute 600 \
   >"$work/log/robot.ready" \
   2>"$work/log/robot.log" &
-pids+=($!)
+COUNTY_TEST_PIDS+=($!)
 check_wait_for ready "$work/log/robot.ready" 5 || check_fail "the robot sink did not start"
 robot=$(awk '{ print $2 }' "$work/log/robot.ready")
 python3 "$here/../lib/sinks.py" http 0 "$work/hook.jsonl" >"$work/log/hook.ready" \
   2>"$work/log/hook.log" &
-pids+=($!)
+COUNTY_TEST_PIDS+=($!)
 check_wait_for ready "$work/log/hook.ready" 5 || check_fail "the JSON sink did not start"
 hook=$(awk '{ print $2 }' "$work/log/hook.ready")
 mkdir -p "$work/keys/supervisors" "$work/keys/province"

@@ -10,9 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/county.sh"
 . "$here/../lib/check.sh"
 
-work=$(mktemp -d /tmp/edu-drain.XXXXXX)
-trap 'county_stop_all "$work"; check_keep_on_failure "$work"' EXIT
-county_init "$work" "$bin" "$fixture" "drain_$$" "$(check_free_port)" || check_fail "county setup"
+county_test drain
 schools=$(awk -F, 'NR > 1 { print $1 }' "$fixture/schools.csv" | head -2)
 per=60000
 for code in $schools; do

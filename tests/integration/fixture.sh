@@ -15,10 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/county.sh"
 . "$here/../lib/check.sh"
 
-work=$(mktemp -d /tmp/edu-fixture.XXXXXX)
-trap 'county_stop_all "$work"; check_keep_on_failure "$work"' EXIT
-port=$(check_free_port)
-county_init "$work" "$bin" "$fixture" "fixture_$$" "$port" || check_fail "county setup"
+county_test fixture
 county_aggregator_start "$work" || check_fail "aggregator start"
 # The fixture's files end their lines with CRLF, as Excel writes them; the collectors read them
 # as they are, the comparisons below read copies without the CR.

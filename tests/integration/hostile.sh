@@ -12,10 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/check.sh"
 
 trap '' PIPE # writing to a socket the aggregator has closed must not end this script
-work=$(mktemp -d /tmp/edu-hostile.XXXXXX)
-trap 'county_stop_all "$work"; check_keep_on_failure "$work"' EXIT
-port=$(check_free_port 4) # the county's three and the HTTP port
-county_init "$work" "$bin" "$fixture" "hostile_$$" "$port" || check_fail "county setup"
+county_test hostile 4
 http=$((port + 3))
 sed -i "s/^\[aggregator\]$/[aggregator]\nmax_batch_bytes = 65536\nhttp = 127.0.0.1:$http/" "$work/aggregator.ini"
 county_aggregator_start "$work" || check_fail "aggregator start"

@@ -14,11 +14,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 trap '' PIPE
 export EDU_NOW=2025-11-08T12:00:00+08:00
-work=$(mktemp -d /tmp/edu-hostile-key.XXXXXX)
 slow=()
-trap 'kill "${slow[@]}" 2>/dev/null; county_stop_all "$work"; check_keep_on_failure "$work"' EXIT
-port=$(check_free_port 4) # the county's three and the HTTP port
-county_init "$work" "$bin" "$fixture" "hostile_key_$$" "$port" || check_fail "county setup"
+county_test hostile-key 4
 http=$((port + 3))
 county_set "$work/aggregator.ini" aggregator 'max_batch_bytes = 65536' \
   'max_refusals_per_batch = 100' 'max_refusals_per_hour = 300' "http = 127.0.0.1:$http"
@@ -149,6 +146,7 @@ for i in $(seq 1 64); do
    printf 'GET /metrics HTTP/1.1\r\n' >&3
    for j in $(seq 1 6); do sleep 5; printf 'X-Slow: %d\r\n' "$j" >&3 || exit 0; done) 2>/dev/null &
   slow+=($!)
+  COUNTY_TEST_PIDS+=($!)
 done
 sleep 1
 code=$(curl -s -o /dev/null -m 5 -w '%{http_code}' --interface 127.0.0.2 "http://127.0.0.1:$http/metrics")

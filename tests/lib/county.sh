@@ -4,6 +4,7 @@
 # Sourced by the integration tests and deploy/quickstart.sh, after pg.sh has started a cluster
 # (PGHOST, PGPORT, PGUSER set). Every process's pid goes to DIR/pids/, its log to DIR/log/.
 #
+#   county_test NAME [PORTS]             the opening integration tests share (below)
 #   county_init DIR BIN FIXTURE DB PORT  keys and configs for the aggregator and every school
 #                                        of FIXTURE/schools.csv (none with
 #                                        EDU_COUNTY_SCHOOLS=none); the database DB is created
@@ -245,4 +246,19 @@ county_set() {
     sed -i "/^\[$section\]\$/,/^\[/{/^${line%% *} *=/d}" "$file"
     sed -i "/^\[$section\]\$/a $line" "$file"
   done
+}
+
+# county_test NAME [PORTS] - the opening most integration tests share: a work directory
+# /tmp/edu-NAME.XXXXXX (removed after a pass, kept after a failure, with the end of each log
+# shown), everything started under it stopped at exit and the pids the test adds to
+# COUNTY_TEST_PIDS killed, PORTS free ports in one draw (default 3: the county's listen,
+# alerts and query), and the county's keys and configs (county_init, database NAME_PID). Uses
+# bin and fixture; sets work and port.
+county_test() {
+  local name=$1 ports=${2:-3}
+  work=$(mktemp -d "/tmp/edu-$name.XXXXXX")
+  COUNTY_TEST_PIDS=()
+  trap 'kill "${COUNTY_TEST_PIDS[@]}" 2>/dev/null; county_stop_all "$work"; check_keep_on_failure "$work"' EXIT
+  port=$(check_free_port "$ports")
+  county_init "$work" "$bin" "$fixture" "${name//-/_}_$$" "$port" || check_fail "county setup"
 }
