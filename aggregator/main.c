@@ -1,5 +1,6 @@
 /*  edu-aggregator - the county's aggregator: command line, then the actor */
 #include "aggregator.h"
+#include "cli.h"
 #include "http.h"
 #include "log.h"
 #include "migrate.h"
@@ -35,27 +36,14 @@ static void s_usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
-                                            {"check", no_argument, NULL, 'k'},
-                                            {"verbose", no_argument, NULL, 'v'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {"version", no_argument, NULL, 'V'},
-                                            {"example", no_argument, NULL, 'E'},
-                                            {NULL, 0, NULL, 0}};
-    const char *path = NULL;
-    bool check = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "c:vhV", options, NULL)) != -1) {
-        switch (c) {
-        case 'c': path = optarg; break;
-        case 'k': check = true; break;
-        case 'v': log_set_level(LOG_LEVEL_DEBUG); break;
-        case 'h': s_usage(stdout); return 0;
-        case 'V': printf("edu-aggregator %s\n", EDU_VERSION); return 0;
-        case 'E': config_print_example(stdout, aggregator_config_keys); return 0;
-        default: fprintf(stderr, "try: edu-aggregator --help\n"); return 2;
-        }
-    }
+    static const struct option options[] = {CLI_OPTIONS, {NULL, 0, NULL, 0}};
+    cli_t cli = {.program = "edu-aggregator", .keys = aggregator_config_keys, .usage = s_usage};
+    int c, status;
+    while ((c = getopt_long(argc, argv, CLI_SHORT, options, NULL)) != -1)
+        if (cli_option(&cli, c, optarg, &status) < 0)
+            return status;
+    const char *path = cli.path;
+    bool check = cli.check;
     const char *command = optind < argc ? argv[optind] : NULL;
     if (!path || optind < argc - 1 || (command && strcmp(command, "migrate") != 0)) {
         fprintf(stderr, "usage: edu-aggregator -c FILE [--check] [migrate] (try --help)\n");

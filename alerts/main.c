@@ -8,6 +8,7 @@
  *  `current` asks the aggregator's `query` endpoint what is yellow or red now, so a subscriber
  *  that connects late never has to replay history.
  */
+#include "cli.h"
 #include "config.h"
 #include "keys.h"
 #include "log.h"
@@ -413,13 +414,8 @@ static int s_case_request(const char *command, char **args, int nargs, s_opts_t 
 
 int main(int argc, char **argv)
 {
-    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
-                                            {"check", no_argument, NULL, 'k'},
+    static const struct option options[] = {CLI_OPTIONS,
                                             {"format", required_argument, NULL, 'f'},
-                                            {"verbose", no_argument, NULL, 'v'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {"version", no_argument, NULL, 'V'},
-                                            {"example", no_argument, NULL, 'E'},
                                             {"state", required_argument, NULL, 1},
                                             {"school", required_argument, NULL, 2},
                                             {"overdue", no_argument, NULL, 3},
@@ -434,19 +430,13 @@ int main(int argc, char **argv)
                                             {"reason", required_argument, NULL, 12},
                                             {"checked", required_argument, NULL, 13},
                                             {NULL, 0, NULL, 0}};
-    const char *path = NULL, *format = NULL;
+    cli_t cli = {.program = "edu-alerts", .keys = s_keys, .usage = s_usage};
+    const char *format = NULL;
     s_opts_t o = {0};
-    bool check = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "c:f:vhV", options, NULL)) != -1) {
+    int c, status;
+    while ((c = getopt_long(argc, argv, CLI_SHORT "f:", options, NULL)) != -1) {
         switch (c) {
-        case 'c': path = optarg; break;
-        case 'k': check = true; break;
         case 'f': format = optarg; break;
-        case 'v': log_set_level(LOG_LEVEL_DEBUG); break;
-        case 'h': s_usage(stdout); return 0;
-        case 'V': printf("edu-alerts %s\n", EDU_VERSION); return 0;
-        case 'E': config_print_example(stdout, s_keys); return 0;
         case 1: o.state = optarg; break;
         case 2: o.school = optarg; break;
         case 3: o.overdue = true; break;
@@ -468,9 +458,13 @@ int main(int argc, char **argv)
             snprintf(o.checked + used, sizeof o.checked - used, "%s%s", used ? "," : "", optarg);
             break;
         }
-        default: fprintf(stderr, "try: edu-alerts --help\n"); return 2;
+        default:
+            if (cli_option(&cli, c, optarg, &status) < 0)
+                return status;
         }
     }
+    const char *path = cli.path;
+    bool check = cli.check;
     static const char *commands[] = {"watch",    "current", "cases",    "ack",
                                      "assign",   "note",    "close",    "silence",
                                      "unsilence", "silences", "approve", "unlock"};

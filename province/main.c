@@ -1,4 +1,5 @@
 /*  edu-province - the province: command line, then the pull loop, a review or a bulletin */
+#include "cli.h"
 #include "log.h"
 #include "province.h"
 #include "query.h"
@@ -62,33 +63,27 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
-                                            {"check", no_argument, NULL, 'k'},
+    static const struct option options[] = {CLI_OPTIONS,
                                             {"once", no_argument, NULL, 'o'},
                                             {"reason", required_argument, NULL, 'r'},
                                             {"out", required_argument, NULL, 'O'},
-                                            {"verbose", no_argument, NULL, 'v'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {"version", no_argument, NULL, 'V'},
-                                            {"example", no_argument, NULL, 'E'},
                                             {NULL, 0, NULL, 0}};
-    const char *path = NULL, *reason = NULL, *out = NULL;
-    bool check = false, once = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "c:vhV", options, NULL)) != -1) {
-        switch (c) {
-        case 'c': path = optarg; break;
-        case 'k': check = true; break;
-        case 'o': once = true; break;
-        case 'r': reason = optarg; break;
-        case 'O': out = optarg; break;
-        case 'v': log_set_level(LOG_LEVEL_DEBUG); break;
-        case 'h': s_usage(stdout); return 0;
-        case 'V': printf("edu-province %s\n", EDU_VERSION); return 0;
-        case 'E': config_print_example(stdout, province_config_keys); return 0;
-        default: fprintf(stderr, "try: edu-province --help\n"); return 2;
-        }
+    cli_t cli = {.program = "edu-province", .keys = province_config_keys, .usage = s_usage};
+    const char *reason = NULL, *out = NULL;
+    bool once = false;
+    int c, status;
+    while ((c = getopt_long(argc, argv, CLI_SHORT, options, NULL)) != -1) {
+        if (c == 'o')
+            once = true;
+        else if (c == 'r')
+            reason = optarg;
+        else if (c == 'O')
+            out = optarg;
+        else if (cli_option(&cli, c, optarg, &status) < 0)
+            return status;
     }
+    const char *path = cli.path;
+    bool check = cli.check;
     const char *command = optind < argc ? argv[optind] : NULL;
     size_t k = 0, n = sizeof s_commands / sizeof *s_commands;
     while (command && k < n && strcmp(command, s_commands[k].name) != 0)
