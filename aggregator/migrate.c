@@ -255,6 +255,19 @@ static const pg_migration_t s_migrations[] = {
      "CREATE OR REPLACE VIEW edu.rejected_record AS"
      "  SELECT school_code, indicator, period, reason, received_at, sender"
      "  FROM edu.rejected_log;"},
+    {10, "the county-level changes of the new kinds reach the province",
+     // county_balanced and urban_rural_gap are county kinds; capacity and persistent are judged
+     // for a school and for the county, whose items have the county's 6-digit code as subject
+     // (a school's is 10 digits). Same columns, so the readers' grant stays.
+     "CREATE OR REPLACE VIEW edu.county_warning_change AS"
+     "  SELECT id, kind, stage, indicator, period, to_level, value, detail"
+     "  FROM edu.warning_transition"
+     "  WHERE kind IN ('dispersion', 'progress', 'county_balanced', 'urban_rural_gap')"
+     "     OR (kind IN ('capacity', 'persistent') AND length(subject) <> 10);"
+     "DROP INDEX IF EXISTS edu.warning_transition_county;"
+     "CREATE INDEX warning_transition_county ON edu.warning_transition (id)"
+     "  WHERE kind IN ('dispersion', 'progress', 'county_balanced', 'urban_rural_gap')"
+     "     OR (kind IN ('capacity', 'persistent') AND length(subject) <> 10);"},
 };
 
 int migrate_latest(void)
