@@ -452,3 +452,18 @@ Test(validate, window_detail_names_the_years)
     cr_expect_not_null(strstr(v.detail, "2000-2001"), "%s", v.detail);
     cr_expect_not_null(strstr(v.detail, "2026-2027"), "%s", v.detail);
 }
+
+Test(validate, bounds_of_the_period)
+{
+    char err[512] = "";
+    rules_t *r = s_rules_of("[indicator.x]\nname = 某\nunit = %\nmin = 0\nmax = 100\n"
+                            "max@2025-2026 = 90\n", err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    verdict_t v;
+    validate_record(s_schools, r, &s_window, "2143004052", "2143004052", "x", "2024-2025", 95, &v);
+    cr_expect_eq(v.reason, REFUSE_NONE, "2024-2025: up to 100");
+    validate_record(s_schools, r, &s_window, "2143004052", "2143004052", "x", "2025-2026", 95, &v);
+    cr_expect_eq(v.reason, REFUSE_OUT_OF_RANGE, "2025-2026: up to 90");
+    cr_expect_not_null(strstr(v.detail, "[0, 90]"), "%s", v.detail);
+    rules_destroy(&r);
+}
