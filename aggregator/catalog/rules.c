@@ -933,6 +933,16 @@ const rule_params_t *rules_params_at(const rules_t *self, int year)
     return p;
 }
 
+size_t rules_param_years(const rules_t *self)
+{
+    return self->params_at_count;
+}
+
+int rules_param_year(const rules_t *self, size_t i)
+{
+    return self->params_at[i].year;
+}
+
 const indicator_t *rules_indicator_at(const rules_t *self, const indicator_t *ind, int year)
 {
     size_t k = (size_t) (ind - self->items);

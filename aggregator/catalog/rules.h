@@ -121,6 +121,12 @@ const indicator_t *rules_at(const rules_t *self, size_t i);
  *  order. Borrowed. */
 const rule_params_t *rules_params_at(const rules_t *self, int year);
 
+/*  The years from which the county-wide parameters change (each a `key@PERIOD`), ascending:
+ *  rules_param_year(self, i) for i < rules_param_years(self). For publishing them (the
+ *  dashboard shows the dispersion target of a period). */
+size_t rules_param_years(const rules_t *self);
+int rules_param_year(const rules_t *self, size_t i);
+
 /*  The indicator with the numbers (targets, bounds, plan_change) in force for `year`: ind
  *  itself, or a copy of it that shares its strings. Borrowed; ind must be one of rules_at(). */
 const indicator_t *rules_indicator_at(const rules_t *self, const indicator_t *ind, int year);

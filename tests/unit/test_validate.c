@@ -168,6 +168,9 @@ Test(validate, catalog_matches_contract)
         cr_expect_float_eq(rules_params_at(s_rules, targets[i].year)->dispersion_target,
                            targets[i].target, 1e-12, "%d", targets[i].year);
     cr_expect_float_eq(rules_params(s_rules)->dispersion_target, 0.50, 1e-12);
+    cr_assert_eq(rules_param_years(s_rules), 2);
+    cr_expect_eq(rules_param_year(s_rules, 0), 2025);
+    cr_expect_eq(rules_param_year(s_rules, 1), 2027);
     cr_expect_float_eq(rules_params_at(s_rules, 2027)->dispersion_limit[STAGE_JUNIOR], 0.45,
                        1e-12, "what is not given per period stays");
     size_t trend = 0;
