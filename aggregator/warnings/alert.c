@@ -42,13 +42,16 @@ static void s_reason(const alert_facts_t *f, char *out, size_t size)
     } else if (strcmp(f->kind, "progress") == 0) {
         snprintf(out, size, "规划进度滞后，已改善%.2f%s", f->value, u);
     } else if (strcmp(f->kind, "trend") == 0) {
+        char projected[32]; // 1658, 5.663, 48.54: whole numbers from 1000 on
+        snprintf(projected, sizeof projected, f->value >= 1000 || f->value <= -1000 ? "%.0f" : "%.4g",
+                 f->value);
         if (f->higher_better)
-            snprintf(out, size, "按近年趋势预计%s学年降至%.3g%s，将低于标准%g%s的%g%%（预测预警）",
-                     f->forecast_period ? f->forecast_period : "", f->value, u, f->aux[0], u,
+            snprintf(out, size, "按近年趋势预计%s学年降至%s%s，将低于标准%g%s的%g%%（预测预警）",
+                     f->forecast_period ? f->forecast_period : "", projected, u, f->aux[0], u,
                      f->tolerance * 100);
         else
-            snprintf(out, size, "按近年趋势预计%s学年升至%.3g%s，将超出标准%g%s的允许范围（预测预警）",
-                     f->forecast_period ? f->forecast_period : "", f->value, u, f->aux[0], u);
+            snprintf(out, size, "按近年趋势预计%s学年升至%s%s，将超出标准%g%s的允许范围（预测预警）",
+                     f->forecast_period ? f->forecast_period : "", projected, u, f->aux[0], u);
     } else if (strcmp(f->kind, "capacity") == 0) {
         if (red && f->aux[0] > 1)
             snprintf(out, size, "在校生数已达核定学位数的%.0f%%，学位不足，预计下一学年达%.0f%%",
