@@ -11,8 +11,8 @@
 #include "lookup.h"
 #include "util.h"
 
-#include <czmq.h>
 #include <ctype.h>
+#include <czmq.h>
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
@@ -50,27 +50,27 @@ struct rules_t {
     size_t count, capacity; // used, allocated
     lookup_t *by_code;      // code -> indicator_t (built once the array stops moving)
     const char *path;       // while loading: the file
-    s_override_t *overrides;        // every key@PERIOD line, in file order
+    s_override_t *overrides; // every key@PERIOD line, in file order
     size_t override_count, override_capacity;
-    s_params_at_t *params_at;       // the parameters from each overridden year on, ascending
+    s_params_at_t *params_at; // the parameters from each overridden year on, ascending
     size_t params_at_count;
-    s_indicator_at_t **ind_at;      // per indicator: its numbers from each such year on
-    size_t *ind_at_count;           // per indicator: how many
-    rules_check_t *checks;          // [check.*] in file order
+    s_indicator_at_t **ind_at; // per indicator: its numbers from each such year on
+    size_t *ind_at_count;      // per indicator: how many
+    rules_check_t *checks;     // [check.*] in file order
     size_t check_count, check_capacity;
-    char *enrolment_code;           // [capacity] enrolment, as written
-    char *places_code;              // [capacity] places, as written
-    unsigned capacity_line;         // line of [capacity] (0: not in the file)
-    const indicator_t *enrolment;   // resolved once loaded (NULL: capacity is off)
+    char *enrolment_code;         // [capacity] enrolment, as written
+    char *places_code;            // [capacity] places, as written
+    unsigned capacity_line;       // line of [capacity] (0: not in the file)
+    const indicator_t *enrolment; // resolved once loaded (NULL: capacity is off)
     const indicator_t *places;
-    unsigned county_kinds;          // kinds switched on by their sections
-    zhashx_t *given;                // while loading: keys that may be written in two places
+    unsigned county_kinds; // kinds switched on by their sections
+    zhashx_t *given;       // while loading: keys that may be written in two places
 };
 
 static const char *s_kind_names[] = {
-    "threshold",       "balanced",    "dispersion",      "fluctuation", "missing",
-    "data_quality",    "trend",       "persistent",      "urban_rural_gap", "capacity",
-    "consistency",     "county_balanced", "progress"};
+    "threshold",    "balanced",        "dispersion", "fluctuation",     "missing",
+    "data_quality", "trend",           "persistent", "urban_rural_gap", "capacity",
+    "consistency",  "county_balanced", "progress"};
 
 //  The sections of the second round's kinds and key@PERIOD lines, at the end of this file.
 static bool s_kind_section(const char *section);
@@ -78,9 +78,8 @@ static int s_given(rules_t *self, const char *key, const char *section, unsigned
                    size_t errlen);
 static int s_on_period_line(rules_t *self, unsigned line, const char *section, const char *key,
                             const char *value, char *err, size_t errlen);
-static int s_on_kind_line(rules_t *self, unsigned line, unsigned section_line,
-                          const char *section, const char *key, const char *value, char *err,
-                          size_t errlen);
+static int s_on_kind_line(rules_t *self, unsigned line, unsigned section_line, const char *section,
+                          const char *key, const char *value, char *err, size_t errlen);
 static int s_finish(rules_t *self, char *err, size_t errlen);
 static void s_periods_free(rules_t *self);
 
@@ -206,12 +205,16 @@ static int s_kinds(indicator_t *ind, const char *value, char *err, size_t errlen
         while (i < n && strcmp(tok, s_kind_names[i]) != 0)
             i++;
         if (i == n)
-            rc = errorf(err, errlen, "unknown kind \"%s\" (known: threshold, balanced, "
+            rc = errorf(err, errlen,
+                        "unknown kind \"%s\" (known: threshold, balanced, "
                         "dispersion, fluctuation, missing, data_quality, trend, persistent, "
-                        "urban_rural_gap, progress)", tok);
+                        "urban_rural_gap, progress)",
+                        tok);
         else if ((1u << i) & (KIND_CAPACITY | KIND_CONSISTENCY | KIND_COUNTY_BALANCED))
-            rc = errorf(err, errlen, "kind \"%s\" is switched on by its own section "
-                        "([capacity], [check.NAME], [county_balanced]), not per indicator", tok);
+            rc = errorf(err, errlen,
+                        "kind \"%s\" is switched on by its own section "
+                        "([capacity], [check.NAME], [county_balanced]), not per indicator",
+                        tok);
         else
             ind->kinds |= 1u << i;
     }
@@ -283,9 +286,11 @@ static int s_on_line(void *arg, unsigned line, unsigned section_line, const char
                               code);
         return s_indicator_key(s_indicator(self, code, section_line), key, value, err, errlen);
     }
-    return errorf(err, errlen, "unknown section [%s] (expected [rules], [indicator.CODE], "
+    return errorf(err, errlen,
+                  "unknown section [%s] (expected [rules], [indicator.CODE], "
                   "[dispersion], [trend], [capacity], [persistent], [county_balanced], "
-                  "[urban_rural_gap] or [check.NAME])", section);
+                  "[urban_rural_gap] or [check.NAME])",
+                  section);
 }
 
 static int s_check(rules_t *self, char *err, size_t errlen)
@@ -432,8 +437,8 @@ static unsigned s_line_of(const rules_t *self, const char *key)
 
 static bool s_kind_section(const char *section)
 {
-    static const char *names[] = {"dispersion",      "trend",           "capacity",
-                                  "persistent",      "county_balanced", "urban_rural_gap"};
+    static const char *names[] = {"dispersion", "trend",           "capacity",
+                                  "persistent", "county_balanced", "urban_rural_gap"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (strcmp(section, names[i]) == 0)
             return true;
@@ -448,8 +453,8 @@ static int s_fraction(const char *key, const char *value, double *out, char *err
 }
 
 /*  A numeric key of a kind's section into p (the base numbers, or a copy for one period). */
-static int s_kind_param(rule_params_t *p, const char *section, const char *key,
-                        const char *value, char *err, size_t errlen)
+static int s_kind_param(rule_params_t *p, const char *section, const char *key, const char *value,
+                        char *err, size_t errlen)
 {
     static const struct {
         const char *section, *key;
@@ -514,8 +519,10 @@ static int s_check_rule(rules_check_t *check, const char *value, char **left, ch
         goto bad;
     *left = xstrndup(p, n);
     p += n + strspn(p + n, " \t");
-    static const struct { const char *text; check_op_t op; } ops[] = {
-        {"<=", CHECK_LE}, {">=", CHECK_GE}, {"<", CHECK_LT}, {">", CHECK_GT}};
+    static const struct {
+        const char *text;
+        check_op_t op;
+    } ops[] = {{"<=", CHECK_LE}, {">=", CHECK_GE}, {"<", CHECK_LT}, {">", CHECK_GT}};
     size_t i = 0;
     while (i < 4 && strncmp(p, ops[i].text, strlen(ops[i].text)) != 0)
         i++;
@@ -548,8 +555,8 @@ bad:
                   value);
 }
 
-static int s_on_check_line(rules_t *self, unsigned section_line, const char *name,
-                           const char *key, const char *value, char *err, size_t errlen)
+static int s_on_check_line(rules_t *self, unsigned section_line, const char *name, const char *key,
+                           const char *value, char *err, size_t errlen)
 {
     if (!*name || strlen(name) > 39 ||
         strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(name))
@@ -594,9 +601,8 @@ static int s_on_check_line(rules_t *self, unsigned section_line, const char *nam
     return rc;
 }
 
-static int s_on_kind_line(rules_t *self, unsigned line, unsigned section_line,
-                          const char *section, const char *key, const char *value, char *err,
-                          size_t errlen)
+static int s_on_kind_line(rules_t *self, unsigned line, unsigned section_line, const char *section,
+                          const char *key, const char *value, char *err, size_t errlen)
 {
     if (strncmp(section, "check.", 6) == 0)
         return s_on_check_line(self, section_line, section + 6, key, value, err, errlen);
@@ -624,11 +630,10 @@ static int s_on_kind_line(rules_t *self, unsigned line, unsigned section_line,
 /*  The keys that are not numbers, or that decide which periods exist: never per period. */
 static bool s_fixed_key(const char *key)
 {
-    static const char *fixed[] = {"first_period", "accept_from", "accept_ahead_years",
-                                  "deadline",     "name",        "unit",
-                                  "better",       "kinds",       "plan_baseline",
-                                  "plan_period",  "enrolment",   "places",
-                                  "rule"};
+    static const char *fixed[] = {
+        "first_period", "accept_from", "accept_ahead_years", "deadline",    "name",      "unit",
+        "better",       "kinds",       "plan_baseline",      "plan_period", "enrolment", "places",
+        "rule"};
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
         if (strcmp(key, fixed[i]) == 0)
             return true;
@@ -642,12 +647,16 @@ static int s_on_period_line(rules_t *self, unsigned line, const char *section, c
     char base[64];
     int year;
     if ((size_t) (at - key) >= sizeof base || period_parse(at + 1, &year) != 0)
-        return errorf(err, errlen, "\"%s\" is not KEY@YYYY-YYYY (a key for one academic year "
-                      "on, like target@2025-2026)", key);
+        return errorf(err, errlen,
+                      "\"%s\" is not KEY@YYYY-YYYY (a key for one academic year "
+                      "on, like target@2025-2026)",
+                      key);
     snprintf(base, sizeof base, "%.*s", (int) (at - key), key);
     if (s_fixed_key(base) || strncmp(section, "check.", 6) == 0)
-        return errorf(err, errlen, "%s cannot be given per period: only the numbers of the "
-                      "rules can (targets, bounds, limits, thresholds)", base);
+        return errorf(err, errlen,
+                      "%s cannot be given per period: only the numbers of the "
+                      "rules can (targets, bounds, limits, thresholds)",
+                      base);
     long ind = -1;
     int rc;
     if (strncmp(section, "indicator.", 10) == 0 && section[10]) {
@@ -656,8 +665,10 @@ static int s_on_period_line(rules_t *self, unsigned line, const char *section, c
             if (strcmp(self->items[i].code, section + 10) == 0)
                 found = &self->items[i];
         if (!found)
-            return errorf(err, errlen, "%s comes before the indicator's own keys: write "
-                          "[indicator.%s] name, unit, ... first", key, section + 10);
+            return errorf(err, errlen,
+                          "%s comes before the indicator's own keys: write "
+                          "[indicator.%s] name, unit, ... first",
+                          key, section + 10);
         ind = (long) (found - self->items);
         indicator_t scratch = *found; // the value checked as the key's own would be
         rc = s_indicator_key(&scratch, base, value, err, errlen);
@@ -706,8 +717,8 @@ static int s_check_params(const rules_t *self, const rule_params_t *p, int year,
                           char *err, size_t errlen)
 {
     char where[4][96]; // for the dispersion target, trend, capacity, urban_rural_gap
-    static const char *keys[] = {"dispersion_target", "trend.min_periods",
-                                 "capacity.yellow_next", "urban_rural_gap.red"};
+    static const char *keys[] = {"dispersion_target", "trend.min_periods", "capacity.yellow_next",
+                                 "urban_rural_gap.red"};
     for (int i = 0; i < 4; i++) {
         unsigned at = year ? line : s_line_of(self, keys[i]);
         if (year)
@@ -723,21 +734,25 @@ static int s_check_params(const rules_t *self, const rule_params_t *p, int year,
         return errorf(err, errlen, "%s fluctuation_red = %g is below fluctuation_yellow = %g",
                       where[0], p->fluctuation_red, p->fluctuation_yellow);
     if (year && (p->jump_low >= 1 || p->jump_high <= 1))
-        return errorf(err, errlen, "%s jump_low = %g and jump_high = %g: jump_low must be below "
-                      "1 and jump_high above 1", where[0], p->jump_low, p->jump_high);
+        return errorf(err, errlen,
+                      "%s jump_low = %g and jump_high = %g: jump_low must be below "
+                      "1 and jump_high above 1",
+                      where[0], p->jump_low, p->jump_high);
     // the county target may be looser than one stage's national limit (0.50 for 小学 and
     // 初中 alike, where 初中's limit is 0.45): that stage is then green up to its limit
     double limit = fmax(p->dispersion_limit[STAGE_PRIMARY], p->dispersion_limit[STAGE_JUNIOR]);
     if (p->dispersion_target > limit)
-        return errorf(err, errlen, "%s the dispersion target %g is above every national limit "
-                      "(%g 小学, %g 初中)", where[0], p->dispersion_target,
-                      p->dispersion_limit[STAGE_PRIMARY], p->dispersion_limit[STAGE_JUNIOR]);
+        return errorf(err, errlen,
+                      "%s the dispersion target %g is above every national limit "
+                      "(%g 小学, %g 初中)",
+                      where[0], p->dispersion_target, p->dispersion_limit[STAGE_PRIMARY],
+                      p->dispersion_limit[STAGE_JUNIOR]);
     if (p->trend_min_periods > p->trend_periods)
         return errorf(err, errlen, "%s [trend] min_periods = %d is more than periods = %d",
                       where[1], p->trend_min_periods, p->trend_periods);
     if (p->capacity_yellow_next > p->capacity_red_next)
-        return errorf(err, errlen, "%s [capacity] yellow_next = %g is above red_next = %g", where[2],
-                      p->capacity_yellow_next, p->capacity_red_next);
+        return errorf(err, errlen, "%s [capacity] yellow_next = %g is above red_next = %g",
+                      where[2], p->capacity_yellow_next, p->capacity_red_next);
     if (p->gap_red < p->gap_yellow)
         return errorf(err, errlen, "%s [urban_rural_gap] red = %g is below yellow = %g", where[3],
                       p->gap_red, p->gap_yellow);
@@ -850,24 +865,30 @@ static int s_finish(rules_t *self, char *err, size_t errlen)
                  !(ind->kinds & (KIND_THRESHOLD | KIND_DISPERSION)))
             problem = "has kind persistent but neither threshold nor dispersion";
         if (problem)
-            return errorf(err, errlen, "%s:%u: [indicator.%s] %s", self->path, ind->line,
-                          ind->code, problem);
+            return errorf(err, errlen, "%s:%u: [indicator.%s] %s", self->path, ind->line, ind->code,
+                          problem);
     }
     if (self->capacity_line) {
         if (!self->enrolment_code || !self->places_code)
-            return errorf(err, errlen, "%s:%u: [capacity] needs enrolment and places (the "
-                          "indicators of 在校生数 and 核定学位数)", self->path, self->capacity_line);
+            return errorf(err, errlen,
+                          "%s:%u: [capacity] needs enrolment and places (the "
+                          "indicators of 在校生数 and 核定学位数)",
+                          self->path, self->capacity_line);
         self->enrolment = s_code(self, self->enrolment_code);
         self->places = s_code(self, self->places_code);
         const char *missing = !self->enrolment ? self->enrolment_code
                               : !self->places  ? self->places_code
                                                : NULL;
         if (missing)
-            return errorf(err, errlen, "%s:%u: [capacity] names \"%s\", which is not in the "
-                          "catalog", self->path, self->capacity_line, missing);
+            return errorf(err, errlen,
+                          "%s:%u: [capacity] names \"%s\", which is not in the "
+                          "catalog",
+                          self->path, self->capacity_line, missing);
         if (self->enrolment == self->places)
-            return errorf(err, errlen, "%s:%u: [capacity] enrolment and places are the same "
-                          "indicator", self->path, self->capacity_line);
+            return errorf(err, errlen,
+                          "%s:%u: [capacity] enrolment and places are the same "
+                          "indicator",
+                          self->path, self->capacity_line);
         self->county_kinds |= KIND_CAPACITY;
     }
     for (size_t i = 0; i < self->check_count; i++) {

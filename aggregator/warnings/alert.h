@@ -31,7 +31,7 @@ typedef struct {
                                 //   county_balanced: CVs above the limit, schools;
                                 //   urban_rural_gap: U, R; consistency: A, k·B
     const char *forecast_period; // trend: the projected period ("2027-2028")
-    const char *rule;           // consistency: the check's rule as written
+    const char *rule;            // consistency: the check's rule as written
 } alert_facts_t;
 
 /*  Writes the message into out (always terminated, always whole UTF-8 characters). */

@@ -53,7 +53,7 @@ typedef struct {
     const school_t *school; // school kinds (borrowed from the registry)
     const indicator_t *ind; // NULL for balanced, consistency, county_balanced (borrowed)
     const rules_check_t *check; // consistency's check (borrowed from the rules)
-    stage_t stage;          // the stage of a county item
+    stage_t stage;              // the stage of a county item
     int year;               // first year of the period
 } s_item_t;
 
@@ -406,8 +406,8 @@ static void s_add_check(evaluate_t *self, zhashx_t *items, const school_t *schoo
 /*  The items of the second round's kinds that one value of school (NULL: the county's, for
  *  stage) for ind in year can change: those of year and of the later periods whose windows
  *  reach back to it. */
-static void s_add_windows(evaluate_t *self, zhashx_t *items, const school_t *school,
-                          stage_t stage, const indicator_t *ind, int year, bool full)
+static void s_add_windows(evaluate_t *self, zhashx_t *items, const school_t *school, stage_t stage,
+                          const indicator_t *ind, int year, bool full)
 {
     unsigned k = ind->kinds, county = rules_county_kinds(self->rules);
     bool capacity = (county & KIND_CAPACITY) &&
@@ -614,8 +614,8 @@ static int s_dispersion_level(evaluate_t *self, stage_t stage, const indicator_t
     *n = s_gather(self, (int) stage, ind, year, x, w);
     int level = -1;
     if (judge_cv(x, w, *n, (size_t) p->dispersion_min_schools, cv) == 0)
-        level = (int) judge_dispersion_capped(*cv, p->dispersion_target,
-                                              p->dispersion_limit[stage]);
+        level =
+            (int) judge_dispersion_capped(*cv, p->dispersion_target, p->dispersion_limit[stage]);
     free(x);
     free(w);
     return level;
@@ -824,15 +824,17 @@ static void s_judge_persistent(evaluate_t *self, const s_item_t *item, s_verdict
         if (level != LEVEL_RED)
             break;
     }
-    level_t level = item->school ? judge_persistent(run, want, want - 1)
-                                 : judge_persistent(run, want, 0);
+    level_t level =
+        item->school ? judge_persistent(run, want, want - 1) : judge_persistent(run, want, 0);
     if (level == LEVEL_GREEN)
         return;
     *out = (s_verdict_t){.level = level, .has_value = true, .value = run};
     if (self->want_detail)
-        snprintf(out->detail, sizeof out->detail, "%s red %d academic years running, %d-%d to "
-                 "%d-%d (red at %d)", item->school ? "threshold" : "dispersion", run,
-                 item->year - run + 1, item->year - run + 2, item->year, item->year + 1, want);
+        snprintf(out->detail, sizeof out->detail,
+                 "%s red %d academic years running, %d-%d to "
+                 "%d-%d (red at %d)",
+                 item->school ? "threshold" : "dispersion", run, item->year - run + 1,
+                 item->year - run + 2, item->year, item->year + 1, want);
 }
 
 /*  capacity: enrolment and places of one school in year, or the sums over a stage's schools
@@ -882,16 +884,16 @@ static void s_judge_capacity(evaluate_t *self, const s_item_t *item, s_verdict_t
         chain[n - 1 - i] = t;
     }
     double g = judge_growth(chain, n), u0 = e / c, u1 = e * (1 + g) / c;
-    *out = (s_verdict_t){
-        .level = judge_capacity(u0, u1, p->capacity_red_now, p->capacity_red_next,
-                                p->capacity_yellow_next),
-        .has_value = true,
-        .value = u1,
-        .aux = {u0, g}};
+    *out = (s_verdict_t){.level = judge_capacity(u0, u1, p->capacity_red_now, p->capacity_red_next,
+                                                 p->capacity_yellow_next),
+                         .has_value = true,
+                         .value = u1,
+                         .aux = {u0, g}};
     if (self->want_detail && first == item->year)
         snprintf(out->detail, sizeof out->detail,
                  "%.0f students for %.0f places (%.3f); no earlier year, growth taken as 0: "
-                 "%.3f next year", e, c, u0, u1);
+                 "%.3f next year",
+                 e, c, u0, u1);
     else if (self->want_detail)
         snprintf(out->detail, sizeof out->detail,
                  "%.0f students for %.0f places (%.3f); growth %+.2f%% a year over %d-%d to "
@@ -1045,8 +1047,8 @@ static level_t s_school_level(evaluate_t *self, const school_t *school, const in
 static bool s_aggregate_same(const s_aggregate_t *a, const s_aggregate_t *b)
 {
     return a->schools == b->schools && a->red == b->red && a->yellow == b->yellow &&
-           a->has_mean == b->has_mean && a->has_range == b->has_range &&
-           a->green == b->green && a->has_cv == b->has_cv && fabs(a->mean - b->mean) < 1e-9 &&
+           a->has_mean == b->has_mean && a->has_range == b->has_range && a->green == b->green &&
+           a->has_cv == b->has_cv && fabs(a->mean - b->mean) < 1e-9 &&
            fabs(a->min - b->min) < 1e-9 && fabs(a->max - b->max) < 1e-9 &&
            (!a->has_cv || fabs(a->cv - b->cv) < 1e-12);
 }
@@ -1100,8 +1102,7 @@ static void s_judge(evaluate_t *self, const s_item_t *item, time_t now, bool wan
 static void s_aggregate_verdict(evaluate_t *self, const s_item_t *item)
 {
     char key[160];
-    snprintf(key, sizeof key, "%s|%s|%d", stage_name(item->stage), S_COUNTY_BALANCED,
-             item->year);
+    snprintf(key, sizeof key, "%s|%s|%d", stage_name(item->stage), S_COUNTY_BALANCED, item->year);
     if (zhashx_lookup(self->pending_aggregates, key))
         return;
     s_verdict_t v;

@@ -108,8 +108,7 @@ double judge_growth(const double *e, size_t n);
 
 /*  capacity: red when u0 (E/C) is above red_now or u1 (E·(1+g)/C) above red_next; yellow when
  *  u1 is at least yellow_next; green otherwise. */
-level_t judge_capacity(double u0, double u1, double red_now, double red_next,
-                       double yellow_next);
+level_t judge_capacity(double u0, double u1, double red_now, double red_next, double yellow_next);
 
 /*  persistent: `run` consecutive red years ending at the period judged: red at red_years or
  *  more, yellow at yellow_years or more (0: no yellow), green otherwise. */

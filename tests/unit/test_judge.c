@@ -228,7 +228,8 @@ Test(judge, trend_line_and_projection)
     cr_expect_eq(later, LEVEL_RED);
     cr_expect_eq(judge_trend(now, later), LEVEL_YELLOW);
     cr_expect_eq(judge_trend(LEVEL_GREEN, LEVEL_YELLOW), LEVEL_GREEN, "projected yellow: green");
-    cr_expect_eq(judge_trend(LEVEL_YELLOW, LEVEL_RED), LEVEL_GREEN, "not green now: threshold says it");
+    cr_expect_eq(judge_trend(LEVEL_YELLOW, LEVEL_RED), LEVEL_GREEN,
+                 "not green now: threshold says it");
     cr_expect_eq(judge_trend(LEVEL_RED, LEVEL_RED), LEVEL_GREEN, "never red");
     // five years: 10, 12, 11, 13, 14 in 2021 … 2025: sxy = 4 + 0 + 0 + 1 + 4 = 9, sxx = 10,
     // b = 0.9, through (2023, 12): projected to 2027 12 + 4 × 0.9 = 15.6
@@ -240,8 +241,9 @@ Test(judge, trend_line_and_projection)
     double ratio[] = {14, 15, 16};
     cr_assert_eq(judge_line(years, ratio, 3, &a, &b), 0);
     cr_expect_float_eq(a + b * 2027, 18, 1e-9);
-    cr_expect_eq(judge_trend(judge_threshold(false, 15, TOL, 16), judge_threshold(false, 15, TOL, 18)),
-                 LEVEL_GREEN, "16 is not green now");
+    cr_expect_eq(
+        judge_trend(judge_threshold(false, 15, TOL, 16), judge_threshold(false, 15, TOL, 18)),
+        LEVEL_GREEN, "16 is not green now");
     cr_expect_eq(judge_line(years, values, 1, &a, &b), -1, "one point is no line");
     double same[] = {2025, 2025, 2025};
     cr_expect_eq(judge_line(same, values, 3, &a, &b), -1, "one year is no line");

@@ -162,8 +162,11 @@ Test(validate, catalog_matches_contract)
     cr_assert_not_null(check);
     cr_expect_float_eq(check->k, 2, 1e-12);
     // the county target tightens: 0.50, 0.40 from 2025-2026, 0.30 from 2027-2028
-    static const struct { int year; double target; } targets[] = {
-        {2000, 0.50}, {2024, 0.50}, {2025, 0.40}, {2026, 0.40}, {2027, 0.30}, {2040, 0.30}};
+    static const struct {
+        int year;
+        double target;
+    } targets[] = {{2000, 0.50}, {2024, 0.50}, {2025, 0.40},
+                   {2026, 0.40}, {2027, 0.30}, {2040, 0.30}};
     for (size_t i = 0; i < sizeof targets / sizeof *targets; i++)
         cr_expect_float_eq(rules_params_at(s_rules, targets[i].year)->dispersion_target,
                            targets[i].target, 1e-12, "%d", targets[i].year);
@@ -171,8 +174,8 @@ Test(validate, catalog_matches_contract)
     cr_assert_eq(rules_param_years(s_rules), 2);
     cr_expect_eq(rules_param_year(s_rules, 0), 2025);
     cr_expect_eq(rules_param_year(s_rules, 1), 2027);
-    cr_expect_float_eq(rules_params_at(s_rules, 2027)->dispersion_limit[STAGE_JUNIOR], 0.45,
-                       1e-12, "what is not given per period stays");
+    cr_expect_float_eq(rules_params_at(s_rules, 2027)->dispersion_limit[STAGE_JUNIOR], 0.45, 1e-12,
+                       "what is not given per period stays");
     size_t trend = 0;
     for (size_t i = 0; i < rules_count(s_rules); i++)
         trend += (rules_at(s_rules, i)->kinds & KIND_TREND) != 0;
@@ -185,16 +188,16 @@ static rules_t *s_rules_of(const char *text, char *err, size_t errlen);
 Test(validate, rules_by_period)
 {
     char err[512] = "";
-    rules_t *r = s_rules_of(
-        "[rules]\ntolerance = 0.85\ntolerance@2026-2027 = 0.9\n"
-        "dispersion_target = 0.45\ndispersion_target@2025-2026 = 0.35\n"
-        "fluctuation_red@2027-2028 = 15\n"
-        "[persistent]\nyears = 3\nyears@2030-2031 = 4\n"
-        "[indicator.x]\nname = 某\nunit = %\nmin = 0\nmax = 100\ntarget = 50\n"
-        "target@2025-2026 = 60\ntarget_junior@2027-2028 = 70\nmax@2028-2029 = 90\n"
-        "kinds = threshold, trend\n"
-        "[indicator.y]\nname = 另\nunit = %\nmin = 0\nmax = 100\n",
-        err, sizeof err);
+    rules_t *r =
+        s_rules_of("[rules]\ntolerance = 0.85\ntolerance@2026-2027 = 0.9\n"
+                   "dispersion_target = 0.45\ndispersion_target@2025-2026 = 0.35\n"
+                   "fluctuation_red@2027-2028 = 15\n"
+                   "[persistent]\nyears = 3\nyears@2030-2031 = 4\n"
+                   "[indicator.x]\nname = 某\nunit = %\nmin = 0\nmax = 100\ntarget = 50\n"
+                   "target@2025-2026 = 60\ntarget_junior@2027-2028 = 70\nmax@2028-2029 = 90\n"
+                   "kinds = threshold, trend\n"
+                   "[indicator.y]\nname = 另\nunit = %\nmin = 0\nmax = 100\n",
+                   err, sizeof err);
     cr_assert_not_null(r, "%s", err);
     static const struct {
         int year;
@@ -215,8 +218,7 @@ Test(validate, rules_by_period)
         cr_expect_float_eq(p->fluctuation_red, cases[i].fluctuation_red, 1e-12, "%d",
                            cases[i].year);
         cr_expect_eq(p->persistent_years, cases[i].years, "%d", cases[i].year);
-        cr_expect_float_eq(at->target[STAGE_PRIMARY], cases[i].primary, 1e-12, "%d",
-                           cases[i].year);
+        cr_expect_float_eq(at->target[STAGE_PRIMARY], cases[i].primary, 1e-12, "%d", cases[i].year);
         cr_expect_float_eq(at->target[STAGE_JUNIOR], cases[i].junior, 1e-12, "%d", cases[i].year);
         cr_expect_float_eq(at->max, cases[i].max, 1e-12, "%d", cases[i].year);
         cr_expect_str_eq(at->code, "x");
@@ -239,7 +241,9 @@ Test(validate, rules_new_kinds_refusals)
 {
     static const char *ind = "[indicator.a]\nname = 甲\nunit = %\nmin = 0\nmax = 100\n"
                              "[indicator.b]\nname = 乙\nunit = %\nmin = 0\nmax = 100\n";
-    static const struct { const char *text, *expected; } cases[] = {
+    static const struct {
+        const char *text, *expected;
+    } cases[] = {
         {"[rules]\ndispersion_target = 0.3\n[dispersion]\ntarget = 0.4\n",
          ":4: [dispersion] dispersion_target is given a second time (first at line 2)"},
         {"[rules]\ntolerance@2025-2026 = 2\n", ":2: tolerance = 2 must be at most 1"},
@@ -279,13 +283,14 @@ Test(validate, rules_new_kinds_refusals)
         {"[urban_rural_gap]\nyellow = 0.3\nred = 0.2\n",
          ":3: [urban_rural_gap] red = 0.2 is below yellow = 0.3"},
         {"[trend]\nwindow = 5\n", ":2: unknown key \"window\" in section [trend]"},
-        {"[check.c]\nrule = a <= b\ncolour = red\n", ":3: unknown key \"colour\" in section [check.c]"},
+        {"[check.c]\nrule = a <= b\ncolour = red\n",
+         ":3: unknown key \"colour\" in section [check.c]"},
         {"[check.c]\nrule = a << b\n", ":2: rule = \"a << b\" is not \"A <= B\""},
         {"[check.c]\nrule = a <= -2 * b\n", ":2: rule = \"a <= -2 * b\" is not"},
         {"[check.c]\nrule = a <= 2 b\n", ":2: rule = \"a <= 2 b\" is not"},
         {"[check.c]\nrule = a <= b c\n", ":2: rule = \"a <= b c\" is not"},
         {"[check.c]\nrule = a <= zz\n", ":1: [check.c] names an indicator that is not in the "
-                                          "catalog: zz"},
+                                        "catalog: zz"},
         {"[check.c]\nrule = a <= a\n", ":1: [check.c] compares an indicator with itself"},
         {"[check.a]\nrule = a <= b\n", ":1: [check.a] has the name of an indicator"},
         {"[check.c]\nname = 说明\n", ":1: [check.c] has no rule"},
@@ -303,9 +308,12 @@ Test(validate, rules_new_kinds_refusals)
     }
     // and what is accepted: a factor, each comparison, a check before the indicators it names
     static const char *ok[] = {
-        "[check.c]\nrule = a<=2*b\n",       "[check.c]\nrule = a < 0.5 * b\n",
-        "[check.c]\nrule = a >= b\n",        "[check.c]\nrule = a > 1e-3 * b\n",
-        "[capacity]\nenrolment = a\nplaces = b\n", "[county_balanced]\nshare@2027-2028 = 0.9\n",
+        "[check.c]\nrule = a<=2*b\n",
+        "[check.c]\nrule = a < 0.5 * b\n",
+        "[check.c]\nrule = a >= b\n",
+        "[check.c]\nrule = a > 1e-3 * b\n",
+        "[capacity]\nenrolment = a\nplaces = b\n",
+        "[county_balanced]\nshare@2027-2028 = 0.9\n",
     };
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
         char *text = NULL, err[512] = "";
@@ -460,7 +468,8 @@ Test(validate, bounds_of_the_period)
 {
     char err[512] = "";
     rules_t *r = s_rules_of("[indicator.x]\nname = 某\nunit = %\nmin = 0\nmax = 100\n"
-                            "max@2025-2026 = 90\n", err, sizeof err);
+                            "max@2025-2026 = 90\n",
+                            err, sizeof err);
     cr_assert_not_null(r, "%s", err);
     verdict_t v;
     validate_record(s_schools, r, &s_window, "2143004052", "2143004052", "x", "2024-2025", 95, &v);
