@@ -51,18 +51,18 @@ struct rules_t {
     lookup_t *by_code;      // code -> indicator_t (built once the array stops moving)
     const char *path;       // while loading: the file
     s_override_t *overrides; // every key@PERIOD line, in file order
-    size_t override_count, override_capacity;
+    size_t override_count, override_capacity; // used, allocated
     s_params_at_t *params_at; // the parameters from each overridden year on, ascending
-    size_t params_at_count;
+    size_t params_at_count;   // how many
     s_indicator_at_t **ind_at; // per indicator: its numbers from each such year on
     size_t *ind_at_count;      // per indicator: how many
     rules_check_t *checks;     // [check.*] in file order
-    size_t check_count, check_capacity;
+    size_t check_count, check_capacity; // used, allocated
     char *enrolment_code;         // [capacity] enrolment, as written
     char *places_code;            // [capacity] places, as written
     unsigned capacity_line;       // line of [capacity] (0: not in the file)
     const indicator_t *enrolment; // resolved once loaded (NULL: capacity is off)
-    const indicator_t *places;
+    const indicator_t *places;    // resolved once loaded
     unsigned county_kinds; // kinds switched on by their sections
     zhashx_t *given;       // while loading: keys that may be written in two places
 };
