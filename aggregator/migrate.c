@@ -358,6 +358,19 @@ static const pg_migration_t s_migrations[] = {
      " ('writer', 'UPDATE (audience)', 'edu.alert'),"
      " ('writer', 'USAGE', 'SEQUENCE edu.case_item_id_seq, edu.case_log_id_seq,"
      "   edu.silence_id_seq');"},
+    {10, "the county-level changes of the new kinds reach the province",
+     // county_balanced and urban_rural_gap are county kinds; capacity and persistent are judged
+     // for a school and for the county, whose items have the county's 6-digit code as subject
+     // (a school's is 10 digits). Same columns, so the readers' grant stays.
+     "CREATE OR REPLACE VIEW edu.county_warning_change AS"
+     "  SELECT id, kind, stage, indicator, period, to_level, value, detail"
+     "  FROM edu.warning_transition"
+     "  WHERE kind IN ('dispersion', 'progress', 'county_balanced', 'urban_rural_gap')"
+     "     OR (kind IN ('capacity', 'persistent') AND length(subject) <> 10);"
+     "DROP INDEX IF EXISTS edu.warning_transition_county;"
+     "CREATE INDEX warning_transition_county ON edu.warning_transition (id)"
+     "  WHERE kind IN ('dispersion', 'progress', 'county_balanced', 'urban_rural_gap')"
+     "     OR (kind IN ('capacity', 'persistent') AND length(subject) <> 10);"},
     {11, "the county signs off a year (审核): approval events, locked years, late changes",
      // A year's approval is its events; its state is the latest one's (edu.period_approval).
      "CREATE TABLE edu.period_log ("

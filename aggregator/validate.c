@@ -75,7 +75,8 @@ void validate_record(const schools_t *schools, const rules_t *rules,
         s_refuse(v, REFUSE_NOT_FINITE, "value", "value is not a finite number");
         return;
     }
-    if (value < ind->min || value > ind->max)
+    const indicator_t *at = rules_indicator_at(rules, ind, year); // min@PERIOD, max@PERIOD
+    if (value < at->min || value > at->max)
         s_refuse(v, REFUSE_OUT_OF_RANGE, "value", "value %g of %s is outside its bounds [%g, %g]",
-                 value, ind->code, ind->min, ind->max);
+                 value, ind->code, at->min, at->max);
 }

@@ -139,6 +139,16 @@ int writer_publish_catalog(store_t *store, const char *county, const schools_t *
     for (size_t i = 0; rc == 0 && i < sizeof settings / sizeof *settings; i++)
         rc = pg_exec_params(conn, "INSERT INTO edu.setting (key, value) VALUES ($1, $2)", 2,
                             settings[i], inner, sizeof inner);
+    // the targets by year (target@YYYY-YYYY), for the dashboard's period
+    for (size_t i = 0; rc == 0 && i < rules_param_years(rules); i++) {
+        int y = rules_param_year(rules, i);
+        char key[64], value[40];
+        snprintf(key, sizeof key, "dispersion_target@%d-%d", y, y + 1);
+        snprintf(value, sizeof value, "%g", rules_params_at(rules, y)->dispersion_target);
+        const char *kv[] = {key, value};
+        rc = pg_exec_params(conn, "INSERT INTO edu.setting (key, value) VALUES ($1, $2)", 2, kv,
+                            inner, sizeof inner);
+    }
     if (rc == 0)
         rc = pg_exec_params(conn, "COMMIT", 0, NULL, err, errlen);
     else

@@ -3,9 +3,9 @@
 #   psql ... | awk -F'|' -f deploy/warnings.awk SCHOOLS_CSV RULES_INI -
 #
 # Input rows (from edu.current_warning, red first): kind|subject|stage|indicator|period|level|value
-# Output: the schools' warnings and then the county's lines (dispersion, progress), as
-# '|'-separated columns for column(1): who, indicator (Chinese name), period, value, target,
-# level, kind.
+# Output: the schools' warnings and then the county's lines (dispersion, progress,
+# county_balanced, urban_rural_gap, and the county's capacity and persistent), as '|'-separated
+# columns for column(1): who, indicator (Chinese name), period, value, target, level, kind.
 FILENAME == ARGV[1] {                        # the registry: names of the schools
   sub(/\r$/, "")
   split($0, f, ",")
@@ -16,10 +16,19 @@ FILENAME == ARGV[2] {                        # the rules: names and targets of t
   line = $0
   sub(/[ \t]*[;#].*$/, "", line)
   if (line ~ /^\[indicator\./) { code = substr(line, 12, length(line) - 12); next }
-  if (line ~ /^\[/) { code = ""; next }
-  if (code == "" || line !~ /=/) next
+  if (line ~ /^\[/) { code = ""; section = substr(line, 2, length(line) - 2); next }
+  if (line !~ /=/) next
   key = line; sub(/[ \t]*=.*$/, "", key)
   value = line; sub(/^[^=]*=[ \t]*/, "", value)
+  if (code == "") {                          # the county target of dispersion, per period
+    if ((section == "dispersion" && key ~ /^target(@|$)/) ||
+        (section == "rules" && key ~ /^dispersion_target(@|$)/))
+      cvtarget[key ~ /@/ ? substr(key, index(key, "@") + 1, 4) + 0 : 0] = value
+    if (section ~ /^check\./ && key == "name") name[substr(section, 7)] = value
+    if (section ~ /^check\./ && key == "rule") rule[substr(section, 7)] = value
+    if (section != "" && key ~ /^(share|yellow|years|county_years|yellow_next)$/) param[section, key] = value
+    next
+  }
   if (key == "name") name[code] = value
   if (key == "unit") unit[code] = value
   if (key == "target") { target[code, "primary"] = value; target[code, "junior"] = value }
@@ -33,7 +42,21 @@ FILENAME == ARGV[2] {                        # the rules: names and targets of t
   t = ((ind, stage) in target) ? target[ind, stage] : ""
   if (kind == "balanced") { t = "7 of 7"; v = (v == "" ? "" : v " of 7") }
   else if (kind == "missing") { v = "未报送"; t = "" }
-  else if (kind == "dispersion") { t = "CV <= 0.30"; v = sprintf("CV %.3f", v) }
+  else if (kind == "dispersion") {
+    best = -1
+    for (y in cvtarget) if (y + 0 <= substr(period, 1, 4) + 0 && y + 0 > best) best = y + 0
+    t = "CV <= " (best >= 0 ? cvtarget[best] : "0.30"); v = sprintf("CV %.3f", v)
+  }
+  else if (kind == "trend") { v = sprintf("预测 %.4g", v) }
+  else if (kind == "capacity") { label = "学位供需"; t = "< " 100 * param["capacity", "yellow_next"] "%"
+                                 v = sprintf("下一学年 %.0f%%", 100 * v) }
+  else if (kind == "persistent") { t = param["persistent", subject in school ? "years" : "county_years"] " 年"
+                                   v = sprintf("连续 %d 年", v) }
+  else if (kind == "consistency") { label = (ind in name) ? name[ind] : ind; t = rule[ind]; v = sprintf("%g", v) }
+  else if (kind == "county_balanced") { label = "县域义务教育优质均衡"; t = ">= " 100 * param["county_balanced", "share"] "%"
+                                        v = sprintf("达标学校 %.1f%%", 100 * v) }
+  else if (kind == "urban_rural_gap") { t = "<= " 100 * param["urban_rural_gap", "yellow"] "%"
+                                        v = sprintf("城乡差距 %.1f%%", 100 * v) }
   else if (kind == "progress") { t = "plan"; v = sprintf("%+.2f", v) }
   else if (kind == "fluctuation") { v = sprintf("worse by %g", v) }
   else if (v != "") v = sprintf("%g", v)

@@ -41,6 +41,50 @@ static void s_reason(const alert_facts_t *f, char *out, size_t size)
         snprintf(out, size, "数据异常，请实地核查");
     } else if (strcmp(f->kind, "progress") == 0) {
         snprintf(out, size, "规划进度滞后，已改善%.2f%s", f->value, u);
+    } else if (strcmp(f->kind, "trend") == 0) {
+        char projected[32]; // 1658, 5.663, 48.54: whole numbers from 1000 on
+        snprintf(projected, sizeof projected,
+                 f->value >= 1000 || f->value <= -1000 ? "%.0f" : "%.4g", f->value);
+        if (f->higher_better)
+            snprintf(out, size, "按近年趋势预计%s学年降至%s%s，将低于标准%g%s的%g%%（预测预警）",
+                     f->forecast_period ? f->forecast_period : "", projected, u, f->aux[0], u,
+                     f->tolerance * 100);
+        else
+            snprintf(out, size,
+                     "按近年趋势预计%s学年升至%s%s，将超出标准%g%s的允许范围（预测预警）",
+                     f->forecast_period ? f->forecast_period : "", projected, u, f->aux[0], u);
+    } else if (strcmp(f->kind, "capacity") == 0) {
+        if (red && f->aux[0] > 1)
+            snprintf(out, size, "在校生数已达核定学位数的%.0f%%，学位不足，预计下一学年达%.0f%%",
+                     f->aux[0] * 100, f->value * 100);
+        else
+            snprintf(out, size,
+                     "学位%s：预计下一学年在校生数达核定学位数的%.0f%%（近年在校生年均%s%.1f%%）",
+                     red ? "不足" : "趋紧", f->value * 100, f->aux[1] < 0 ? "减少" : "增长",
+                     100 * (f->aux[1] < 0 ? -f->aux[1] : f->aux[1]));
+    } else if (strcmp(f->kind, "persistent") == 0) {
+        if (f->county)
+            snprintf(out, size, "校际差异系数连续%.0f个学年超过国家标准，请启动帮扶整改", f->value);
+        else
+            snprintf(out, size,
+                     red ? "连续%.0f个学年未达标，请启动帮扶整改" : "连续%.0f个学年未达标",
+                     f->value);
+    } else if (strcmp(f->kind, "consistency") == 0) {
+        snprintf(out, size, "逻辑校验未通过：应为 %s，请核实填报数据", f->rule ? f->rule : "");
+    } else if (strcmp(f->kind, "county_balanced") == 0) {
+        if (f->aux[0] > 0)
+            snprintf(
+                out, size,
+                "%.0f项校际差异系数超过国家标准，资源配置全部达标的学校占%.1f%%（要求不低于%g%%）",
+                f->aux[0], f->value * 100, f->target * 100);
+        else
+            snprintf(out, size,
+                     "校际差异系数均在国家标准以内，但资源配置全部达标的学校仅占%.1f%%（要求不低于%"
+                     "g%%）",
+                     f->value * 100, f->target * 100);
+    } else if (strcmp(f->kind, "urban_rural_gap") == 0) {
+        snprintf(out, size, "城乡差距%.1f%%（城镇学校%.4g%s，乡村学校%.4g%s）", f->value * 100,
+                 f->aux[0], u, f->aux[1], u);
     } else {
         snprintf(out, size, "需要关注");
     }

@@ -26,6 +26,12 @@ typedef struct {
     double target;              // the target for the stage (threshold) or the CV limit
     bool higher_better;         // the indicator's direction
     double tolerance;           // the rules' tolerance (0.85)
+    bool county;                // a county item (who is 全县小学 / 全县初中)
+    double aux[2];              // trend: the target then; capacity: E/C now, growth g;
+                                //   county_balanced: CVs above the limit, schools;
+                                //   urban_rural_gap: U, R; consistency: A, k·B
+    const char *forecast_period; // trend: the projected period ("2027-2028")
+    const char *rule;            // consistency: the check's rule as written
 } alert_facts_t;
 
 /*  Writes the message into out (always terminated, always whole UTF-8 characters). */

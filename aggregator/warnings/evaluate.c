@@ -27,7 +27,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_BALANCED "balanced" // the indicator column of a balanced item
+#define S_BALANCED "balanced" // the indicator column of a balanced and a county_balanced item
+#define S_COUNTY_BALANCED "county_balanced" // the indicator of the verdict's aggregate row
+// How many later periods a value can reach through the windows of trend, persistent and
+// capacity: their keys allow windows of at most 10 years, growth over 10 pairs (11 years).
+#define S_SPAN 10
 
 typedef struct {
     char *kind;      // kind name ("threshold")
@@ -40,13 +44,16 @@ typedef struct {
     bool has_value;  // value is set
     double value;    // what was judged
     char *detail;    // one line on why
+    double aux[2];   // more numbers for the alert (pending changes only; see s_verdict_t)
+    int aux_year;    //   and a year (trend: the projected period)
 } s_warning_t;
 
 typedef struct {
     kind_t kind;            // one kind bit
     const school_t *school; // school kinds (borrowed from the registry)
-    const indicator_t *ind; // NULL for balanced (borrowed from the rules)
-    stage_t stage;          // dispersion's stage
+    const indicator_t *ind; // NULL for balanced, consistency, county_balanced (borrowed)
+    const rules_check_t *check; // consistency's check (borrowed from the rules)
+    stage_t stage;              // the stage of a county item
     int year;               // first year of the period
 } s_item_t;
 
@@ -61,10 +68,13 @@ typedef struct {
     int schools;        // schools of the stage that reported
     double mean;        // student-weighted mean (0 when none reported)
     double min, max;    // smallest and largest value
+    bool has_mean;      // mean is set (a school reported; the verdict: it was judged)
+    bool has_range;     // min and max are set (not on the county_balanced verdict's row)
     bool has_cv;        // cv is set (at least two schools, a mean above 0)
     double cv;          // student-weighted coefficient of variation
     int red, yellow;    // registered schools of the stage at their worst level for the item
-    int green;          //   (threshold, fluctuation, missing, data_quality)
+    int green;          //   (threshold, fluctuation, missing, data_quality); on the
+                        //   county_balanced row, the county's verdict (1 in its level)
 } s_aggregate_t;
 
 typedef struct {
@@ -323,6 +333,8 @@ static int s_load(evaluate_t *self, PGconn *conn, char *err, size_t errlen)
     for (int i = 0; i < PQntuples(res); i++) {
         s_aggregate_t *a = xcalloc(1, sizeof *a);
         a->schools = atoi(PQgetvalue(res, i, 3));
+        a->has_mean = !PQgetisnull(res, i, 4);
+        a->has_range = !PQgetisnull(res, i, 5);
         a->mean = strtod(PQgetvalue(res, i, 4), NULL);
         a->min = strtod(PQgetvalue(res, i, 5), NULL);
         a->max = strtod(PQgetvalue(res, i, 6), NULL);
@@ -353,23 +365,73 @@ static const char *s_item_stage(const s_item_t *item)
     return stage_name(item->school ? item->school->stage : item->stage);
 }
 
+/*  The indicator column of an item: the indicator, the check's name, or "balanced". */
+static const char *s_item_indicator(const s_item_t *item)
+{
+    return item->check ? item->check->name : item->ind ? item->ind->code : S_BALANCED;
+}
+
 static void s_item_key(evaluate_t *self, const s_item_t *item, char *key, size_t size)
 {
     snprintf(key, size, "%s|%s|%s|%s|%d", kind_name(item->kind),
              item->school ? item->school->code : self->county, s_item_stage(item),
-             item->ind ? item->ind->code : S_BALANCED, item->year);
+             s_item_indicator(item), item->year);
+}
+
+static void s_add_item(evaluate_t *self, zhashx_t *items, const s_item_t *item)
+{
+    char key[256];
+    s_item_key(self, item, key, sizeof key);
+    if (!zhashx_lookup(items, key)) {
+        s_item_t *copy = xmalloc(sizeof *copy);
+        *copy = *item;
+        zhashx_insert(items, key, copy);
+    }
 }
 
 static void s_add(evaluate_t *self, zhashx_t *items, kind_t kind, const school_t *school,
                   const indicator_t *ind, stage_t stage, int year)
 {
     s_item_t item = {.kind = kind, .school = school, .ind = ind, .stage = stage, .year = year};
-    char key[256];
-    s_item_key(self, &item, key, sizeof key);
-    if (!zhashx_lookup(items, key)) {
-        s_item_t *copy = xmalloc(sizeof *copy);
-        *copy = item;
-        zhashx_insert(items, key, copy);
+    s_add_item(self, items, &item);
+}
+
+static void s_add_check(evaluate_t *self, zhashx_t *items, const school_t *school,
+                        const rules_check_t *check, int year)
+{
+    s_item_t item = {.kind = KIND_CONSISTENCY, .school = school, .check = check, .year = year};
+    s_add_item(self, items, &item);
+}
+
+/*  The items of the second round's kinds that one value of school (NULL: the county's, for
+ *  stage) for ind in year can change: those of year and of the later periods whose windows
+ *  reach back to it. */
+static void s_add_windows(evaluate_t *self, zhashx_t *items, const school_t *school, stage_t stage,
+                          const indicator_t *ind, int year, bool full)
+{
+    unsigned k = ind->kinds, county = rules_county_kinds(self->rules);
+    bool capacity = (county & KIND_CAPACITY) &&
+                    (ind == rules_enrolment(self->rules) || ind == rules_places(self->rules));
+    int last = full ? year : year + S_SPAN < self->max_year ? year + S_SPAN : self->max_year;
+    for (int y = year; y <= last; y++) {
+        if (school && (k & KIND_TREND))
+            s_add(self, items, KIND_TREND, school, ind, 0, y);
+        if ((k & KIND_PERSISTENT) && (k & (school ? KIND_THRESHOLD : KIND_DISPERSION)))
+            s_add(self, items, KIND_PERSISTENT, school, ind, stage, y);
+        if (capacity)
+            s_add(self, items, KIND_CAPACITY, school, rules_places(self->rules), stage, y);
+    }
+    if (school) {
+        for (size_t i = 0; i < rules_check_count(self->rules); i++) {
+            const rules_check_t *check = rules_check_at(self->rules, i);
+            if (check->left == ind || check->right == ind)
+                s_add_check(self, items, school, check, year);
+        }
+    } else {
+        if ((k & KIND_BALANCED) && (county & KIND_COUNTY_BALANCED))
+            s_add(self, items, KIND_COUNTY_BALANCED, NULL, NULL, stage, year);
+        if (k & KIND_URBAN_RURAL_GAP)
+            s_add(self, items, KIND_URBAN_RURAL_GAP, NULL, ind, stage, year);
     }
 }
 
@@ -423,6 +485,11 @@ static void s_add_all(evaluate_t *self, zhashx_t *items, time_t now)
                     s_add(self, items, KIND_DISPERSION, NULL, ind, (stage_t) st, y);
             if (ind->kinds & KIND_PROGRESS)
                 s_add(self, items, KIND_PROGRESS, NULL, ind, 0, y);
+            for (size_t s = 0; s < schools_count(self->schools); s++)
+                s_add_windows(self, items, schools_at(self->schools, s),
+                              schools_at(self->schools, s)->stage, ind, y, true);
+            for (int st = 0; st < STAGE_COUNT; st++)
+                s_add_windows(self, items, NULL, (stage_t) st, ind, y, true);
         }
         if (any_balanced)
             for (size_t s = 0; s < schools_count(self->schools); s++)
@@ -448,6 +515,7 @@ static void s_add_affected(evaluate_t *self, zhashx_t *items, const school_t *sc
         if (k & KIND_DATA_QUALITY)
             s_add(self, items, KIND_DATA_QUALITY, school, ind, 0, y);
     }
+    s_add_windows(self, items, school, school->stage, ind, year, false);
 }
 
 /*  What the records of a stage's schools for ind in year can change in the county: once per
@@ -458,6 +526,7 @@ static void s_add_group_affected(evaluate_t *self, zhashx_t *items, stage_t stag
     unsigned k = ind->kinds;
     if (k & KIND_DISPERSION)
         s_add(self, items, KIND_DISPERSION, NULL, ind, stage, year);
+    s_add_windows(self, items, NULL, stage, ind, year, false);
     if (k & KIND_PROGRESS) {
         int from = year == ind->plan_baseline ? self->min_year : year;
         for (int y = from; y <= self->max_year; y++)
@@ -480,6 +549,10 @@ typedef struct {
     bool has_value;   // value is set
     double value;     // what was judged
     char detail[256]; // why
+    double aux[2];    // for the alert: trend the target then; capacity u0 and g;
+                      //   county_balanced the CVs above the limit and the schools;
+                      //   urban_rural_gap U and R; consistency A and k·B
+    int aux_year;     // trend: the projected period's first year
 } s_verdict_t;
 
 static const s_stats_t *s_stage_stats(evaluate_t *self, stage_t stage, const indicator_t *ind,
@@ -518,15 +591,45 @@ static size_t s_gather(evaluate_t *self, int stage, const indicator_t *ind, int 
     return n;
 }
 
+/*  The school's threshold level of ind in year under that year's rules and its value, or -1
+ *  without a value or a target. */
+static int s_threshold_level(evaluate_t *self, const school_t *school, const indicator_t *ind,
+                             int year, double *v)
+{
+    const indicator_t *at = rules_indicator_at(self->rules, ind, year);
+    if (!at->has_target[school->stage] || !s_value(self, school, ind, year, v))
+        return -1;
+    return (int) judge_threshold(at->higher_better, at->target[school->stage],
+                                 rules_params_at(self->rules, year)->tolerance, *v);
+}
+
+/*  The CV of ind over a stage's schools in year (*n schools) and its dispersion level under
+ *  that year's rules, or -1 when the CV is undefined. */
+static int s_dispersion_level(evaluate_t *self, stage_t stage, const indicator_t *ind, int year,
+                              double *cv, size_t *n)
+{
+    const rule_params_t *p = rules_params_at(self->rules, year);
+    size_t cap = schools_count(self->schools) + 1;
+    double *x = xmalloc(cap * sizeof *x), *w = xmalloc(cap * sizeof *w);
+    *n = s_gather(self, (int) stage, ind, year, x, w);
+    int level = -1;
+    if (judge_cv(x, w, *n, (size_t) p->dispersion_min_schools, cv) == 0)
+        level =
+            (int) judge_dispersion_capped(*cv, p->dispersion_target, p->dispersion_limit[stage]);
+    free(x);
+    free(w);
+    return level;
+}
+
 static void s_judge_school_item(evaluate_t *self, const s_item_t *item, time_t now,
                                 s_verdict_t *out)
 {
-    const rule_params_t *p = rules_params(self->rules);
+    const rule_params_t *p = rules_params_at(self->rules, item->year);
     const school_t *school = item->school;
-    const indicator_t *ind = item->ind;
+    const indicator_t *ind = rules_indicator_at(self->rules, item->ind, item->year);
     double v = 0, prev = 0;
     int prev_year = 0;
-    bool has = s_value(self, school, ind, item->year, &v);
+    bool has = s_value(self, school, item->ind, item->year, &v);
     switch (item->kind) {
     case KIND_THRESHOLD: {
         if (!has || !ind->has_target[school->stage])
@@ -543,7 +646,7 @@ static void s_judge_school_item(evaluate_t *self, const s_item_t *item, time_t n
         return;
     }
     case KIND_FLUCTUATION: {
-        if (!has || !s_previous(self, school, ind, item->year, &prev_year, &prev))
+        if (!has || !s_previous(self, school, item->ind, item->year, &prev_year, &prev))
             return;
         double worse = judge_worsening(ind->higher_better, prev, v);
         *out = (s_verdict_t){
@@ -568,9 +671,9 @@ static void s_judge_school_item(evaluate_t *self, const s_item_t *item, time_t n
     case KIND_DATA_QUALITY: {
         if (!has)
             return;
-        bool jump = s_previous(self, school, ind, item->year, &prev_year, &prev) &&
+        bool jump = s_previous(self, school, item->ind, item->year, &prev_year, &prev) &&
                     judge_jump(prev, v, p->jump_high, p->jump_low);
-        const s_stats_t *st = s_stage_stats(self, school->stage, ind, item->year);
+        const s_stats_t *st = s_stage_stats(self, school->stage, item->ind, item->year);
         bool outlier = judge_outlier(v, st->median, st->mad, st->n, (size_t) p->outlier_min_schools,
                                      p->outlier_z);
         if (!jump && !outlier)
@@ -592,27 +695,34 @@ static void s_judge_school_item(evaluate_t *self, const s_item_t *item, time_t n
     }
 }
 
-static void s_judge_balanced(evaluate_t *self, const s_item_t *item, s_verdict_t *out)
+/*  The school's balanced level in year (how many of the n resource indicators meet), or -1
+ *  when it has not reported all of them. */
+static int s_balanced_level(evaluate_t *self, const school_t *school, int year, size_t *meet,
+                            size_t *n)
 {
-    const rule_params_t *p = rules_params(self->rules);
-    const school_t *school = item->school;
     level_t levels[64];
-    size_t n = 0, meet = 0;
-    for (size_t i = 0; i < rules_count(self->rules) && n < 64; i++) {
+    *n = *meet = 0;
+    for (size_t i = 0; i < rules_count(self->rules) && *n < 64; i++) {
         const indicator_t *ind = rules_at(self->rules, i);
         if (!(ind->kinds & KIND_BALANCED))
             continue;
         double v;
-        if (!ind->has_target[school->stage] || !s_value(self, school, ind, item->year, &v))
-            return; // only when every resource indicator is reported
-        levels[n] =
-            judge_threshold(ind->higher_better, ind->target[school->stage], p->tolerance, v);
-        meet += levels[n++] == LEVEL_GREEN;
+        int level = s_threshold_level(self, school, ind, year, &v);
+        if (level < 0)
+            return -1; // only when every resource indicator is reported
+        levels[*n] = (level_t) level;
+        *meet += levels[(*n)++] == LEVEL_GREEN;
     }
-    if (n == 0)
+    return *n ? (int) judge_balanced(levels, *n) : -1;
+}
+
+static void s_judge_balanced(evaluate_t *self, const s_item_t *item, s_verdict_t *out)
+{
+    size_t meet, n;
+    int level = s_balanced_level(self, item->school, item->year, &meet, &n);
+    if (level < 0)
         return;
-    *out = (s_verdict_t){
-        .level = judge_balanced(levels, n), .has_value = true, .value = (double) meet};
+    *out = (s_verdict_t){.level = (level_t) level, .has_value = true, .value = (double) meet};
     if (self->want_detail)
         snprintf(out->detail, sizeof out->detail, "%zu of %zu resource indicators meet the target",
                  meet, n);
@@ -620,27 +730,26 @@ static void s_judge_balanced(evaluate_t *self, const s_item_t *item, s_verdict_t
 
 static void s_judge_county_item(evaluate_t *self, const s_item_t *item, s_verdict_t *out)
 {
-    const rule_params_t *p = rules_params(self->rules);
-    const indicator_t *ind = item->ind;
+    const rule_params_t *p = rules_params_at(self->rules, item->year);
+    const indicator_t *ind = rules_indicator_at(self->rules, item->ind, item->year);
     size_t cap = schools_count(self->schools) + 1;
     double *x = xmalloc(cap * sizeof *x), *w = xmalloc(cap * sizeof *w);
     if (item->kind == KIND_DISPERSION) {
-        size_t n = s_gather(self, (int) item->stage, ind, item->year, x, w);
+        size_t n;
         double cv;
-        if (judge_cv(x, w, n, (size_t) p->dispersion_min_schools, &cv) == 0) {
+        int level = s_dispersion_level(self, item->stage, item->ind, item->year, &cv, &n);
+        if (level >= 0) {
             double limit = p->dispersion_limit[item->stage];
-            *out = (s_verdict_t){.level = judge_dispersion(cv, p->dispersion_target, limit),
-                                 .has_value = true,
-                                 .value = cv};
+            *out = (s_verdict_t){.level = (level_t) level, .has_value = true, .value = cv};
             if (self->want_detail)
                 snprintf(out->detail, sizeof out->detail,
                          "CV %.3f over %zu %s schools (target %.2f, limit %.2f)", cv, n,
-                         stage_name(item->stage), p->dispersion_target, limit);
+                         stage_name(item->stage), fmin(p->dispersion_target, limit), limit);
         }
     } else if (item->kind == KIND_PROGRESS) {
         double *bx = xmalloc(cap * sizeof *bx), *bw = xmalloc(cap * sizeof *bw);
-        size_t nb = s_gather(self, -1, ind, ind->plan_baseline, bx, bw);
-        size_t n = s_gather(self, -1, ind, item->year, x, w);
+        size_t nb = s_gather(self, -1, item->ind, ind->plan_baseline, bx, bw);
+        size_t n = s_gather(self, -1, item->ind, item->year, x, w);
         double achieved, planned, base, mean;
         if (judge_progress_of(ind, item->year, bx, bw, nb, x, w, n, &achieved, &planned, &base,
                               &mean) == 0) {
@@ -659,18 +768,255 @@ static void s_judge_county_item(evaluate_t *self, const s_item_t *item, s_verdic
     free(w);
 }
 
+//  --------------------------------------------------------------------------
+//  Judging the second round's kinds
+
+/*  trend (预测预警): the line through the school's values of the latest trend_periods academic
+ *  years up to P (at least trend_min_periods of them), projected trend_ahead_years ahead and
+ *  judged by the threshold rule of the projected period. */
+static void s_judge_trend(evaluate_t *self, const s_item_t *item, s_verdict_t *out)
+{
+    const rule_params_t *p = rules_params_at(self->rules, item->year);
+    const school_t *school = item->school;
+    double v;
+    int now = s_threshold_level(self, school, item->ind, item->year, &v);
+    if (now < 0)
+        return;
+    double years[16], values[16];
+    size_t n = 0;
+    for (int y = item->year - p->trend_periods + 1; y <= item->year && n < 16; y++)
+        if (s_value(self, school, item->ind, y, &values[n]))
+            years[n++] = y;
+    double a, b;
+    if (n < (size_t) p->trend_min_periods || judge_line(years, values, n, &a, &b) != 0)
+        return;
+    int then = item->year + p->trend_ahead_years;
+    const indicator_t *at = rules_indicator_at(self->rules, item->ind, then);
+    if (!at->has_target[school->stage])
+        return;
+    double projected = fmin(fmax(a + b * then, at->min), at->max); // within the bounds
+    double t = at->target[school->stage];
+    level_t later = judge_threshold(at->higher_better, t,
+                                    rules_params_at(self->rules, then)->tolerance, projected);
+    *out = (s_verdict_t){.level = judge_trend((level_t) now, later),
+                         .has_value = true,
+                         .value = projected,
+                         .aux = {t, b},
+                         .aux_year = then};
+    if (self->want_detail)
+        snprintf(out->detail, sizeof out->detail,
+                 "projected %.4g %s in %d-%d from %zu years (%+.3g a year), target %s%g then",
+                 projected, at->unit, then, then + 1, n, b, at->higher_better ? ">= " : "<= ", t);
+}
+
+/*  persistent (连续未达标): how many academic years running, up to P, the school's threshold
+ *  (or the county's dispersion) of the indicator was red, each under its own year's rules. */
+static void s_judge_persistent(evaluate_t *self, const s_item_t *item, s_verdict_t *out)
+{
+    const rule_params_t *p = rules_params_at(self->rules, item->year);
+    int want = item->school ? p->persistent_years : p->persistent_county_years;
+    int run = 0;
+    for (int y = item->year; run < want; y--, run++) {
+        double v;
+        size_t n;
+        int level = item->school ? s_threshold_level(self, item->school, item->ind, y, &v)
+                                 : s_dispersion_level(self, item->stage, item->ind, y, &v, &n);
+        if (level != LEVEL_RED)
+            break;
+    }
+    level_t level =
+        item->school ? judge_persistent(run, want, want - 1) : judge_persistent(run, want, 0);
+    if (level == LEVEL_GREEN)
+        return;
+    *out = (s_verdict_t){.level = level, .has_value = true, .value = run};
+    if (self->want_detail)
+        snprintf(out->detail, sizeof out->detail,
+                 "%s red %d academic years running, %d-%d to "
+                 "%d-%d (red at %d)",
+                 item->school ? "threshold" : "dispersion", run, item->year - run + 1,
+                 item->year - run + 2, item->year, item->year + 1, want);
+}
+
+/*  capacity: enrolment and places of one school in year, or the sums over a stage's schools
+ *  that reported both. Returns false when there is nothing to sum. */
+static bool s_places(evaluate_t *self, const s_item_t *item, int year, double *e, double *c)
+{
+    const indicator_t *ei = rules_enrolment(self->rules), *ci = rules_places(self->rules);
+    if (item->school)
+        return s_value(self, item->school, ei, year, e) && s_value(self, item->school, ci, year, c);
+    size_t n = 0;
+    *e = *c = 0;
+    for (size_t s = 0; s < schools_count(self->schools); s++) {
+        const school_t *school = schools_at(self->schools, s);
+        double se, sc;
+        if (school->stage == item->stage && s_value(self, school, ei, year, &se) &&
+            s_value(self, school, ci, year, &sc)) {
+            *e += se;
+            *c += sc;
+            n++;
+        }
+    }
+    return n > 0;
+}
+
+/*  capacity (学位预警): u0 = E/C now, u1 = E·(1+g)/C next year, g the mean growth of
+ *  enrolment over the latest consecutive years (up to capacity_growth_pairs pairs). */
+static void s_judge_capacity(evaluate_t *self, const s_item_t *item, s_verdict_t *out)
+{
+    const rule_params_t *p = rules_params_at(self->rules, item->year);
+    double e, c;
+    if (!s_places(self, item, item->year, &e, &c) || !(c > 0))
+        return;
+    double chain[16];
+    size_t n = 1;
+    int first = item->year;
+    chain[0] = e;
+    for (int y = item->year - 1; (int) n <= p->capacity_growth_pairs && n < 16; y--) {
+        double ey, cy;
+        if (!s_places(self, item, y, &ey, &cy) || !(ey > 0))
+            break;
+        chain[n++] = ey;
+        first = y;
+    }
+    for (size_t i = 0; i < n / 2; i++) { // oldest first
+        double t = chain[i];
+        chain[i] = chain[n - 1 - i];
+        chain[n - 1 - i] = t;
+    }
+    double g = judge_growth(chain, n), u0 = e / c, u1 = e * (1 + g) / c;
+    *out = (s_verdict_t){.level = judge_capacity(u0, u1, p->capacity_red_now, p->capacity_red_next,
+                                                 p->capacity_yellow_next),
+                         .has_value = true,
+                         .value = u1,
+                         .aux = {u0, g}};
+    if (self->want_detail && first == item->year)
+        snprintf(out->detail, sizeof out->detail,
+                 "%.0f students for %.0f places (%.3f); no earlier year, growth taken as 0: "
+                 "%.3f next year",
+                 e, c, u0, u1);
+    else if (self->want_detail)
+        snprintf(out->detail, sizeof out->detail,
+                 "%.0f students for %.0f places (%.3f); growth %+.2f%% a year over %d-%d to "
+                 "%d-%d: %.3f next year",
+                 e, c, u0, 100 * g, first, first + 1, item->year, item->year + 1, u1);
+}
+
+/*  consistency (逻辑校验): A OP k·B where the school reports both. value = A − k·B. */
+static void s_judge_consistency(evaluate_t *self, const s_item_t *item, s_verdict_t *out)
+{
+    const rules_check_t *check = item->check;
+    double a, b;
+    if (!s_value(self, item->school, check->left, item->year, &a) ||
+        !s_value(self, item->school, check->right, item->year, &b) ||
+        judge_consistent(a, check->op, check->k, b))
+        return;
+    *out = (s_verdict_t){.level = LEVEL_YELLOW,
+                         .has_value = true,
+                         .value = a - check->k * b,
+                         .aux = {a, check->k * b}};
+    if (self->want_detail)
+        snprintf(out->detail, sizeof out->detail, "%s = %g, %g × %s = %g: %s fails",
+                 check->left->code, a, check->k, check->right->code, check->k * b, check->rule);
+}
+
+/*  county_balanced (优质均衡达标): the resource indicators' CVs against the national limit and
+ *  the share of the stage's schools, of those that reported all of them, that are balanced.
+ *  Nothing is judged while a CV is undefined or no school reported them all. aux: the CVs
+ *  above the limit, the schools. */
+static void s_judge_county_balanced(evaluate_t *self, const s_item_t *item, s_verdict_t *out)
+{
+    const rule_params_t *p = rules_params_at(self->rules, item->year);
+    size_t above = 0, resources = 0;
+    for (size_t i = 0; i < rules_count(self->rules); i++) {
+        const indicator_t *ind = rules_at(self->rules, i);
+        if (!(ind->kinds & KIND_BALANCED))
+            continue;
+        double cv;
+        size_t n;
+        int level = s_dispersion_level(self, item->stage, ind, item->year, &cv, &n);
+        if (level < 0)
+            return;
+        resources++;
+        above += level == LEVEL_RED;
+    }
+    size_t reported = 0, balanced = 0;
+    for (size_t s = 0; s < schools_count(self->schools); s++) {
+        const school_t *school = schools_at(self->schools, s);
+        size_t meet, n;
+        int level = school->stage == item->stage
+                        ? s_balanced_level(self, school, item->year, &meet, &n)
+                        : -1;
+        reported += level >= 0;
+        balanced += level == LEVEL_GREEN;
+    }
+    if (resources == 0 || reported == 0)
+        return;
+    double share = (double) balanced / (double) reported;
+    *out = (s_verdict_t){.level = judge_county_balanced(above, share, p->county_balanced_share),
+                         .has_value = true,
+                         .value = share,
+                         .aux = {(double) above, (double) reported}};
+    if (self->want_detail)
+        snprintf(out->detail, sizeof out->detail,
+                 "%zu of %zu CVs above the national limit; %zu of %zu schools balanced (%.1f%%, "
+                 "%.0f%% wanted)",
+                 above, resources, balanced, reported, 100 * share, 100 * p->county_balanced_share);
+}
+
+/*  urban_rural_gap (城乡差距): the student-weighted means of the stage's urban and town
+ *  schools (U) and rural schools (R); at least one school each. aux: U, R. */
+static void s_judge_gap(evaluate_t *self, const s_item_t *item, s_verdict_t *out)
+{
+    const rule_params_t *p = rules_params_at(self->rules, item->year);
+    double sum[2] = {0, 0}, weight[2] = {0, 0};
+    size_t n[2] = {0, 0};
+    for (size_t s = 0; s < schools_count(self->schools); s++) {
+        const school_t *school = schools_at(self->schools, s);
+        double v;
+        if (school->stage != item->stage || !s_value(self, school, item->ind, item->year, &v))
+            continue;
+        int rural = strcmp(school->location, "rural") == 0;
+        sum[rural] += (double) school->students * v;
+        weight[rural] += (double) school->students;
+        n[rural]++;
+    }
+    double gap;
+    if (!n[0] || !n[1] || !(weight[0] > 0) || !(weight[1] > 0))
+        return;
+    double u = sum[0] / weight[0], r = sum[1] / weight[1];
+    if (judge_gap(item->ind->higher_better, u, r, &gap) != 0)
+        return;
+    *out = (s_verdict_t){.level = judge_gap_level(gap, p->gap_yellow, p->gap_red),
+                         .has_value = true,
+                         .value = gap,
+                         .aux = {u, r}};
+    if (self->want_detail)
+        snprintf(out->detail, sizeof out->detail,
+                 "urban and town %.4g over %zu schools, rural %.4g over %zu: gap %.1f%% (yellow "
+                 "above %.0f%%, red above %.0f%%)",
+                 u, n[0], r, n[1], 100 * gap, 100 * p->gap_yellow, 100 * p->gap_red);
+}
+
 /*  Judges one item; the detail line (costly to format) only when want_detail. */
 static void s_judge(evaluate_t *self, const s_item_t *item, time_t now, bool want_detail,
                     s_verdict_t *out)
 {
     *out = (s_verdict_t){.level = LEVEL_GREEN};
     self->want_detail = want_detail;
-    if (item->kind == KIND_BALANCED)
-        s_judge_balanced(self, item, out);
-    else if (item->school)
-        s_judge_school_item(self, item, now, out);
-    else
-        s_judge_county_item(self, item, out);
+    switch (item->kind) {
+    case KIND_BALANCED: s_judge_balanced(self, item, out); return;
+    case KIND_TREND: s_judge_trend(self, item, out); return;
+    case KIND_PERSISTENT: s_judge_persistent(self, item, out); return;
+    case KIND_CAPACITY: s_judge_capacity(self, item, out); return;
+    case KIND_CONSISTENCY: s_judge_consistency(self, item, out); return;
+    case KIND_COUNTY_BALANCED: s_judge_county_balanced(self, item, out); return;
+    case KIND_URBAN_RURAL_GAP: s_judge_gap(self, item, out); return;
+    default:
+        if (item->school)
+            s_judge_school_item(self, item, now, out);
+        else
+            s_judge_county_item(self, item, out);
+    }
 }
 
 //  --------------------------------------------------------------------------
@@ -701,7 +1047,8 @@ static level_t s_school_level(evaluate_t *self, const school_t *school, const in
 static bool s_aggregate_same(const s_aggregate_t *a, const s_aggregate_t *b)
 {
     return a->schools == b->schools && a->red == b->red && a->yellow == b->yellow &&
-           a->green == b->green && a->has_cv == b->has_cv && fabs(a->mean - b->mean) < 1e-9 &&
+           a->has_mean == b->has_mean && a->has_range == b->has_range && a->green == b->green &&
+           a->has_cv == b->has_cv && fabs(a->mean - b->mean) < 1e-9 &&
            fabs(a->min - b->min) < 1e-9 && fabs(a->max - b->max) < 1e-9 &&
            (!a->has_cv || fabs(a->cv - b->cv) < 1e-12);
 }
@@ -715,7 +1062,7 @@ static void s_aggregate_group(evaluate_t *self, stage_t stage, const indicator_t
     size_t cap = schools_count(self->schools) + 1;
     double *x = xmalloc(cap * sizeof *x), *w = xmalloc(cap * sizeof *w);
     size_t n = s_gather(self, (int) stage, ind, year, x, w);
-    s_aggregate_t a = {.schools = (int) n};
+    s_aggregate_t a = {.schools = (int) n, .has_mean = n > 0, .has_range = n > 0};
     if (n) {
         a.min = a.max = x[0];
         for (size_t i = 1; i < n; i++) {
@@ -744,14 +1091,53 @@ static void s_aggregate_group(evaluate_t *self, stage_t stage, const indicator_t
     zhashx_insert(self->pending_aggregates, key, copy);
 }
 
+static void s_judge(evaluate_t *self, const s_item_t *item, time_t now, bool want_detail,
+                    s_verdict_t *out);
+
+/*  The county's verdict (county_balanced) as an aggregate row of its own, indicator
+ *  "county_balanced", so that the province counts the counties that reach it (达标率):
+ *  schools = those that reported all the resource indicators, mean = the share balanced,
+ *  red/yellow/green = 1 in the verdict's level; min, max and cv empty. A verdict that cannot be
+ *  judged any more leaves a row of zeros. */
+static void s_aggregate_verdict(evaluate_t *self, const s_item_t *item)
+{
+    char key[160];
+    snprintf(key, sizeof key, "%s|%s|%d", stage_name(item->stage), S_COUNTY_BALANCED, item->year);
+    if (zhashx_lookup(self->pending_aggregates, key))
+        return;
+    s_verdict_t v;
+    s_judge(self, item, 0, false, &v);
+    s_aggregate_t a = {0};
+    if (v.has_value) {
+        a = (s_aggregate_t){.schools = (int) v.aux[1],
+                            .has_mean = true,
+                            .mean = v.value,
+                            .red = v.level == LEVEL_RED,
+                            .yellow = v.level == LEVEL_YELLOW,
+                            .green = v.level == LEVEL_GREEN};
+    }
+    const s_aggregate_t *old = zhashx_lookup(self->aggregates, key);
+    if ((old && s_aggregate_same(old, &a)) || (!old && !v.has_value))
+        return;
+    s_aggregate_t *copy = xmalloc(sizeof *copy);
+    *copy = a;
+    zhashx_insert(self->pending_aggregates, key, copy);
+}
+
 /*  The aggregates of every stage, indicator and period an item of the pass belongs to. */
 static void s_aggregate_items(evaluate_t *self, zhashx_t *items)
 {
     zhashx_purge(self->pending_aggregates);
-    for (s_item_t *item = zhashx_first(items); item; item = zhashx_next(items))
+    for (s_item_t *item = zhashx_first(items); item; item = zhashx_next(items)) {
+        if (item->kind == KIND_COUNTY_BALANCED)
+            s_aggregate_verdict(self, item);
+        if (item->kind == KIND_CAPACITY) // enrolment's row beside the places'
+            s_aggregate_group(self, item->school ? item->school->stage : item->stage,
+                              rules_enrolment(self->rules), item->year);
         if (item->ind && item->kind != KIND_PROGRESS)
             s_aggregate_group(self, item->school ? item->school->stage : item->stage, item->ind,
                               item->year);
+    }
 }
 
 static const char *s_aggregate_sql =
@@ -794,9 +1180,9 @@ static int s_write_aggregates(evaluate_t *self, PGconn *conn, char *err, size_t 
         pg_array_put(&cols[1], ind, true);
         pg_array_put(&cols[2], period, true);
         pg_array_put(&cols[3], num[0], false);
-        pg_array_put(&cols[4], a->schools ? num[1] : NULL, false);
-        pg_array_put(&cols[5], a->schools ? num[2] : NULL, false);
-        pg_array_put(&cols[6], a->schools ? num[3] : NULL, false);
+        pg_array_put(&cols[4], a->has_mean ? num[1] : NULL, false);
+        pg_array_put(&cols[5], a->has_range ? num[2] : NULL, false);
+        pg_array_put(&cols[6], a->has_range ? num[3] : NULL, false);
         pg_array_put(&cols[7], a->has_cv ? num[4] : NULL, false);
         pg_array_put(&cols[8], num[5], false);
         pg_array_put(&cols[9], num[6], false);
@@ -842,6 +1228,9 @@ static void s_pend(evaluate_t *self, const char *key, const char *kind, const ch
     w->has_value = v->has_value;
     w->value = v->value;
     w->detail = xstrdup(v->detail);
+    w->aux[0] = v->aux[0];
+    w->aux[1] = v->aux[1];
+    w->aux_year = v->aux_year;
     zhashx_update(self->pending, key, w);
 }
 
@@ -857,7 +1246,7 @@ static void s_compare_items(evaluate_t *self, zhashx_t *items, time_t now)
             continue;
         s_judge(self, item, now, true, &v);
         s_pend(self, key, kind_name(item->kind), item->school ? item->school->code : self->county,
-               s_item_stage(item), item->ind ? item->ind->code : S_BALANCED, item->year,
+               s_item_stage(item), s_item_indicator(item), item->year,
                old ? old->level : LEVEL_GREEN, &v);
     }
 }
@@ -920,30 +1309,62 @@ static void s_alert_text(evaluate_t *self, const s_warning_t *w, const char *per
                          char *who, size_t who_size, const char **indicator_name,
                          bool *has_target, double *target, char *message, size_t size)
 {
-    const rule_params_t *p = rules_params(self->rules);
+    const rule_params_t *p = rules_params_at(self->rules, w->year);
     const school_t *school = schools_find(self->schools, w->subject);
-    const indicator_t *ind = rules_find(self->rules, w->indicator);
+    const indicator_t *base = rules_find(self->rules, w->indicator);
+    const indicator_t *ind = base ? rules_indicator_at(self->rules, base, w->year) : NULL;
+    const rules_check_t *check = rules_find_check(self->rules, w->indicator);
+    stage_t stage = strcmp(w->stage, "junior") == 0 ? STAGE_JUNIOR : STAGE_PRIMARY;
     if (school)
         snprintf(who, who_size, "%s", school->name);
     else
         snprintf(who, who_size, "全县%s", alert_stage_name(w->stage));
     alert_whole_characters(who);
-    *indicator_name = ind ? ind->name : strcmp(w->indicator, S_BALANCED) == 0
-                                            ? "优质均衡资源配置"
-                                            : w->indicator;
+    *indicator_name = strcmp(w->kind, "capacity") == 0          ? "学位供需"
+                      : strcmp(w->kind, "county_balanced") == 0 ? "县域义务教育优质均衡"
+                      : ind                                     ? ind->name
+                      : check                                   ? check->label
+                      : strcmp(w->indicator, S_BALANCED) == 0   ? "优质均衡资源配置"
+                                                                : w->indicator;
     *has_target = false;
     if (strcmp(w->kind, "dispersion") == 0) {
         *has_target = true;
-        *target = w->level == LEVEL_RED && strcmp(w->stage, "junior") == 0
-                      ? p->dispersion_limit[STAGE_JUNIOR]
-                  : w->level == LEVEL_RED ? p->dispersion_limit[STAGE_PRIMARY]
-                                          : p->dispersion_target;
+        *target = w->level == LEVEL_RED ? p->dispersion_limit[stage]
+                                        : fmin(p->dispersion_target, p->dispersion_limit[stage]);
+    } else if (strcmp(w->kind, "trend") == 0) {
+        *has_target = w->level != LEVEL_GREEN; // the target of the projected period
+        *target = w->aux[0];
+    } else if (strcmp(w->kind, "county_balanced") == 0) {
+        *has_target = true;
+        *target = p->county_balanced_share;
+    } else if (strcmp(w->kind, "urban_rural_gap") == 0) {
+        *has_target = true;
+        *target = w->level == LEVEL_RED ? p->gap_red : p->gap_yellow;
+    } else if (strcmp(w->kind, "capacity") == 0) {
+        *has_target = true;
+        *target = w->level == LEVEL_RED ? p->capacity_red_next : p->capacity_yellow_next;
+    } else if (strcmp(w->kind, "persistent") == 0) {
+        *has_target = true; // the years that make it red
+        *target = school ? p->persistent_years : p->persistent_county_years;
     } else if (ind && school && ind->has_target[school->stage]) {
         *has_target = true;
         *target = ind->target[school->stage];
     }
+    char forecast[16] = "", rule[256] = "";
+    if (check) { // "骨干教师数 ≤ 高学历教师数（本校为 1.2 与 0.9）"
+        static const char *ops[] = {"<", "≤", "≥", ">"};
+        char factor[40] = "";
+        if (check->k != 1)
+            snprintf(factor, sizeof factor, "%g × ", check->k);
+        snprintf(rule, sizeof rule, "%s %s %s%s（本校为 %g 与 %g）", check->left->name,
+                 ops[check->op], factor, check->right->name, w->aux[0], w->aux[1]);
+    }
+    alert_whole_characters(rule);
+    if (w->aux_year)
+        snprintf(forecast, sizeof forecast, "%d-%d", w->aux_year, w->aux_year + 1);
     alert_facts_t facts = {.kind = w->kind,
                            .who = who,
+                           .county = !school,
                            .indicator_name = *indicator_name,
                            .unit = ind ? ind->unit : "",
                            .period = period,
@@ -954,7 +1375,10 @@ static void s_alert_text(evaluate_t *self, const s_warning_t *w, const char *per
                            .has_target = *has_target,
                            .target = *target,
                            .higher_better = ind ? ind->higher_better : true,
-                           .tolerance = p->tolerance};
+                           .tolerance = p->tolerance,
+                           .aux = {w->aux[0], w->aux[1]},
+                           .forecast_period = forecast,
+                           .rule = rule};
     alert_message(&facts, message, size);
 }
 
@@ -1015,8 +1439,8 @@ bool evaluate_sweep_due(evaluate_t *self, time_t now)
     if (self->full_due || !self->loaded || !self->last_sweep)
         return true;
     const rule_params_t *p = rules_params(self->rules);
-    time_t red = (time_t) (p->missing_red_days * 86400);
     for (int y = p->first_period; y <= s_latest_due(p, now) + 1; y++) {
+        time_t red = (time_t) (rules_params_at(self->rules, y)->missing_red_days * 86400);
         time_t d = judge_deadline(y, p->deadline_month, p->deadline_day);
         if ((d > self->last_sweep && d <= now) || (d + red > self->last_sweep && d + red <= now))
             return true;

@@ -14,6 +14,13 @@
  *    balanced                                        school × period (indicator "balanced")
  *    dispersion                                      county × stage × indicator × period
  *    progress                                        county × indicator × period
+ *    trend, persistent                               school × indicator × period
+ *    capacity (indicator = the places' code)         school × period, county × stage × period
+ *    consistency (indicator = the check's name)      school × period
+ *    county_balanced (indicator "balanced")          county × stage × period
+ *    persistent, urban_rural_gap                     county × stage × indicator × period
+ *  Every judgement of a period uses the rules' numbers in force for it (rules_params_at,
+ *  rules_indicator_at).
  */
 #ifndef EDU_EVALUATE_H
 #define EDU_EVALUATE_H

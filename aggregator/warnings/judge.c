@@ -183,3 +183,101 @@ int judge_progress_of(const indicator_t *ind, int year, const double *bx, const 
     *planned = judge_planned(ind, year);
     return 0;
 }
+
+level_t judge_dispersion_capped(double cv, double target, double limit)
+{
+    return judge_dispersion(cv, fmin(target, limit), limit);
+}
+
+int judge_line(const double *year, const double *value, size_t n, double *a, double *b)
+{
+    if (n < 2)
+        return -1;
+    double my = 0, mv = 0;
+    for (size_t i = 0; i < n; i++) {
+        my += year[i];
+        mv += value[i];
+    }
+    my /= (double) n;
+    mv /= (double) n;
+    double sxy = 0, sxx = 0;
+    for (size_t i = 0; i < n; i++) {
+        sxy += (year[i] - my) * (value[i] - mv);
+        sxx += (year[i] - my) * (year[i] - my);
+    }
+    if (!(sxx > 0))
+        return -1;
+    *b = sxy / sxx;
+    *a = mv - *b * my;
+    return 0;
+}
+
+level_t judge_trend(level_t now, level_t projected)
+{
+    return now == LEVEL_GREEN && projected == LEVEL_RED ? LEVEL_YELLOW : LEVEL_GREEN;
+}
+
+double judge_growth(const double *e, size_t n)
+{
+    if (n < 2)
+        return 0;
+    double sum = 0;
+    for (size_t i = 1; i < n; i++)
+        sum += (e[i] - e[i - 1]) / e[i - 1];
+    return sum / (double) (n - 1);
+}
+
+/*  a > b beyond the rounding of decimal input */
+static bool s_above(double a, double b)
+{
+    return !s_at_least(b, a);
+}
+
+level_t judge_capacity(double u0, double u1, double red_now, double red_next, double yellow_next)
+{
+    if (s_above(u0, red_now) || s_above(u1, red_next))
+        return LEVEL_RED;
+    return s_at_least(u1, yellow_next) ? LEVEL_YELLOW : LEVEL_GREEN;
+}
+
+level_t judge_persistent(int run, int red_years, int yellow_years)
+{
+    if (run >= red_years)
+        return LEVEL_RED;
+    return yellow_years > 0 && run >= yellow_years ? LEVEL_YELLOW : LEVEL_GREEN;
+}
+
+bool judge_consistent(double a, check_op_t op, double k, double b)
+{
+    double kb = k * b;
+    switch (op) {
+    case CHECK_LT: return s_above(kb, a);
+    case CHECK_LE: return s_at_least(kb, a);
+    case CHECK_GE: return s_at_least(a, kb);
+    case CHECK_GT: return s_above(a, kb);
+    }
+    return true;
+}
+
+level_t judge_county_balanced(size_t above, double share, double min_share)
+{
+    bool met = s_at_least(share, min_share);
+    if (above == 0)
+        return met ? LEVEL_GREEN : LEVEL_YELLOW;
+    return above == 1 && met ? LEVEL_YELLOW : LEVEL_RED;
+}
+
+int judge_gap(bool higher_better, double urban, double rural, double *gap)
+{
+    if (fabs(urban) < JUDGE_EPSILON)
+        return -1;
+    *gap = (higher_better ? urban - rural : rural - urban) / urban;
+    return 0;
+}
+
+level_t judge_gap_level(double gap, double yellow, double red)
+{
+    if (s_at_least(yellow, gap))
+        return LEVEL_GREEN;
+    return s_at_least(red, gap) ? LEVEL_YELLOW : LEVEL_RED;
+}

@@ -89,4 +89,44 @@ int judge_progress_of(const indicator_t *ind, int year, const double *bx, const 
                       size_t nb, const double *x, const double *p, size_t n, double *achieved,
                       double *planned, double *base_mean, double *mean);
 
+/*  dispersion with a county target that may be looser than the stage's national limit: the
+ *  target in force is the smaller of the two (green up to it, yellow up to the limit). */
+level_t judge_dispersion_capped(double cv, double target, double limit);
+
+/*  trend: the least-squares line value = a + b·year through n points (n >= 2, not all in one
+ *  year). Returns 0 and sets *a, *b, or -1. */
+int judge_line(const double *year, const double *value, size_t n, double *a, double *b);
+
+/*  trend: yellow when the school is green now and its projection would be red; green
+ *  otherwise (never red: it is a forecast). */
+level_t judge_trend(level_t now, level_t projected);
+
+/*  capacity: the mean relative year-over-year change of enrolment over a chain of consecutive
+ *  years, oldest first (e[0] … e[n-1]); 0 when n < 2. Each pair needs an earlier value above 0
+ *  (the caller ends the chain before one that is not). */
+double judge_growth(const double *e, size_t n);
+
+/*  capacity: red when u0 (E/C) is above red_now or u1 (E·(1+g)/C) above red_next; yellow when
+ *  u1 is at least yellow_next; green otherwise. */
+level_t judge_capacity(double u0, double u1, double red_now, double red_next, double yellow_next);
+
+/*  persistent: `run` consecutive red years ending at the period judged: red at red_years or
+ *  more, yellow at yellow_years or more (0: no yellow), green otherwise. */
+level_t judge_persistent(int run, int red_years, int yellow_years);
+
+/*  consistency: whether a OP k·b holds, allowing for the rounding of decimal input. */
+bool judge_consistent(double a, check_op_t op, double k, double b);
+
+/*  county_balanced: `above` of the resource indicators' CVs above the national limit, `share`
+ *  of the schools balanced (green) against min_share: none above and share met → green; none
+ *  above and share missed, or exactly one above and share met → yellow; otherwise red. */
+level_t judge_county_balanced(size_t above, double share, double min_share);
+
+/*  urban_rural_gap: (U − R)/U where higher is better, (R − U)/U where lower is better (how far
+ *  the rural schools are behind). Returns 0 and sets *gap, or -1 when U is 0. */
+int judge_gap(bool higher_better, double urban, double rural, double *gap);
+
+/*  urban_rural_gap: green at or below yellow, yellow at or below red, red above. */
+level_t judge_gap_level(double gap, double yellow, double red);
+
 #endif

@@ -31,6 +31,8 @@ static const char *s_summary_sql =
     "  'refusals_counted', (SELECT coalesce(sum(records), 0) FROM edu.refusal_overflow"
     "    WHERE received_at > now() - interval '1 day'))::text";
 
+/*  A cell is the school's state now (a forecast, kind trend, does not colour it: the page marks
+ *  the cells with one apart, in `forecasts`, with the projected value). */
 static const char *s_matrix_sql =
     "WITH p AS (SELECT " S_LATEST " AS period),"
     " cell AS ("
@@ -39,7 +41,7 @@ static const char *s_matrix_sql =
     "      THEN 'yellow' WHEN bool_or(v.value IS NOT NULL) THEN 'green' ELSE 'none' END AS level"
     "  FROM edu.school s CROSS JOIN edu.indicator i CROSS JOIN p"
     "  LEFT JOIN edu.warning_state w ON w.subject = s.code AND w.indicator = i.code"
-    "    AND w.period = p.period"
+    "    AND w.period = p.period AND w.kind <> 'trend'"
     "  LEFT JOIN edu.current_value v ON v.school_code = s.code AND v.indicator = i.code"
     "    AND v.period = p.period"
     "  GROUP BY s.code, i.code)"
@@ -48,14 +50,55 @@ static const char *s_matrix_sql =
     "    ORDER BY position), '[]') FROM edu.indicator),"
     "  'schools', (SELECT coalesce(json_agg(json_build_object('code', s.code, 'name', s.name,"
     "    'stage', s.stage, 'cells', (SELECT json_object_agg(c.indicator, c.level)"
-    "      FROM cell c WHERE c.school = s.code)) ORDER BY s.stage DESC, s.code), '[]')"
+    "      FROM cell c WHERE c.school = s.code),"
+    "    'forecasts', (SELECT json_object_agg(w.indicator, json_build_object('value', w.value,"
+    "      'detail', w.detail)) FROM edu.warning_state w, p"
+    "      WHERE w.kind = 'trend' AND w.subject = s.code AND w.period = p.period))"
+    "    ORDER BY s.stage DESC, s.code), '[]')"
     "    FROM edu.school s))::text";
 
+/*  The county's verdict per stage (优质均衡达标, the county_balanced aggregate row: red, yellow
+ *  or green is 1 in its level) and its other county-level warnings of the latest period. */
+static const char *s_county_sql =
+    "WITH p AS (SELECT " S_LATEST " AS period)"
+    " SELECT json_build_object('period', (SELECT period FROM p),"
+    "  'verdicts', (SELECT coalesce(json_agg(json_build_object('stage', a.stage,"
+    "    'share', a.mean, 'schools', a.schools, 'level', CASE WHEN a.red > 0 THEN 'red'"
+    "      WHEN a.yellow > 0 THEN 'yellow' WHEN a.green > 0 THEN 'green' ELSE 'none' END,"
+    "    'detail', (SELECT w.detail FROM edu.warning_state w WHERE w.kind = 'county_balanced'"
+    "      AND w.stage = a.stage AND w.period = a.period)) ORDER BY a.stage DESC), '[]')"
+    "    FROM edu.county_aggregate a, p"
+    "    WHERE a.indicator = 'county_balanced' AND a.period = p.period),"
+    "  'warnings', (SELECT coalesce(json_agg(json_build_object('kind', w.kind, 'stage', w.stage,"
+    "    'indicator', w.indicator, 'name', coalesce(i.name, w.indicator), 'level', w.level,"
+    "    'value', w.value, 'detail', w.detail)"
+    "    ORDER BY w.level = 'red' DESC, w.kind, w.stage DESC, i.position), '[]')"
+    "    FROM edu.warning_state w CROSS JOIN p LEFT JOIN edu.indicator i ON i.code = w.indicator"
+    "    WHERE w.subject = $1 AND w.period = p.period"
+    "      AND w.kind IN ('capacity', 'urban_rural_gap', 'persistent')))::text";
+
+/*  学位预警 and 逻辑校验 of the schools in the latest period, with the values judged. */
+static const char *s_places_sql =
+    "WITH p AS (SELECT " S_LATEST " AS period)"
+    " SELECT coalesce(json_agg(json_build_object('kind', w.kind, 'school', w.subject,"
+    "  'name', s.name, 'stage', w.stage, 'indicator', w.indicator, 'level', w.level,"
+    "  'value', w.value, 'detail', w.detail)"
+    "  ORDER BY w.kind, w.level = 'red' DESC, w.value DESC, s.code), '[]')::text"
+    " FROM edu.warning_state w JOIN edu.school s ON s.code = w.subject CROSS JOIN p"
+    " WHERE w.kind IN ('capacity', 'consistency') AND w.period = p.period";
+
+/*  The county target of the period: `dispersion_target@PERIOD` settings (the latest up to the
+ *  period) where the catalog publishes them, else `dispersion_target`; never above the stage's
+ *  national limit, which is what the evaluator judges with. */
+#define S_LIMIT "(SELECT value::float8 FROM edu.setting WHERE key = 'dispersion_limit_' || a.stage)"
 static const char *s_dispersion_sql =
     "SELECT coalesce(json_agg(json_build_object('indicator', a.indicator, 'name', i.name,"
     "  'stage', a.stage, 'period', a.period, 'schools', a.schools, 'cv', a.cv,"
-    "  'target', (SELECT value::float8 FROM edu.setting WHERE key = 'dispersion_target'),"
-    "  'limit', (SELECT value::float8 FROM edu.setting WHERE key = 'dispersion_limit_' || a.stage),"
+    "  'target', least(coalesce((SELECT value::float8 FROM edu.setting"
+    "    WHERE key LIKE 'dispersion\\_target@%' AND substr(key, 19) <= a.period"
+    "    ORDER BY substr(key, 19) DESC LIMIT 1),"
+    "    (SELECT value::float8 FROM edu.setting WHERE key = 'dispersion_target')), " S_LIMIT "),"
+    "  'limit', " S_LIMIT ","
     "  'level', coalesce((SELECT w.level FROM edu.warning_state w WHERE w.kind = 'dispersion'"
     "    AND w.stage = a.stage AND w.indicator = a.indicator AND w.period = a.period), 'green'))"
     "  ORDER BY i.position, a.stage DESC), '[]')::text"
@@ -175,6 +218,10 @@ static void s_handle(void *arg, const char *path, http_answer_t *answer)
         body = s_text(self, s_matrix_sql, 0, NULL);
     } else if (strcmp(path, "/api/dispersion") == 0) {
         body = s_text(self, s_dispersion_sql, 0, NULL);
+    } else if (strcmp(path, "/api/county") == 0) {
+        body = s_text(self, s_county_sql, 1, county);
+    } else if (strcmp(path, "/api/places") == 0) {
+        body = s_text(self, s_places_sql, 0, NULL);
     } else if (strcmp(path, "/api/missing") == 0) {
         body = s_text(self, s_missing_sql, 0, NULL);
     } else if (strcmp(path, "/api/alerts") == 0) {

@@ -62,6 +62,16 @@ check_grep '"name" : "第2学校"' "$work/matrix.json" "the matrix names the sch
 check_grep '"red"' "$work/matrix.json" "the matrix has red cells"
 curl -sf "http://127.0.0.1:$http/api/dispersion" >"$work/dispersion.json"
 check_grep '"level" : "red"' "$work/dispersion.json" "dispersion shows the red CV"
+curl -sf "http://127.0.0.1:$http/api/county" >"$work/county.json"
+check_eq "$(python3 -c 'import json, sys; print(" ".join(v["stage"] + ":" + v["level"]
+  for v in json.load(sys.stdin)["verdicts"]))' <"$work/county.json")" \
+  "$(county_sql "$work" "select string_agg(stage || ':' || case when red > 0 then 'red'
+    when yellow > 0 then 'yellow' else 'green' end, ' ' order by stage desc)
+    from edu.county_aggregate where indicator = 'county_balanced'
+    and period = (select max(period) from edu.current_value)")" "the county's verdict per stage"
+check_grep '"kind" : "capacity"' "$work/county.json" "the county's 学位预警"
+curl -sf "http://127.0.0.1:$http/api/places" >"$work/places.json"
+check_grep '"kind" : "consistency"' "$work/places.json" "the schools' consistency checks"
 check_eq "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http/nothing")" 404 "unknown paths are 404"
 browser=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$browser" ]; then
@@ -77,6 +87,15 @@ want=$(county_sql "$work" "select count(distinct (subject, indicator)) from edu.
 check_eq "$red" "$want" "the rendered page has a red cell per red school and indicator ($want)"
 check_grep '第2学校' "$work/dom.html" "the rendered page names the schools"
 check_grep '校际差异系数' "$work/dom.html" "the rendered page has the dispersion table"
+forecasts=$(tr -d '\n' <"$work/dom.html" | grep -o '<table id="matrix">.*</table>' |
+  sed 's|</table>.*||' | grep -o '<td class="[a-z]* forecast"[^>]*>预</td>' | wc -l)
+check_eq "$forecasts" "$(county_sql "$work" "select count(*) from edu.warning_state w
+  join edu.indicator i on i.code = w.indicator where kind = 'trend'
+  and period = (select max(period) from edu.current_value)")" \
+  "a forecast mark (预) per trend warning, apart from the cell's colour"
+check_ne "$forecasts" 0 "the sample has forecasts"
+check_grep '县域小学优质均衡：' "$work/dom.html" "the county's verdict at the top"
+check_grep '学位预警' "$work/dom.html" "the rendered page lists 学位预警"
 "$browser" --headless --no-sandbox --disable-gpu --virtual-time-budget=10000 --hide-scrollbars \
   --window-size=1500,1400 --screenshot="$work/dashboard.png" "http://127.0.0.1:$http/" \
   >>"$work/log/chromium.log" 2>&1

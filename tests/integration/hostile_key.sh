@@ -101,8 +101,12 @@ check_eq "$(grep -c '^OK' "$work/flood")" 200 "every flooded batch is answered i
 echo "# aggregator RSS ${before} MiB before the flood, ${peak} MiB at its peak"
 # what it holds is the batches in flight (at most 10 000 records, in a group commit) and two
 # queued per connection; with libzmq's default queue it grew by 18 MiB
-check_eq "$([ $((peak - before)) -lt 14 ] && echo bounded)" bounded \
-  "12 MB sent at once grew the aggregator by less than 14 MiB (${before} -> ${peak} MiB)"
+if ldd "$bin/edu-aggregator" | grep -q libasan; then
+  echo "# (AddressSanitizer keeps freed memory in quarantine: the bound is checked without it)"
+else
+  check_eq "$([ $((peak - before)) -lt 14 ] && echo bounded)" bounded \
+    "12 MB sent at once grew the aggregator by less than 14 MiB (${before} -> ${peak} MiB)"
+fi
 
 # 4. a flood of refusals cannot fill the disk
 rogue 2143004056 mismatch 10 >"$work/mismatch"

@@ -71,7 +71,7 @@ check_eq "$?" 0 "pull --once of three counties succeeds"
 for c in $counties; do same "$c" "county $c: province.county_indicator equals its aggregates"; done
 check_eq "$(psql -X -qAt -d "province_$$" -c "select count(*) from province.county_warning
   where county_code = '430405'")" "$(county_sql "$work/430405" "select count(*) from
-  edu.current_warning where kind in ('dispersion', 'progress')")" "county 430405's county-level warnings"
+  edu.current_warning where subject = '430405'")" "county 430405's county-level warnings"
 
 # a new batch at 430406 only
 snapshot() { psql -X -qAt -d "province_$$" -c "select county_code, stage, indicator, period, version,

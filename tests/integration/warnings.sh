@@ -2,11 +2,17 @@
 # warnings.sh - the red/yellow/green warnings of the sample county, end to end
 #
 # With EDU_NOW=2025-11-08T12:00:00+08:00 the sample county (data, corrections, bad rows) must
-# leave edu.current_warning equal to expected.csv row for row. Then:
+# leave edu.current_warning equal to expected.csv row for row, and its rows of the kinds
+# dispersion, trend, capacity, persistent, consistency, county_balanced and urban_rural_gap
+# (with their values) equal to an independent reading of the rules (tests/lib/
+# warnings_reference.awk) over the current values; this comparison is made again after every
+# step below. Then:
 #   - a correction that brings one red threshold item up to its target removes that item (and
 #     records its transition to green), leaving every row outside what the correction can touch;
 #   - a SIGHUP with a changed target (training_hours 80 → 60) moves exactly the rows the new
 #     target moves, and the rules in force stay when the next rules file is broken;
+#   - a SIGHUP with a tighter county target for 2025-2026 only ([dispersion] target@2025-2026)
+#     moves dispersion rows of that period and no other;
 #   - a restart of the aggregator judges everything again without a single change.
 #
 #   warnings.sh BIN_DIR FIXTURE_DIR
@@ -42,8 +48,26 @@ wait_warnings() {
   check_same_file "$1" "$work/got" "$2"
 }
 
+# reference WHAT - the new kinds' rows equal the independent reading of the rules in force
+reference() {
+  county_sql "$work" "select school_code, indicator, period, value from edu.current_observation" |
+    awk -F'|' -f "$here/../lib/warnings_reference.awk" "$fixture/schools.csv" "$work/rules.ini" - |
+    sort >"$work/reference"
+  county_sql "$work" "select kind, subject, coalesce(stage, ''), indicator, period, level, value
+    from edu.current_warning where kind in ('dispersion', 'trend', 'capacity', 'persistent',
+      'consistency', 'county_balanced', 'urban_rural_gap')" |
+    awk -F'|' -v OFS=, '{ $7 = sprintf("%.6g", $7); print }' | sort >"$work/engine"
+  check_same_file "$work/reference" "$work/engine" "$1"
+}
+
 tr -d '\r' <"$fixture/expected.csv" | tail -n +2 | sort >"$work/expected"
 wait_warnings "$work/expected" "edu.current_warning equals expected.csv"
+reference "the new kinds and dispersion agree with the reference reading of the rules"
+for kind in trend capacity persistent consistency county_balanced urban_rural_gap; do
+  check_grep "^$kind,.*,(yellow|red)$" "$work/expected" "the sample county has $kind warnings"
+done
+check_grep "^capacity,430405,junior,capacity," "$work/expected" "学位预警 of the county (sums)"
+check_grep "^persistent,430405,primary," "$work/expected" "persistent of the county (dispersion)"
 check_eq "$(county_sql "$work" "select count(*) from edu.current_warning where level = 'red'
   and value is null and kind <> 'missing'")" 0 "every warning but missing has the value judged"
 check_eq "$(county_sql "$work" "select count(*) from edu.warning_transition t
@@ -90,10 +114,11 @@ check_eq "$(county_sql "$work" "select from_level || '>' || to_level from edu.wa
   where kind = 'threshold' and subject = '$school' and indicator = '$indicator'
     and period = '$period' order by id desc limit 1")" "red>green" "its transition red → green is kept"
 # Outside the correction's reach (its indicator's data_quality in that period) nothing moved.
-reach="^(threshold,$school,$stage,$indicator,$period,|data_quality,[0-9]+,$stage,$indicator,$period,)"
+reach="^((threshold|persistent|trend),$school,$stage,$indicator,$period,|data_quality,[0-9]+,$stage,$indicator,$period,)"
 grep -Ev "$reach" "$work/expected" >"$work/expected-outside"
 grep -Ev "$reach" "$work/after-fix" >"$work/got-outside"
 check_same_file "$work/expected-outside" "$work/got-outside" "no other warning moved"
+reference "after the correction, the new kinds agree with the reference"
 
 # SIGHUP with training_hours' target lowered from 80 to 60.
 cp "$work/after-fix" "$work/before-hup"
@@ -102,9 +127,13 @@ grep -A6 '^\[indicator.training_hours\]' "$work/rules.ini" | grep -q '^target = 
   check_fail "could not edit the rules"
 "$bin/edu-aggregator" -c "$work/aggregator.ini" --check >/dev/null || check_fail "--check of the new rules"
 kill -HUP "$(cat "$work/pids/aggregator")"
-# what the new target makes of training_hours, from the values themselves
+# what the new target makes of training_hours, from the values themselves (threshold here; its
+# trend and persistent rows from the reference reading of the new rules)
 {
-  grep -v "^threshold,[0-9]*,[a-z]*,training_hours," "$work/before-hup"
+  grep -Ev "^(threshold|trend|persistent),[0-9]*,[a-z]*,training_hours," "$work/before-hup"
+  county_sql "$work" "select school_code, indicator, period, value from edu.current_observation" |
+    awk -F'|' -f "$here/../lib/warnings_reference.awk" "$fixture/schools.csv" "$work/rules.ini" - |
+    grep -E "^(trend|persistent),[0-9]*,[a-z]*,training_hours," | cut -d, -f1-6
   county_sql "$work" "select 'threshold', c.school_code, '', c.indicator, c.period,
       case when c.value >= 0.85 * 60 then 'yellow' else 'red' end
     from edu.current_observation c
@@ -118,6 +147,27 @@ check_ne "$(diff "$work/before-hup" "$work/expected-hup" | grep -c '^[<>]')" 0 \
   "the new target changes some training_hours rows"
 wait_warnings "$work/expected-hup" "after SIGHUP: the new target moves exactly its rows"
 check_grep "reloaded" "$work/log/aggregator.log" "the aggregator says it reloaded"
+reference "after SIGHUP, the new kinds agree with the reference"
+
+# SIGHUP with the county's dispersion target for 2025-2026 tightened from 0.40 to 0.25: the
+# dispersion rows of 2025-2026 with a CV above 0.25 turn yellow (or stay red), the other
+# periods keep 0.50, and county_balanced does not move (it counts CVs above the national limit)
+cp "$work/expected-hup" "$work/before-target"
+sed -i 's/^target@2025-2026 = 0.40$/target@2025-2026 = 0.25/' "$work/rules.ini"
+grep -q '^target@2025-2026 = 0.25$' "$work/rules.ini" || check_fail "could not edit the target"
+kill -HUP "$(cat "$work/pids/aggregator")"
+{
+  grep -v "^dispersion,430405,[a-z]*,[a-z_0-9]*,2025-2026," "$work/before-target"
+  county_sql "$work" "select school_code, indicator, period, value from edu.current_observation" |
+    awk -F'|' -f "$here/../lib/warnings_reference.awk" "$fixture/schools.csv" "$work/rules.ini" - |
+    grep "^dispersion,430405,[a-z]*,[a-z_0-9]*,2025-2026," | cut -d, -f1-6
+} | sort >"$work/expected-hup"
+check_ne "$(diff "$work/before-target" "$work/expected-hup" | grep -c '^>')" 0 \
+  "the tighter target for 2025-2026 adds dispersion rows"
+check_eq "$(diff "$work/before-target" "$work/expected-hup" | grep -v '^[<>] dispersion,.*,2025-2026,' |
+  grep -c '^[<>]')" 0 "only dispersion rows of 2025-2026 move"
+wait_warnings "$work/expected-hup" "after SIGHUP: the target of 2025-2026 moves exactly its rows"
+reference "after the new target, the new kinds agree with the reference"
 
 # A broken rules file is refused and the rules in force stay.
 cp "$work/rules.ini" "$work/rules.good"
@@ -137,6 +187,7 @@ check_grep "judged everything: [0-9]+ items, 0 changes" "$work/log/aggregator.lo
 check_eq "$(county_sql "$work" "select count(*) from edu.warning_transition")" "$transitions" \
   "no transition written by the restart"
 wait_warnings "$work/expected-hup" "the warnings survive the restart"
+reference "after the restart, the new kinds agree with the reference"
 
 county_stop_all "$work"
 check_logs_clean "$work"

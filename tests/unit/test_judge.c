@@ -200,3 +200,127 @@ Test(judge, level_names)
     cr_expect_eq(level_parse("amber", &l), -1);
     cr_expect_str_eq(level_name(LEVEL_YELLOW), "yellow");
 }
+
+Test(judge, dispersion_target_above_the_limit)
+{
+    // the county's 0.50 for both stages, 初中's national limit 0.45: green only up to 0.45
+    cr_expect_eq(judge_dispersion_capped(0.44, 0.50, 0.45), LEVEL_GREEN);
+    cr_expect_eq(judge_dispersion_capped(0.45, 0.50, 0.45), LEVEL_GREEN, "at the limit");
+    cr_expect_eq(judge_dispersion_capped(0.4501, 0.50, 0.45), LEVEL_RED, "never green above it");
+    cr_expect_eq(judge_dispersion_capped(0.50, 0.50, 0.50), LEVEL_GREEN, "小学: 0.50 and 0.50");
+    cr_expect_eq(judge_dispersion_capped(0.41, 0.40, 0.50), LEVEL_YELLOW, "2025-2026: 0.40");
+    cr_expect_eq(judge_dispersion_capped(0.31, 0.30, 0.45), LEVEL_YELLOW, "2027-2028: 0.30");
+}
+
+Test(judge, trend_line_and_projection)
+{
+    // 第2学校's 生均体育运动场馆面积: 9.79, 9.73, 7.55 in 2023-2024 … 2025-2026.
+    // mean year 2024, mean value 27.07 / 3 = 9.02333; b = ((-1)(0.76667) + (1)(-1.47333)) / 2
+    // = -1.12; projected to 2027: 9.02333 - 3 × 1.12 = 5.66333
+    double years[] = {2023, 2024, 2025}, values[] = {9.79, 9.73, 7.55}, a, b;
+    cr_assert_eq(judge_line(years, values, 3, &a, &b), 0);
+    cr_expect_float_eq(b, -1.12, 1e-9);
+    cr_expect_float_eq(a + b * 2027, 27.07 / 3 - 3 * 1.12, 1e-9);
+    // green now (7.55 >= 7.5), the projection red (5.66 < 0.85 × 7.5 = 6.375): yellow
+    level_t now = judge_threshold(true, 7.5, TOL, 7.55);
+    level_t later = judge_threshold(true, 7.5, TOL, a + b * 2027);
+    cr_expect_eq(now, LEVEL_GREEN);
+    cr_expect_eq(later, LEVEL_RED);
+    cr_expect_eq(judge_trend(now, later), LEVEL_YELLOW);
+    cr_expect_eq(judge_trend(LEVEL_GREEN, LEVEL_YELLOW), LEVEL_GREEN, "projected yellow: green");
+    cr_expect_eq(judge_trend(LEVEL_YELLOW, LEVEL_RED), LEVEL_GREEN,
+                 "not green now: threshold says it");
+    cr_expect_eq(judge_trend(LEVEL_RED, LEVEL_RED), LEVEL_GREEN, "never red");
+    // five years: 10, 12, 11, 13, 14 in 2021 … 2025: sxy = 4 + 0 + 0 + 1 + 4 = 9, sxx = 10,
+    // b = 0.9, through (2023, 12): projected to 2027 12 + 4 × 0.9 = 15.6
+    double y5[] = {2021, 2022, 2023, 2024, 2025}, v5[] = {10, 12, 11, 13, 14};
+    cr_assert_eq(judge_line(y5, v5, 5, &a, &b), 0);
+    cr_expect_float_eq(b, 0.9, 1e-12);
+    cr_expect_float_eq(a + b * 2027, 15.6, 1e-9);
+    // lower is better (生师比 15): rising to 18 is red (above 15 / 0.85 = 17.65)
+    double ratio[] = {14, 15, 16};
+    cr_assert_eq(judge_line(years, ratio, 3, &a, &b), 0);
+    cr_expect_float_eq(a + b * 2027, 18, 1e-9);
+    cr_expect_eq(
+        judge_trend(judge_threshold(false, 15, TOL, 16), judge_threshold(false, 15, TOL, 18)),
+        LEVEL_GREEN, "16 is not green now");
+    cr_expect_eq(judge_line(years, values, 1, &a, &b), -1, "one point is no line");
+    double same[] = {2025, 2025, 2025};
+    cr_expect_eq(judge_line(same, values, 3, &a, &b), -1, "one year is no line");
+}
+
+Test(judge, capacity_places)
+{
+    // 第2学校: 1178, 1249, 1324 students, 1331 places. g = (71/1178 + 75/1249) / 2 = 0.060160;
+    // u0 = 1324/1331 = 0.99474 (not above 1.00); u1 = 0.99474 × 1.060160 = 1.05458 > 1.05: red
+    double e[] = {1178, 1249, 1324};
+    double g = judge_growth(e, 3);
+    cr_expect_float_eq(g, (71.0 / 1178 + 75.0 / 1249) / 2, 1e-15);
+    double u0 = 1324.0 / 1331, u1 = 1324.0 * (1 + g) / 1331;
+    cr_expect_float_eq(u1, 1.0545842, 1e-7);
+    cr_expect_eq(judge_capacity(u0, u1, 1.00, 1.05, 0.95), LEVEL_RED);
+    cr_expect_eq(judge_capacity(u0, u0, 1.00, 1.05, 0.95), LEVEL_YELLOW, "without growth");
+    double shrinking[] = {100, 90, 81};
+    cr_expect_float_eq(judge_growth(shrinking, 3), -0.1, 1e-15);
+    cr_expect_eq(judge_growth(e, 1), 0, "one year: no growth");
+    // the boundaries
+    cr_expect_eq(judge_capacity(1.00, 1.00, 1.00, 1.05, 0.95), LEVEL_YELLOW, "u0 = 1.00 is full");
+    cr_expect_eq(judge_capacity(1.0001, 0.9, 1.00, 1.05, 0.95), LEVEL_RED, "u0 above 1.00");
+    cr_expect_eq(judge_capacity(0.99, 1.05, 1.00, 1.05, 0.95), LEVEL_YELLOW, "u1 = 1.05");
+    cr_expect_eq(judge_capacity(0.99, 1.0501, 1.00, 1.05, 0.95), LEVEL_RED, "u1 above 1.05");
+    cr_expect_eq(judge_capacity(0.9, 0.95, 1.00, 1.05, 0.95), LEVEL_YELLOW, "u1 = 0.95");
+    cr_expect_eq(judge_capacity(0.9, 0.9499, 1.00, 1.05, 0.95), LEVEL_GREEN, "u1 below 0.95");
+    cr_expect_eq(judge_capacity(319.0 / 38, 8.5, 1.00, 1.05, 0.95), LEVEL_RED, "38 places for 319");
+}
+
+Test(judge, persistent_years)
+{
+    cr_expect_eq(judge_persistent(3, 3, 2), LEVEL_RED, "red at P and the 2 years before");
+    cr_expect_eq(judge_persistent(2, 3, 2), LEVEL_YELLOW, "at P and the year before");
+    cr_expect_eq(judge_persistent(1, 3, 2), LEVEL_GREEN, "at P only: threshold says it");
+    cr_expect_eq(judge_persistent(0, 3, 2), LEVEL_GREEN);
+    cr_expect_eq(judge_persistent(2, 2, 0), LEVEL_RED, "the county: 2 years of red CV");
+    cr_expect_eq(judge_persistent(1, 2, 0), LEVEL_GREEN, "the county has no yellow");
+}
+
+Test(judge, consistency_checks)
+{
+    cr_expect(judge_consistent(1.2, CHECK_LE, 1, 1.2), "equal satisfies <=");
+    cr_expect_not(judge_consistent(1.21, CHECK_LE, 1, 1.2));
+    cr_expect(judge_consistent(0.3, CHECK_LE, 1, 0.1 + 0.2), "decimal rounding");
+    cr_expect_not(judge_consistent(319, CHECK_LE, 2, 38), "319 students, 2 × 38 places");
+    cr_expect(judge_consistent(700, CHECK_LE, 2, 360));
+    cr_expect_not(judge_consistent(1.2, CHECK_LT, 1, 1.2), "equal fails <");
+    cr_expect(judge_consistent(1.1, CHECK_LT, 1, 1.2));
+    cr_expect(judge_consistent(5, CHECK_GE, 0.5, 10));
+    cr_expect_not(judge_consistent(4.9, CHECK_GE, 0.5, 10));
+    cr_expect_not(judge_consistent(5, CHECK_GT, 0.5, 10));
+    cr_expect(judge_consistent(5.1, CHECK_GT, 0.5, 10));
+}
+
+Test(judge, county_balanced_verdict)
+{
+    // 17 of 20 schools balanced = 0.85
+    cr_expect_eq(judge_county_balanced(0, 17.0 / 20, 0.85), LEVEL_GREEN, "all CVs in, 85%");
+    cr_expect_eq(judge_county_balanced(0, 16.0 / 20, 0.85), LEVEL_YELLOW, "all CVs in, 80%");
+    cr_expect_eq(judge_county_balanced(1, 0.9, 0.85), LEVEL_YELLOW, "one CV above, 90%");
+    cr_expect_eq(judge_county_balanced(1, 0.8, 0.85), LEVEL_RED, "one CV above, 80%");
+    cr_expect_eq(judge_county_balanced(2, 1.0, 0.85), LEVEL_RED, "two CVs above");
+}
+
+Test(judge, urban_rural_gap)
+{
+    // U = (300·8 + 100·10) / 400 = 8.5, R = 6.8: (8.5 - 6.8) / 8.5 = 0.20, yellow at the line
+    double ux[] = {8, 10}, up[] = {300, 100};
+    double u = judge_mean(ux, up, 2), gap;
+    cr_assert_eq(judge_gap(true, u, 6.8, &gap), 0);
+    cr_expect_float_eq(gap, 0.2, 1e-12);
+    cr_expect_eq(judge_gap_level(gap, 0.10, 0.20), LEVEL_YELLOW);
+    cr_expect_eq(judge_gap_level(0.10, 0.10, 0.20), LEVEL_GREEN, "at 10%");
+    cr_expect_eq(judge_gap_level(0.1001, 0.10, 0.20), LEVEL_YELLOW);
+    cr_expect_eq(judge_gap_level(0.2001, 0.10, 0.20), LEVEL_RED);
+    cr_expect_eq(judge_gap_level(-0.3, 0.10, 0.20), LEVEL_GREEN, "rural ahead");
+    cr_assert_eq(judge_gap(false, 15, 18, &gap), 0, "lower is better: rural higher is behind");
+    cr_expect_float_eq(gap, 0.2, 1e-12);
+    cr_expect_eq(judge_gap(true, 0, 5, &gap), -1, "U = 0");
+}

@@ -1,4 +1,5 @@
 /*  test_validate - the registry, the catalog, and each refusal reason in the contract's order */
+#define _GNU_SOURCE // asprintf
 #include "period.h"
 #include "rules.h"
 #include "schools.h"
@@ -116,7 +117,7 @@ Test(validate, fixture_bad_csv_reasons)
 
 Test(validate, catalog_matches_contract)
 {
-    cr_assert_eq(rules_count(s_rules), 17);
+    cr_assert_eq(rules_count(s_rules), 19); // the contract's 17, and enrolment and capacity
     const indicator_t *eq = rules_find(s_rules, "equipment_value_per_student");
     cr_assert_not_null(eq);
     cr_expect_str_eq(eq->name, "生均教学仪器设备值");
@@ -138,6 +139,201 @@ Test(validate, catalog_matches_contract)
         resource += (rules_at(s_rules, i)->kinds & KIND_BALANCED) != 0;
     cr_expect_eq(resource, 7);
     cr_expect_float_eq(rules_params(s_rules)->dispersion_limit[STAGE_JUNIOR], 0.45, 1e-12);
+    // 在校生数 and 核定学位数: no target, not required every year (no missing)
+    const indicator_t *enrolment = rules_find(s_rules, "enrolment");
+    const indicator_t *places = rules_find(s_rules, "capacity");
+    cr_assert(enrolment && places);
+    cr_expect_str_eq(enrolment->name, "在校生数");
+    cr_expect_str_eq(places->name, "核定学位数");
+    cr_expect_float_eq(enrolment->max, 20000, 1e-9);
+    cr_expect(!(enrolment->kinds & KIND_MISSING) && !(places->kinds & KIND_MISSING));
+    cr_expect(!enrolment->has_target[STAGE_PRIMARY] && !places->has_target[STAGE_JUNIOR]);
+    cr_expect_eq(rules_enrolment(s_rules), enrolment);
+    cr_expect_eq(rules_places(s_rules), places);
+    unsigned county = rules_county_kinds(s_rules);
+    cr_expect(county & KIND_CAPACITY && county & KIND_CONSISTENCY && county & KIND_COUNTY_BALANCED);
+    cr_expect_eq(rules_check_count(s_rules), 3);
+    const rules_check_t *check = rules_find_check(s_rules, "backbone_within_degree");
+    cr_assert_not_null(check);
+    cr_expect_eq(check->left, rules_find(s_rules, "backbone_teachers_per100"));
+    cr_expect_eq(check->right, rules_find(s_rules, "degree_teachers_per100"));
+    cr_expect_eq(check->op, CHECK_LE);
+    check = rules_find_check(s_rules, "enrolment_within_places");
+    cr_assert_not_null(check);
+    cr_expect_float_eq(check->k, 2, 1e-12);
+    // the county target tightens: 0.50, 0.40 from 2025-2026, 0.30 from 2027-2028
+    static const struct {
+        int year;
+        double target;
+    } targets[] = {{2000, 0.50}, {2024, 0.50}, {2025, 0.40},
+                   {2026, 0.40}, {2027, 0.30}, {2040, 0.30}};
+    for (size_t i = 0; i < sizeof targets / sizeof *targets; i++)
+        cr_expect_float_eq(rules_params_at(s_rules, targets[i].year)->dispersion_target,
+                           targets[i].target, 1e-12, "%d", targets[i].year);
+    cr_expect_float_eq(rules_params(s_rules)->dispersion_target, 0.50, 1e-12);
+    cr_assert_eq(rules_param_years(s_rules), 2);
+    cr_expect_eq(rules_param_year(s_rules, 0), 2025);
+    cr_expect_eq(rules_param_year(s_rules, 1), 2027);
+    cr_expect_float_eq(rules_params_at(s_rules, 2027)->dispersion_limit[STAGE_JUNIOR], 0.45, 1e-12,
+                       "what is not given per period stays");
+    size_t trend = 0;
+    for (size_t i = 0; i < rules_count(s_rules); i++)
+        trend += (rules_at(s_rules, i)->kinds & KIND_TREND) != 0;
+    cr_expect_eq(trend, 15, "trend on every indicator with a target");
+}
+
+/*  Loads text as a rules file; NULL with err when refused. */
+static rules_t *s_rules_of(const char *text, char *err, size_t errlen);
+
+Test(validate, rules_by_period)
+{
+    char err[512] = "";
+    rules_t *r =
+        s_rules_of("[rules]\ntolerance = 0.85\ntolerance@2026-2027 = 0.9\n"
+                   "dispersion_target = 0.45\ndispersion_target@2025-2026 = 0.35\n"
+                   "fluctuation_red@2027-2028 = 15\n"
+                   "[persistent]\nyears = 3\nyears@2030-2031 = 4\n"
+                   "[indicator.x]\nname = 某\nunit = %\nmin = 0\nmax = 100\ntarget = 50\n"
+                   "target@2025-2026 = 60\ntarget_junior@2027-2028 = 70\nmax@2028-2029 = 90\n"
+                   "kinds = threshold, trend\n"
+                   "[indicator.y]\nname = 另\nunit = %\nmin = 0\nmax = 100\n",
+                   err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    static const struct {
+        int year;
+        double tolerance, target, fluctuation_red;
+        int years;
+        double primary, junior, max;
+    } cases[] = {
+        {2024, 0.85, 0.45, 12, 3, 50, 50, 100}, {2025, 0.85, 0.35, 12, 3, 60, 60, 100},
+        {2026, 0.9, 0.35, 12, 3, 60, 60, 100},  {2027, 0.9, 0.35, 15, 3, 60, 70, 100},
+        {2028, 0.9, 0.35, 15, 3, 60, 70, 90},   {2031, 0.9, 0.35, 15, 4, 60, 70, 90},
+    };
+    const indicator_t *x = rules_find(r, "x"), *y = rules_find(r, "y");
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const rule_params_t *p = rules_params_at(r, cases[i].year);
+        const indicator_t *at = rules_indicator_at(r, x, cases[i].year);
+        cr_expect_float_eq(p->tolerance, cases[i].tolerance, 1e-12, "%d", cases[i].year);
+        cr_expect_float_eq(p->dispersion_target, cases[i].target, 1e-12, "%d", cases[i].year);
+        cr_expect_float_eq(p->fluctuation_red, cases[i].fluctuation_red, 1e-12, "%d",
+                           cases[i].year);
+        cr_expect_eq(p->persistent_years, cases[i].years, "%d", cases[i].year);
+        cr_expect_float_eq(at->target[STAGE_PRIMARY], cases[i].primary, 1e-12, "%d", cases[i].year);
+        cr_expect_float_eq(at->target[STAGE_JUNIOR], cases[i].junior, 1e-12, "%d", cases[i].year);
+        cr_expect_float_eq(at->max, cases[i].max, 1e-12, "%d", cases[i].year);
+        cr_expect_str_eq(at->code, "x");
+        cr_expect_eq(rules_indicator_at(r, y, cases[i].year), y, "no override: the indicator");
+    }
+    cr_expect_float_eq(x->target[STAGE_PRIMARY], 50, 1e-12, "the catalog keeps the base");
+    rules_destroy(&r);
+    // the [dispersion] section, the same as [rules] dispersion_*
+    r = s_rules_of("[dispersion]\ntarget = 0.50\ntarget@2025-2026 = 0.40\nlimit_junior = 0.45\n"
+                   "[indicator.x]\nname = 某\nunit = %\nmin = 0\nmax = 100\n",
+                   err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    cr_expect_float_eq(rules_params_at(r, 2024)->dispersion_target, 0.50, 1e-12);
+    cr_expect_float_eq(rules_params_at(r, 2025)->dispersion_target, 0.40, 1e-12);
+    cr_expect_eq(rules_county_kinds(r), 0, "no section, no county kind");
+    rules_destroy(&r);
+}
+
+Test(validate, rules_new_kinds_refusals)
+{
+    static const char *ind = "[indicator.a]\nname = 甲\nunit = %\nmin = 0\nmax = 100\n"
+                             "[indicator.b]\nname = 乙\nunit = %\nmin = 0\nmax = 100\n";
+    static const struct {
+        const char *text, *expected;
+    } cases[] = {
+        {"[rules]\ndispersion_target = 0.3\n[dispersion]\ntarget = 0.4\n",
+         ":4: [dispersion] dispersion_target is given a second time (first at line 2)"},
+        {"[rules]\ntolerance@2025-2026 = 2\n", ":2: tolerance = 2 must be at most 1"},
+        {"[rules]\ntolerance@2025 = 0.9\n", ":2: \"tolerance@2025\" is not KEY@YYYY-YYYY"},
+        {"[rules]\nfirst_period@2025-2026 = 2024-2025\n",
+         ":2: first_period cannot be given per period"},
+        {"[rules]\naccept_ahead_years@2025-2026 = 2\n",
+         ":2: accept_ahead_years cannot be given per period"},
+        {"[rules]\ncolour@2025-2026 = 1\n", ":2: unknown key \"colour\" in section [rules]"},
+        {"[rules]\ntolerance@2025-2026 = 0.9\ntolerance@2025-2026 = 0.8\n",
+         ":3: [rules] tolerance@2025 is given a second time"},
+        {"[rules]\nfluctuation_red@2025-2026 = 4\n",
+         ":2: from 2025-2026 on, fluctuation_red = 4 is below fluctuation_yellow = 5"},
+        {"[dispersion]\ntarget@2027-2028 = 0.7\n",
+         ":2: from 2027-2028 on, the dispersion target 0.7 is above every national limit"},
+        {"[dispersion]\ntarget = 0.7\n", ":2: the dispersion target 0.7 is above every"},
+        {"[indicator.a]\nname = 甲\nunit = %\nmin = 0\nmax = 100\ntarget = 50\n"
+         "target@2025-2026 = 150\n",
+         ":7: [indicator.a] from 2025-2026 on, a target is outside the bounds"},
+        {"[indicator.a]\nname = 甲\nunit = %\nmin = 0\nmax = 100\nname@2025-2026 = 乙\n",
+         ":6: name cannot be given per period"},
+        {"[indicator.a]\nname = 甲\nunit = %\nmin = 0\nmax = 100\nkinds = trend\n",
+         ":1: [indicator.a] has kind trend but no target for each stage"},
+        {"[indicator.a]\nname = 甲\nunit = %\nmin = 0\nmax = 100\nkinds = persistent\n",
+         ":1: [indicator.a] has kind persistent but neither threshold nor dispersion"},
+        {"[indicator.a]\nname = 甲\nunit = %\nmin = 0\nmax = 100\nkinds = capacity\n",
+         ":6: kind \"capacity\" is switched on by its own section"},
+        {"[capacity]\nenrolment = a\n", ":1: [capacity] needs enrolment and places"},
+        {"[capacity]\nenrolment = a\nplaces = zz\n", "names \"zz\", which is not in the catalog"},
+        {"[capacity]\nred_next = 1.0\nyellow_next = 1.1\n",
+         ":3: [capacity] yellow_next = 1.1 is above red_next = 1"},
+        {"[capacity]\ngrowth_pairs = 11\n", ":2: growth_pairs = 11 must be a whole number"},
+        {"[trend]\nperiods = 3\nmin_periods = 4\n",
+         ":3: [trend] min_periods = 4 is more than periods = 3"},
+        {"[persistent]\nyears = 1\n", ":2: years = 1 must be a whole number from 2 to 10"},
+        {"[county_balanced]\nshare = 1.5\n", ":2: share = 1.5 must be at most 1"},
+        {"[urban_rural_gap]\nyellow = 0.3\nred = 0.2\n",
+         ":3: [urban_rural_gap] red = 0.2 is below yellow = 0.3"},
+        {"[trend]\nwindow = 5\n", ":2: unknown key \"window\" in section [trend]"},
+        {"[check.c]\nrule = a <= b\ncolour = red\n",
+         ":3: unknown key \"colour\" in section [check.c]"},
+        {"[check.c]\nrule = a << b\n", ":2: rule = \"a << b\" is not \"A <= B\""},
+        {"[check.c]\nrule = a <= -2 * b\n", ":2: rule = \"a <= -2 * b\" is not"},
+        {"[check.c]\nrule = a <= 2 b\n", ":2: rule = \"a <= 2 b\" is not"},
+        {"[check.c]\nrule = a <= b c\n", ":2: rule = \"a <= b c\" is not"},
+        {"[check.c]\nrule = a <= zz\n", ":1: [check.c] names an indicator that is not in the "
+                                        "catalog: zz"},
+        {"[check.c]\nrule = a <= a\n", ":1: [check.c] compares an indicator with itself"},
+        {"[check.a]\nrule = a <= b\n", ":1: [check.a] has the name of an indicator"},
+        {"[check.c]\nname = 说明\n", ":1: [check.c] has no rule"},
+        {"[check.C]\nrule = a <= b\n", ":2: check name \"C\" must be 1 to 39 of a-z"},
+        {"[check.c]\nrule@2025-2026 = a <= b\n", ":2: rule cannot be given per period"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *text = NULL, err[512] = "";
+        cr_assert(asprintf(&text, "%s%s", cases[i].text, ind) > 0);
+        rules_t *r = s_rules_of(text, err, sizeof err);
+        cr_expect_null(r, "case %zu accepted", i);
+        cr_expect_not_null(strstr(err, cases[i].expected), "case %zu: %s", i, err);
+        rules_destroy(&r);
+        free(text);
+    }
+    // and what is accepted: a factor, each comparison, a check before the indicators it names
+    static const char *ok[] = {
+        "[check.c]\nrule = a<=2*b\n",
+        "[check.c]\nrule = a < 0.5 * b\n",
+        "[check.c]\nrule = a >= b\n",
+        "[check.c]\nrule = a > 1e-3 * b\n",
+        "[capacity]\nenrolment = a\nplaces = b\n",
+        "[county_balanced]\nshare@2027-2028 = 0.9\n",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        char *text = NULL, err[512] = "";
+        cr_assert(asprintf(&text, "%s%s", ok[i], ind) > 0);
+        rules_t *r = s_rules_of(text, err, sizeof err);
+        cr_expect_not_null(r, "ok %zu: %s", i, err);
+        rules_destroy(&r);
+        free(text);
+    }
+}
+
+static char *s_write(const char *text);
+
+static rules_t *s_rules_of(const char *text, char *err, size_t errlen)
+{
+    char *path = s_write(text);
+    rules_t *r = rules_load(path, err, errlen);
+    unlink(path);
+    free(path);
+    return r;
 }
 
 Test(validate, registry)
@@ -267,4 +463,20 @@ Test(validate, window_detail_names_the_years)
     cr_assert_eq(v.reason, REFUSE_BAD_PERIOD);
     cr_expect_not_null(strstr(v.detail, "2000-2001"), "%s", v.detail);
     cr_expect_not_null(strstr(v.detail, "2026-2027"), "%s", v.detail);
+}
+
+Test(validate, bounds_of_the_period)
+{
+    char err[512] = "";
+    rules_t *r = s_rules_of("[indicator.x]\nname = 某\nunit = %\nmin = 0\nmax = 100\n"
+                            "max@2025-2026 = 90\n",
+                            err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    verdict_t v;
+    validate_record(s_schools, r, &s_window, "2143004052", "2143004052", "x", "2024-2025", 95, &v);
+    cr_expect_eq(v.reason, REFUSE_NONE, "2024-2025: up to 100");
+    validate_record(s_schools, r, &s_window, "2143004052", "2143004052", "x", "2025-2026", 95, &v);
+    cr_expect_eq(v.reason, REFUSE_OUT_OF_RANGE, "2025-2026: up to 90");
+    cr_expect_not_null(strstr(v.detail, "[0, 90]"), "%s", v.detail);
+    rules_destroy(&r);
 }
