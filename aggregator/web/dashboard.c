@@ -198,6 +198,54 @@ static char *s_text(dashboard_t *self, const char *sql, int nparams, const char 
     return text;
 }
 
+/*  整改台账: counts and the cases not closed, red and overdue first. */
+static const char *s_cases_sql =
+    "WITH c AS (SELECT c.*, coalesce(s.name, '全县' || CASE c.stage WHEN 'primary' THEN '小学'"
+    "      WHEN 'junior' THEN '初中' ELSE '' END) AS who,"
+    "    coalesce(i.name, CASE c.indicator WHEN 'balanced' THEN '优质均衡资源配置'"
+    "      ELSE c.indicator END) AS what,"
+    "    (c.escalated OR (c.state <> 'closed' AND c.due < (now() AT TIME ZONE"
+    "      'Asia/Shanghai')::date)) AS overdue"
+    "  FROM edu.case c LEFT JOIN edu.school s ON s.code = c.subject"
+    "  LEFT JOIN edu.indicator i ON i.code = c.indicator)"
+    " SELECT json_build_object("
+    "  'open', (SELECT count(*) FROM c WHERE state IN ('open', 'acknowledged', 'assigned')),"
+    "  'resolved', (SELECT count(*) FROM c WHERE state = 'resolved'),"
+    "  'closed', (SELECT count(*) FROM c WHERE state = 'closed'),"
+    "  'overdue', (SELECT count(*) FROM c WHERE overdue AND state <> 'closed'),"
+    "  'items', (SELECT coalesce(json_agg(json_build_object('id', id, 'level', level,"
+    "    'state', state, 'type', case_type, 'subject', subject, 'who', who, 'what', what,"
+    "    'period', period, 'assignee', assignee, 'due', due, 'overdue', overdue,"
+    "    'escalated', escalated, 'reopened', reopened) ORDER BY level = 'red' DESC, overdue DESC,"
+    "    due NULLS LAST, id), '[]') FROM (SELECT * FROM c WHERE state <> 'closed'"
+    "    ORDER BY level = 'red' DESC, overdue DESC, due NULLS LAST, id LIMIT 100) x))::text";
+
+/*  Each year's approval (县级审核) with the command that moves it on. */
+static const char *s_approval_sql =
+    "SELECT coalesce(json_agg(json_build_object('period', period, 'state', state,"
+    "  'changed_at', changed_at, 'actor', actor, 'note', note) ORDER BY period DESC), '[]')::text"
+    " FROM edu.period_approval";
+
+/*  学校画像: the school, its cases not closed, each indicator's values over the years. */
+static const char *s_school_sql =
+    "SELECT json_build_object('code', s.code, 'name', s.name, 'stage', s.stage,"
+    "  'students', s.students, 'location', s.location,"
+    "  'cases', (SELECT coalesce(json_agg(json_build_object('id', c.id, 'level', c.level,"
+    "    'state', c.state, 'kind', c.kind, 'what', coalesce(i.name, CASE c.indicator"
+    "      WHEN 'balanced' THEN '优质均衡资源配置' ELSE c.indicator END),"
+    "    'period', c.period, 'assignee', c.assignee, 'due', c.due, 'escalated', c.escalated)"
+    "    ORDER BY c.level = 'red' DESC, c.id), '[]')"
+    "    FROM edu.case c LEFT JOIN edu.indicator i ON i.code = c.indicator"
+    "    WHERE c.subject = s.code AND c.state <> 'closed'),"
+    "  'history', (SELECT coalesce(json_agg(json_build_object('code', i.code, 'name', i.name,"
+    "    'unit', i.unit, 'higher_better', i.higher_better,"
+    "    'target', CASE s.stage WHEN 'junior' THEN i.target_junior ELSE i.target_primary END,"
+    "    'points', (SELECT coalesce(json_agg(json_build_object('period', v.period,"
+    "      'value', v.value) ORDER BY v.period), '[]') FROM edu.current_value v"
+    "      WHERE v.school_code = s.code AND v.indicator = i.code)) ORDER BY i.position), '[]')"
+    "    FROM edu.indicator i))::text"
+    " FROM edu.school s WHERE s.code = $1";
+
 static void s_handle(void *arg, const char *path, http_answer_t *answer)
 {
     dashboard_t *self = arg;
@@ -226,6 +274,18 @@ static void s_handle(void *arg, const char *path, http_answer_t *answer)
         body = s_text(self, s_missing_sql, 0, NULL);
     } else if (strcmp(path, "/api/alerts") == 0) {
         body = s_text(self, s_alerts_sql, 0, NULL);
+    } else if (strcmp(path, "/api/cases") == 0) {
+        body = s_text(self, s_cases_sql, 0, NULL);
+    } else if (strcmp(path, "/api/approval") == 0) {
+        body = s_text(self, s_approval_sql, 0, NULL);
+    } else if (strncmp(path, "/api/school/", 12) == 0 && strlen(path + 12) == 10 &&
+               strspn(path + 12, "0123456789") == 10) {
+        const char *code[] = {path + 12};
+        body = s_text(self, s_school_sql, 1, code);
+        if (body && !*body) { // no such school
+            free(body);
+            return; // 404
+        }
     } else {
         return; // 404
     }

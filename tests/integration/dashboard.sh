@@ -103,6 +103,34 @@ check_eq "$(head -c 8 "$work/dashboard.png" 2>/dev/null | od -An -c | tr -d ' ')
   "a screenshot of the page is a PNG"
 [ -n "${EDU_SCREENSHOT:-}" ] && cp "$work/dashboard.png" "$EDU_SCREENSHOT"
 
+# 整改台账, the years' approval, and a school's page (学校画像) with its charts
+curl -sf "http://127.0.0.1:$http/api/cases" >"$work/cases.json"
+check_eq "$(python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["open"], len(d["items"]) > 0)' \
+  <"$work/cases.json")" "$(county_sql "$work" "select count(*) from edu.case
+  where state in ('open', 'acknowledged', 'assigned')") True" "the ledger counts the open cases and lists them"
+check_grep '整改台账' "$work/dom.html" "the rendered page has the ledger"
+check_eq "$(tr -d '\n' <"$work/dom.html" | grep -o '<table id="cases">.*</table>' | sed 's|</table>.*||' |
+  grep -o '<tr>' | wc -l)" "$(($(python3 -c 'import json, sys; print(len(json.load(sys.stdin)["items"]))' \
+  <"$work/cases.json") + 1))" "a row per open case (and the header)"
+curl -sf "http://127.0.0.1:$http/api/approval" >"$work/approval.json"
+check_grep '"state" : "open"' "$work/approval.json" "each year's approval state"
+check_grep 'edu-alerts approve 2025-2026' "$work/dom.html" "the page shows the command that approves a year"
+check_eq "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http/api/school/2199999999")" 404 \
+  "an unknown school's page is 404"
+check_eq "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http/api/school/..%2F")" 404 \
+  "a malformed one too"
+curl -sf "http://127.0.0.1:$http/api/school/$school" >"$work/school.json"
+sname=$(awk -F, -v c="$school" '$1 == c { print $2 }' "$fixture/schools.csv" | tr -d '\r')
+check_grep "\"name\" : \"$sname\"" "$work/school.json" "a school's page names it"
+"$browser" --headless --no-sandbox --disable-gpu --virtual-time-budget=10000 \
+  --dump-dom "http://127.0.0.1:$http/#school=$school" >"$work/school.html" 2>>"$work/log/chromium.log"
+check_grep "学校画像：$sname" "$work/school.html" "the school's page renders"
+charts=$(grep -o '<svg' "$work/school.html" | wc -l)
+check_eq "$charts" "$(county_sql "$work" "select count(distinct indicator) from edu.current_value
+  where school_code = '$school' and indicator in (select code from edu.indicator)")" \
+  "a small chart per indicator the school reported ($charts)"
+check_grep '<polyline points="[0-9.]+,[0-9.]+ ' "$work/school.html" "each a line over the years"
+
 county_stop_all "$work"
 check_logs_clean "$work"
 check_done
