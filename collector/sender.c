@@ -32,6 +32,10 @@
 #include <sys/random.h>
 #include <time.h>
 
+// What CURVE adds to a message on the wire ("\x07MESSAGE", nonce, MAC, flags: 33 bytes), which
+// the county's ZMQ_MAXMSGSIZE counts: a batch is built to max_batch_bytes less this.
+#define S_WIRE_OVERHEAD 64
+
 struct sender_t {
     sender_config_t config;    // copied (strings borrowed from the caller)
     spool_t *spool;            // borrowed
@@ -51,6 +55,7 @@ struct sender_t {
     size_t bytes;              // its packed size so far
     uint64_t unfit_seq;        // a record no batch can carry, met while building one (0: none)
     size_t unanswered;         // batches sent and not answered
+    unsigned drops;            // connections lost with batches in flight since the last OK
     bool careful;              // isolating a record the county refuses: one batch at a time
     uint64_t careful_until;    // careful until the mark reaches this seq
     size_t careful_max;        // records per batch while careful
@@ -205,8 +210,14 @@ void sender_handle_monitor(sender_t *self)
         if (!self->waiting_since_ms && !self->unanswered)
             break; // nothing in flight
         s_forget_in_flight(self);
-        log_info("sender", "connection to the county lost; sending again from seq %" PRIu64
-                 " once it is back", self->next_seq);
+        self->drops++;
+        log_complain(&self->trouble, LOG_LEVEL_WARN, "sender",
+                     "connection to the county lost with batches unanswered%s; sending again "
+                     "from seq %" PRIu64 " once it is back",
+                     self->drops >= 3 ? " again and again (if the county drops messages this "
+                                        "large, max_batch_bytes is above the county's)"
+                                      : "",
+                     self->next_seq);
         break;
     default: break;
     }
@@ -273,7 +284,7 @@ static int s_collect(void *arg, uint64_t seq, const void *data, size_t size)
     }
     rec->seq = seq;
     size_t bytes = s_field_bytes(edu__v1__record__get_packed_size(rec));
-    if (self->bytes + bytes > self->config.max_batch_bytes) {
+    if (self->bytes + bytes + S_WIRE_OVERHEAD > self->config.max_batch_bytes) {
         if (self->count == 0)
             self->unfit_seq = seq;
         edu__v1__record__free_unpacked(rec, NULL);
@@ -524,6 +535,7 @@ static void s_handle_ack(sender_t *self, const Edu__V1__Ack *ack)
             log_info("sender", "county asks to resend from seq %" PRIu64, self->next_seq);
         } else {
             self->backoff_ms = 0;
+            self->drops = 0;
             self->waiting_since_ms =
                 self->next_seq > spool_floor(self->spool) ? clock_mono_ms() : 0;
             log_release(&self->trouble, "sender", "county acknowledges again (mark %" PRIu64 ")",

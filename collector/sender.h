@@ -1,8 +1,9 @@
 /*  sender - streams the spool to the county over a CURVE DEALER socket
  *
  *  The sender keeps a bounded window of unacknowledged records in flight, in batches of at most
- *  batch_records records and max_batch_bytes bytes (measured as the batch is built, so no
- *  message ever exceeds it). The aggregator answers each batch after its COMMIT with the
+ *  batch_records records and max_batch_bytes bytes on the wire (measured as the batch is built,
+ *  with room for what CURVE adds, so no message ever exceeds it: the county's ZMQ_MAXMSGSIZE
+ *  counts the encrypted frame). The aggregator answers each batch after its COMMIT with the
  *  spool's mark (every seq at or below it is stored); only then are records released from the
  *  spool. Whatever goes wrong — no answer in time, the database down (RETRY), a lost batch
  *  (GAP), the connection closed — the sender rewinds to the oldest unacknowledged record and
@@ -56,7 +57,7 @@ typedef struct {
     const char *secret;     // this school's secret certificate
     const char *server;     // the aggregator's public certificate
     size_t batch_records;   // records per batch
-    size_t max_batch_bytes; // bytes per batch (a message never exceeds it)
+    size_t max_batch_bytes; // bytes per message on the wire, CURVE's framing included
     size_t window_records;  // most records unacknowledged at once
     int ack_timeout_ms;     // first wait for an answer before resending
     int max_backoff_ms;     // longest wait between tries
