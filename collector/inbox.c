@@ -59,6 +59,7 @@ struct inbox_t {
     receipts_t *receipts;  // borrowed
     int inotify;           // inotify descriptor (-1 if unavailable: scans still work)
     log_complain_t full;   // "spool full", reported once with back-off
+    log_complain_t failing; // a take that fails (disk full, unreadable), reported once
     inbox_stats_t stats;   // since start
     s_file_t *files;       // the candidates known
     size_t count;          // entries used in files
@@ -563,6 +564,24 @@ static bool s_same_file(const struct stat *st, const s_file_t *f)
 
 typedef enum { S_TAKEN, S_CHANGED, S_LEFT } s_take_t;
 
+/*  Puts a file being taken back into the inbox after a failure, undoing what its take wrote
+ *  (errors file, receipt). It is tried again at the next periodic scan, not at once: its own
+ *  IN_MOVED_TO is not a writer's. */
+static void s_put_back(inbox_t *self, s_file_t *file, const char *held, const char *from,
+                       const char *take, int64_t now_ms)
+{
+    receipts_forget(self->receipts, take);
+    char *errors = s_errors_path(self, take);
+    unlink(errors);
+    free(errors);
+    file->returned = rename(held, from) == 0;
+    if (!file->returned)
+        s_move_unique(held, self->dir, file->name);
+    file->state = S_SEEN;
+    file->observed = false;
+    file->changed_ms = now_ms - self->config.settle_ms; // settled: only the scan is awaited
+}
+
 /*  Takes one file (steps 1-5 of inbox.h). Returns S_TAKEN (taken or refused), S_CHANGED (it
  *  changed since it was judged: back in the inbox, waiting again) or S_LEFT (an error: left
  *  for later). */
@@ -589,8 +608,9 @@ static s_take_t s_take(inbox_t *self, s_file_t *file, int64_t now_ms)
     struct stat before, after;
     fd = open(held, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &before) != 0) {
-        log_error("inbox", "could not read \"%s\": %s", held, strerror(errno));
-        s_move_unique(held, self->dir, file->name);
+        log_complain(&self->failing, LOG_LEVEL_ERROR, "inbox", "could not read \"%s\": %s", held,
+                     strerror(errno));
+        s_put_back(self, file, held, from, take, now_ms);
         goto cleanup;
     }
     size_t size = 0;
@@ -598,22 +618,18 @@ static s_take_t s_take(inbox_t *self, s_file_t *file, int64_t now_ms)
     if (same) {
         data = file_read_all(held, &size, err, sizeof err);
         if (!data) {
-            log_error("inbox", "%s", err);
-            s_move_unique(held, self->dir, file->name);
+            log_complain(&self->failing, LOG_LEVEL_ERROR, "inbox", "%s", err);
+            s_put_back(self, file, held, from, take, now_ms);
             goto cleanup;
         }
         same = fstat(fd, &after) == 0 && s_same_file(&after, file) &&
                size == (size_t) after.st_size;
     }
     if (!same) {
-        file->returned = rename(held, from) == 0;
-        if (!file->returned)
-            s_move_unique(held, self->dir, file->name);
+        s_put_back(self, file, held, from, take, now_ms);
+        file->changed_ms = now_ms; // it settles again from now
         log_info("inbox", "\"%s\" changed while it was being taken; it waits to settle again",
                  file->name);
-        file->state = S_SEEN;
-        file->observed = false;
-        file->changed_ms = now_ms;
         rc = S_CHANGED;
         goto cleanup;
     }
@@ -637,8 +653,9 @@ static s_take_t s_take(inbox_t *self, s_file_t *file, int64_t now_ms)
     }
     if (s_spool_records(self, rows, take, &receipt.first_seq, &receipt.last_seq, err,
                         sizeof err) != 0) {
-        log_error("inbox", "could not spool \"%s\", it stays in the inbox: %s", file->name, err);
-        s_move_unique(held, self->dir, file->name);
+        log_complain(&self->failing, LOG_LEVEL_ERROR, "inbox",
+                     "could not spool \"%s\", it stays in the inbox: %s", file->name, err);
+        s_put_back(self, file, held, from, take, now_ms);
         goto cleanup;
     }
     // the receipt goes first: a commit without it would leave the file in done/ for ever
@@ -646,12 +663,9 @@ static s_take_t s_take(inbox_t *self, s_file_t *file, int64_t now_ms)
         log_warn("inbox", "%s", err);
     if (spool_commit(self->spool, tag, err, sizeof err) != 0) {
         spool_abort(self->spool);
-        log_error("inbox", "could not spool \"%s\", it stays in the inbox: %s", file->name, err);
-        receipts_forget(self->receipts, take);
-        char *errors = s_errors_path(self, take);
-        unlink(errors);
-        free(errors);
-        s_move_unique(held, self->dir, file->name);
+        log_complain(&self->failing, LOG_LEVEL_ERROR, "inbox",
+                     "could not spool \"%s\", it stays in the inbox: %s", file->name, err);
+        s_put_back(self, file, held, from, take, now_ms);
         goto cleanup;
     }
     log_info("inbox", "took \"%s\"%s%s: %zu records spooled (seq %" PRIu64 "..%" PRIu64
@@ -760,6 +774,7 @@ int inbox_take_ready(inbox_t *self, int64_t now_ms)
         s_take_t rc = s_take(self, f, now_ms);
         if (rc == S_TAKEN) {
             log_release(&self->full, "inbox", "spool has room again");
+            log_release(&self->failing, "inbox", "files are taken again");
             s_file_forget(self, names[i]);
             taken++;
         } else if (rc == S_CHANGED) {
