@@ -259,3 +259,33 @@ Test(feedback, indicator_names_and_scientific)
     for (size_t i = 0; i < sizeof sci / sizeof sci[0]; i++)
         cr_expect_eq(feedback_is_scientific(sci[i].text), sci[i].want, "\"%s\"", sci[i].text);
 }
+
+//  Every name of the template's catalog (deploy/template/catalog.csv) is in the built-in table,
+//  with its code.
+Test(feedback, catalog_file_names_known)
+{
+    const char *path = EDU_SOURCE_DIR "/deploy/template/catalog.csv";
+    size_t size = 0;
+    char err[256];
+    char *data = file_read_all(path, &size, err, sizeof err);
+    cr_assert_not_null(data, "%s", err);
+    size_t checked = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(data, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
+        char *comma = strchr(line, ',');
+        if (!comma || strncmp(line, "\xEF\xBB\xBF", 3) == 0)
+            continue; // the header
+        *comma = '\0';
+        char *name = comma + 1;
+        char *end = strchr(name, ',');
+        cr_assert_not_null(end);
+        *end = '\0';
+        const char *code = feedback_indicator_code(name);
+        cr_expect_not_null(code, "%s", name);
+        if (code)
+            cr_expect_str_eq(code, line);
+        checked++;
+    }
+    cr_expect_eq(checked, 19);
+    free(data);
+}

@@ -444,3 +444,41 @@ Test(rows, errors_bounded)
     rows_destroy(&rows);
     free(out);
 }
+
+//  The template staff fill in (deploy/template/template.csv) is read as it ships (every row
+//  waits for its value) and, once filled in, gives one record per catalog indicator.
+Test(rows, template_file)
+{
+    const char *path = EDU_SOURCE_DIR "/deploy/template/template.csv";
+    char err[256] = "";
+    size_t size = 0;
+    char *data = file_read_all(path, &size, err, sizeof err);
+    cr_assert_not_null(data, "%s", err);
+    rows_t *rows = rows_parse(data, size);
+    cr_assert_not(rows_fatal(rows));
+    cr_expect_eq(rows_record_count(rows), 0);
+    cr_expect_eq(rows_error_count(rows), 19);
+    for (size_t i = 0; i < rows_error_count(rows); i++) {
+        cr_expect_str_eq(rows_error(rows, i)->code, "empty_field");
+        cr_expect_str_eq(rows_error(rows, i)->column, "value");
+    }
+    rows_destroy(&rows);
+    // filled in: ",," (the empty value) becomes ",1,"
+    char *filled = xmalloc(size * 2 + 1);
+    size_t n = 0;
+    for (size_t i = 0; i < size; i++) {
+        filled[n++] = data[i];
+        if (i + 1 < size && data[i] == ',' && data[i + 1] == ',')
+            filled[n++] = '1';
+    }
+    rows = rows_parse(filled, n);
+    cr_expect_eq(rows_error_count(rows), 0);
+    cr_expect_eq(rows_record_count(rows), 19);
+    if (rows_record_count(rows) == 19) {
+        cr_expect_str_eq(rows_record(rows, 7)->indicator, "student_teacher_ratio");
+        cr_expect_str_eq(rows_record(rows, 18)->indicator, "capacity");
+    }
+    rows_destroy(&rows);
+    free(filled);
+    free(data);
+}
