@@ -245,13 +245,26 @@ Test(inbox, changed_file_waits_again)
     s_box_destroy(&b);
 }
 
-static int s_order_case(const char *first, const char *second, bool same_time, bool events)
+static int s_order_case(const char *first, const char *second, bool same_time, bool events,
+                        bool made_backwards)
 {
     s_box_t b = s_box_new();
     if (events)
         s_box_open(&b, 0);
-    s_drop(&b, first, HEADER "s,i,p,1\n");
-    s_drop(&b, second, HEADER "s,i,p,2\n");
+    // made_backwards: the second file's inode is made first, then both are renamed in in order
+    const char *make[2] = {made_backwards ? second : first, made_backwards ? first : second};
+    for (int i = 0; i < 2; i++) {
+        char *tmp = xasprintf(".%s.tmp", make[i]);
+        s_write(&b, tmp, make[i] == first ? HEADER "s,i,p,1\n" : HEADER "s,i,p,2\n");
+        free(tmp);
+    }
+    const char *in[2] = {first, second};
+    for (int i = 0; i < 2; i++) {
+        char *tmp = xasprintf(".%s.tmp", in[i]);
+        char *from = s_path(&b, tmp), *to = s_path(&b, in[i]);
+        cr_assert_eq(rename(from, to), 0);
+        free(from), free(to), free(tmp);
+    }
     if (same_time) {
         s_age(&b, first, 30);
         s_age(&b, second, 30);
@@ -277,14 +290,16 @@ static int s_order_case(const char *first, const char *second, bool same_time, b
 //  order of their events, then by inode, then by name — at start as well as later.
 Test(inbox, order_of_arrival)
 {
-    cr_expect_eq(s_order_case("data.csv", "corrections.csv", false, false), 0,
+    cr_expect_eq(s_order_case("data.csv", "corrections.csv", false, false, true), 0,
                  "at start, by modification time");
-    cr_expect_eq(s_order_case("data.csv", "corrections.csv", false, true), 0,
+    cr_expect_eq(s_order_case("data.csv", "corrections.csv", false, true, true), 0,
                  "running, by modification time");
-    cr_expect_eq(s_order_case("data.csv", "corrections.csv", true, true), 0,
-                 "same time: in the order of their events");
-    cr_expect_eq(s_order_case("data.csv", "corrections.csv", true, false), 0,
-                 "same time, no events: by inode (made in that order)");
+    cr_expect_eq(s_order_case("data.csv", "corrections.csv", true, true, true), 0,
+                 "same time: in the order of their events, not of their inodes");
+    cr_expect_eq(s_order_case("data.csv", "corrections.csv", true, false, false), 0,
+                 "same time, no events: by inode (made in that order), not by name");
+    cr_expect_eq(s_order_case("a.csv", "b.csv", true, false, false), 0,
+                 "same time, no events, made in order: by inode");
 }
 
 //  A file still settling holds back the younger ones, so a correction renamed in at once does
