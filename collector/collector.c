@@ -33,7 +33,8 @@ const config_key_t collector_config_keys[] = {
     S_KEY("collector", "endpoint", CONFIG_STRING, "tcp://127.0.0.1:5555", 0, 0, endpoint,
           "the county aggregator"),
     S_KEY("collector", "inbox", CONFIG_STRING, "/var/lib/edu-collector/inbox", 0, 0, inbox,
-          "folder where staff drop CSV files (done/ and rejected/ are made inside)"),
+          "folder where staff drop CSV files (done/, delivered/, rejected/ and 状态.txt are "
+          "made inside)"),
     S_KEY("collector", "spool", CONFIG_STRING, "/var/lib/edu-collector/spool", 0, 0, spool,
           "folder of the durable queue of records not yet acknowledged"),
     S_KEY("collector", "spool_max_mb", CONFIG_INT, "1024", 1, 1048576, spool_max_mb,
@@ -403,7 +404,7 @@ int collector_run(collector_t *self)
     zsock_t *monitor = sender_monitor(self->sender);
     zmq_pollitem_t items[] = {
         {zsock_resolve(sender_socket(self->sender)), 0, ZMQ_POLLIN, 0},
-        {NULL, inbox_fd(self->inbox), ZMQ_POLLIN, 0},
+        {NULL, inbox_fd(self->inbox), inbox_fd(self->inbox) >= 0 ? ZMQ_POLLIN : 0, 0},
         {monitor ? zsock_resolve(monitor) : NULL, -1, monitor ? ZMQ_POLLIN : 0, 0},
     };
     while (!zsys_interrupted) {

@@ -234,13 +234,17 @@ inbox_t *inbox_new(const inbox_config_t *config, spool_t *spool, receipts_t *rec
         inbox_destroy(&self);
         return NULL;
     }
-    self->inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     // files that leave are forgotten by the next scan, which does not find them
     uint32_t mask = IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_ATTRIB;
+    self->inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (self->inotify < 0 || inotify_add_watch(self->inotify, self->dir, mask) < 0) {
-        errorf(err, errlen, "could not watch \"%s\": %s", self->dir, strerror(errno));
-        inbox_destroy(&self);
-        return NULL;
+        // the user's inotify instances or watches are used up: scans alone still take every
+        // file, each once it has settled by time
+        log_warn("inbox", "could not watch \"%s\": %s; files are found by the periodic scan "
+                 "alone, and settle by time", self->dir, strerror(errno));
+        if (self->inotify >= 0)
+            close(self->inotify);
+        self->inotify = -1;
     }
     s_recover(self);
     return self;
@@ -306,6 +310,8 @@ static void s_file_forget(inbox_t *self, const char *name)
 
 bool inbox_drain_events(inbox_t *self, int64_t now_ms)
 {
+    if (self->inotify < 0)
+        return false;
     char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
     bool worth = false;
     ssize_t n;

@@ -69,14 +69,15 @@ typedef struct {
     uint64_t max_file_bytes; // largest file taken; larger ones are refused
 } inbox_config_t;
 
-/*  Opens the inbox dir (creating done/, rejected/ and .taking/), watches it with inotify, and
- *  finishes what a previous run left in .taking/. Borrows spool and receipts; copies config.
- *  Returns NULL with err. */
+/*  Opens the inbox dir (creating done/, rejected/ and .taking/), watches it with inotify (or,
+ *  when inotify cannot be had, logs it and relies on scans), and finishes what a previous run
+ *  left in .taking/. Borrows spool and receipts; copies config. Returns NULL with err. */
 inbox_t *inbox_new(const inbox_config_t *config, spool_t *spool, receipts_t *receipts, char *err,
                    size_t errlen);
 void inbox_destroy(inbox_t **self_p);
 
-/*  The inotify descriptor, to poll for readability. */
+/*  The inotify descriptor, to poll for readability (-1 when inotify could not be had: the
+ *  caller's periodic scans then find every file). */
 int inbox_fd(inbox_t *self);
 
 /*  What the inbox has done since start. */
