@@ -549,8 +549,9 @@ static void s_report_rows(inbox_t *self, const rows_t *rows, const char *take)
         more = xasprintf("%zu more problems not listed", rows_errors_dropped(rows));
         more_zh = xasprintf("另有 %zu 处问题未列出：请先改正上面列出的问题，再重新放入文件",
                             rows_errors_dropped(rows));
-        lines[n++] = (feedback_line_t){rows_error(rows, n - 1)->line, "", "too_many_errors",
-                                       more_zh, more};
+        unsigned last = rows_error(rows, n - 1)->line;
+        lines[n] = (feedback_line_t){last, "", "too_many_errors", more_zh, more};
+        n++;
     }
     char *path = s_errors_path(self, take);
     char err[512];

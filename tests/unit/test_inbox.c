@@ -7,6 +7,7 @@
  */
 #include "feedback.h"
 #include "inbox.h"
+#include "rows.h"
 #include "util.h"
 
 #include <criterion/criterion.h>
@@ -501,5 +502,36 @@ Test(inbox, without_inotify)
     cr_expect_eq(s_take(&b, 1000), 0, "no event: it settles by time");
     cr_expect_eq(s_take(&b, 1000 + SETTLE), 1);
     free(spool);
+    s_box_destroy(&b);
+}
+
+//  A file of more bad rows than a file keeps: the errors file lists ROWS_MAX_ERRORS and says
+//  how many more there are, on one line after them.
+Test(inbox, too_many_bad_rows)
+{
+    s_box_t b = s_box_new();
+    s_box_open(&b, 0);
+    char *out = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&out, &size);
+    fputs(HEADER, f);
+    for (int i = 0; i < ROWS_MAX_ERRORS + 7; i++)
+        fputs("s,i,p,x\n", f);
+    fclose(f);
+    s_drop(&b, "bad.csv", out);
+    cr_expect_eq(s_take(&b, 1000), 1);
+    char *got = s_read(&b, "rejected/bad.csv.errors.csv");
+    size_t lines = 0;
+    for (const char *p = got; (p = strchr(p, '\n')); p++)
+        lines++;
+    cr_expect_eq(lines, 1 + ROWS_MAX_ERRORS + 1);
+    char *want = xasprintf("\n%d,,too_many_errors,另有 7 处问题未列出", ROWS_MAX_ERRORS + 1);
+    cr_expect_not_null(strstr(got, want), "%s", strrchr(got, '\n') - 200);
+    free(want);
+    free(got);
+    free(out);
+    const receipt_t *r = receipts_find(b.receipts, "bad.csv");
+    cr_assert_not_null(r);
+    cr_expect_eq(r->rows_refused, ROWS_MAX_ERRORS + 7);
     s_box_destroy(&b);
 }
