@@ -437,6 +437,8 @@ int collector_run(collector_t *self)
         if (wait < 0)
             wait = 0;
         items[0].events = ZMQ_POLLIN | (sender_blocked(self->sender) ? ZMQ_POLLOUT : 0);
+        items[1].fd = inbox_fd(self->inbox); // inotify may come later (see inbox_new())
+        items[1].events = items[1].fd >= 0 ? ZMQ_POLLIN : 0;
         int n = zmq_poll(items, monitor ? 3 : 2, (long) wait);
         if (n < 0 && zmq_errno() != EINTR)
             break;

@@ -60,6 +60,7 @@ struct inbox_t {
     int inotify;           // inotify descriptor (-1 if unavailable: scans still work)
     log_complain_t full;   // "spool full", reported once with back-off
     log_complain_t failing; // a take that fails (disk full, unreadable), reported once
+    log_complain_t unwatched; // no inotify to be had, reported once
     inbox_stats_t stats;   // since start
     s_file_t *files;       // the candidates known
     size_t count;          // entries used in files
@@ -215,6 +216,26 @@ static void s_recover(inbox_t *self)
     closedir(d);
 }
 
+/*  Watches the inbox with inotify. When the user's instances or watches are used up, logs it
+ *  (once) and leaves inotify at -1: scans alone still take every file, each once it has
+ *  settled by time; the next scans try again. */
+static void s_watch(inbox_t *self)
+{
+    // files that leave are forgotten by the next scan, which does not find them
+    uint32_t mask = IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_ATTRIB;
+    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd >= 0 && inotify_add_watch(fd, self->dir, mask) >= 0) {
+        self->inotify = fd;
+        log_release(&self->unwatched, "inbox", "watching \"%s\" again", self->dir);
+        return;
+    }
+    log_complain(&self->unwatched, LOG_LEVEL_WARN, "inbox",
+                 "could not watch \"%s\": %s; files are found by the periodic scan alone, and "
+                 "settle by time", self->dir, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+}
+
 inbox_t *inbox_new(const inbox_config_t *config, spool_t *spool, receipts_t *receipts, char *err,
                    size_t errlen)
 {
@@ -234,18 +255,7 @@ inbox_t *inbox_new(const inbox_config_t *config, spool_t *spool, receipts_t *rec
         inbox_destroy(&self);
         return NULL;
     }
-    // files that leave are forgotten by the next scan, which does not find them
-    uint32_t mask = IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_ATTRIB;
-    self->inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (self->inotify < 0 || inotify_add_watch(self->inotify, self->dir, mask) < 0) {
-        // the user's inotify instances or watches are used up: scans alone still take every
-        // file, each once it has settled by time
-        log_warn("inbox", "could not watch \"%s\": %s; files are found by the periodic scan "
-                 "alone, and settle by time", self->dir, strerror(errno));
-        if (self->inotify >= 0)
-            close(self->inotify);
-        self->inotify = -1;
-    }
+    s_watch(self);
     s_recover(self);
     return self;
 }
@@ -739,6 +749,8 @@ static int s_scan(inbox_t *self, int64_t now_ms)
 
 int inbox_take_ready(inbox_t *self, int64_t now_ms)
 {
+    if (self->inotify < 0)
+        s_watch(self); // the files that arrive from now on get their events
     self->scanned_ms = now_ms;
     if (s_scan(self, now_ms) != 0)
         return -1;
@@ -806,8 +818,8 @@ static char *s_refusal_path(const inbox_t *self, const char *source)
         name = strrchr(name, '/') + 1;
     if (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
         name = "unknown-file";
-    char *safe = s_safe_name(name);
-    char *path = s_errors_path(self, strlen(name) > INBOX_MAX_NAME ? safe : name);
+    char *safe = s_safe_name(name); // the county's words: no control characters, bounded
+    char *path = s_errors_path(self, safe);
     free(safe);
     return path;
 }

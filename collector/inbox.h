@@ -77,7 +77,8 @@ inbox_t *inbox_new(const inbox_config_t *config, spool_t *spool, receipts_t *rec
 void inbox_destroy(inbox_t **self_p);
 
 /*  The inotify descriptor, to poll for readability (-1 when inotify could not be had: the
- *  caller's periodic scans then find every file). */
+ *  caller's periodic scans then find every file, and try inotify again). It may change after
+ *  inbox_take_ready(). */
 int inbox_fd(inbox_t *self);
 
 /*  What the inbox has done since start. */

@@ -458,6 +458,12 @@ Test(inbox, refusals_reported_with_hints)
     r[3].source_file = "b.csv", r[3].source_row = 2;
     Edu__V1__Refusal *list[] = {&r[0], &r[1], &r[2], &r[3]};
     inbox_report_refusals(b.in, list, 4);
+    // a file name the county echoes back is only a name: no path, no control characters
+    Edu__V1__Refusal odd = EDU__V1__REFUSAL__INIT;
+    odd.seq = 99, odd.reason = "out_of_range", odd.source_file = "../x\ny.csv", odd.source_row = 7;
+    Edu__V1__Refusal *one[] = {&odd};
+    inbox_report_refusals(b.in, one, 1);
+    cr_expect(s_exists(&b, "rejected/x_y.csv.errors.csv"));
     char *a = s_read(&b, "rejected/a.csv.errors.csv");
     const char *l2 = strstr(a, "\n2,school_code,unknown_school,");
     const char *l3 = strstr(a, "\n3,indicator,unknown_indicator,");
@@ -501,6 +507,9 @@ Test(inbox, without_inotify)
     s_drop(&b, "data.csv", HEADER "s,i,p,1\n");
     cr_expect_eq(s_take(&b, 1000), 0, "no event: it settles by time");
     cr_expect_eq(s_take(&b, 1000 + SETTLE), 1);
+    cr_expect_geq(inbox_fd(b.in), 0, "watched once instances are free again");
+    s_drop(&b, "more.csv", HEADER "s,i,p,2\n");
+    cr_expect_eq(s_take(&b, 5000), 1, "renamed in, seen by its event: at once");
     free(spool);
     s_box_destroy(&b);
 }
