@@ -145,8 +145,8 @@ static int s_parse_value(const char *text, double *value, char **reason, char **
     double v = strtod(text, &end);
     if (end == text || *end != '\0') {
         *reason = xasprintf("value \"%s\" is not a number", text);
-        const char *why = strchr(text, ',')   ? "数值里不要用逗号：小数点用“.”（12,5 写作 12.5），也不要千分位逗号"
-                          : strchr(text, '%') ? "不要带百分号：95% 填作 95"
+        const char *why = strchr(text, ',')   ? "小数点请用“.”（12,5 写作 12.5），也不要用千分位逗号"
+                          : strchr(text, '%') ? "不要带百分号（95% 填作 95）"
                                               : "只填数字（如 95.5），不带单位、文字或空格";
         *hint = xasprintf("数值“%s”不是数字：%s", text, why);
         return -1;
