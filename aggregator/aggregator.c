@@ -10,11 +10,13 @@
 #include "dashboard.h"
 #include "evaluate.h"
 #include "gate.h"
+#include "http.h"
+#include "intake.h"
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"
-#include "query.h"
+#include "query_server.h"
 #include "period.h"
 #include "pg.h"
 #include "receiver.h"
@@ -33,184 +35,13 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
-#define S_MAX_RECORDS 100000 // most records one batch may carry
 #define S_IN_FLIGHT 2        // batches handed to the writer at once: one stored, one waiting
 #define S_DRAIN_MS 30000     // at stop, longest wait for the writer's last answers
-
-#define S_KEY(sec, k, t, def, lo, hi, field, desc)                                                 \
-    {sec, k, t, def, lo, hi, offsetof(aggregator_config_t, field), desc, NULL}
-
-static int s_check_county(const char *value, char *err, size_t errlen)
-{
-    return config_check_digits(value, 6, err, errlen);
-}
-
-const config_key_t aggregator_config_keys[] = {
-    {"aggregator", "county", CONFIG_STRING, NULL, 0, 0, offsetof(aggregator_config_t, county),
-     "6-digit administrative division code (行政区划代码) of the county", s_check_county},
-    S_KEY("aggregator", "listen", CONFIG_STRING, "tcp://*:5555", 0, 0, listen,
-          "endpoint the collectors connect to"),
-    S_KEY("aggregator", "alerts", CONFIG_STRING, "tcp://*:5556", 0, 0, alerts,
-          "PUB endpoint for supervisors (edu-alerts)"),
-    S_KEY("aggregator", "query", CONFIG_STRING, "tcp://*:5557", 0, 0, query,
-          "endpoint the province pulls from"),
-    S_KEY("aggregator", "database", CONFIG_STRING, "dbname=edu host=/var/run/postgresql", 0, 0,
-          database, "libpq connection string of the county database (the working role)"),
-    S_KEY("aggregator", "owner_database", CONFIG_STRING, "", 0, 0, owner_database,
-          "libpq connection string of the role that owns the schema, used only to migrate it "
-          "and grant the roles below what they need (empty = the database role owns it)"),
-    S_KEY("aggregator", "query_database", CONFIG_STRING, "", 0, 0, query_database,
-          "libpq connection string of a role that only reads aggregates and warnings, used to "
-          "answer `query` (the province, edu-alerts current) (empty = the database role)"),
-    S_KEY("aggregator", "rules", CONFIG_STRING, "/etc/edu/rules.ini", 0, 0, rules,
-          "indicator catalog and warning rules"),
-    S_KEY("aggregator", "schools", CONFIG_STRING, "/etc/edu/schools.csv", 0, 0, schools,
-          "registry of the county's schools"),
-    S_KEY("aggregator", "evaluate", CONFIG_BOOL, "true", 0, 0, evaluate,
-          "judge the red/yellow/green warnings after every batch (false: store only)"),
-    S_KEY("aggregator", "http", CONFIG_STRING, "", 0, 0, http,
-          "ADDRESS:PORT for Prometheus metrics (/metrics) and the dashboard (/), e.g. "
-          "127.0.0.1:9101 (empty = none)"),
-    S_KEY("aggregator", "alert_group_wait_ms", CONFIG_INT, "5000", 0, 3600000, alert_group_wait_ms,
-          "webhooks for people and e-mail wait this long so a burst, or an item that flaps, "
-          "goes out as one message"),
-    S_KEY("aggregator", "max_batch_bytes", CONFIG_INT, "4194304", 65536, 268435456,
-          max_batch_bytes, "largest message a collector may send (bytes)"),
-    S_KEY("curve", "enabled", CONFIG_BOOL, "true", 0, 0, curve_enabled,
-          "CURVE encryption and authentication (false only for loopback endpoints)"),
-    S_KEY("curve", "secret", CONFIG_STRING, "/etc/edu/keys/aggregator_secret", 0, 0, curve_secret,
-          "the aggregator's secret certificate"),
-    S_KEY("curve", "clients", CONFIG_STRING, "/etc/edu/keys/schools", 0, 0, curve_clients,
-          "public certificates of the schools allowed to submit, each named by its school code"),
-    S_KEY("curve", "readers", CONFIG_STRING, "/etc/edu/keys/readers", 0, 0, curve_readers,
-          "public certificates allowed on `alerts` and `query`"),
-    {"webhook.*", "url", CONFIG_STRING, NULL, 0, 0, 0, "URL POSTed with each alert", NULL},
-    {"webhook.*", "format", CONFIG_STRING, "json", 0, 0, 0, "json | dingtalk | wecom", NULL},
-    {"webhook.*", "min_level", CONFIG_STRING, "yellow", 0, 0, 0, "yellow | red", NULL},
-    S_KEY("smtp", "url", CONFIG_STRING, "smtp://127.0.0.1:25", 0, 0, smtp_url,
-          "mail server for [email.*]"),
-    S_KEY("smtp", "from", CONFIG_STRING, "eduwatch@localhost", 0, 0, smtp_from, "sender address"),
-    {"email.*", "to", CONFIG_STRING, NULL, 0, 0, 0, "recipient address", NULL},
-    {"email.*", "min_level", CONFIG_STRING, "yellow", 0, 0, 0, "yellow | red", NULL},
-    {NULL, NULL, 0, NULL, 0, 0, 0, NULL, NULL},
-};
-
-/*  Every school of the registry must belong to this county. Returns 0, or -1 with err. */
-static int s_check_registry(const schools_t *schools, const char *path, const char *county,
-                            char *err, size_t errlen)
-{
-    for (size_t i = 0; i < schools_count(schools); i++)
-        if (strcmp(schools_at(schools, i)->county, county) != 0)
-            return errorf(err, errlen, "%s: school %s belongs to county %s, not %s", path,
-                          schools_at(schools, i)->code, schools_at(schools, i)->county, county);
-    return 0;
-}
-
-/*  [webhook.NAME] and [email.NAME]: one destination each, checked here so that --check
- *  catches mistakes. */
-static int s_on_named(void *arg, const char *prefix, const char *name, const char *key,
-                      const char *value, char *err, size_t errlen)
-{
-    aggregator_config_t *config = arg;
-    if (strcmp(key, "min_level") == 0 && strcmp(value, "yellow") && strcmp(value, "red"))
-        return errorf(err, errlen, "min_level = \"%s\" must be yellow or red", value);
-    if (strcmp(key, "format") == 0 && strcmp(value, "json") && strcmp(value, "dingtalk") &&
-        strcmp(value, "wecom"))
-        return errorf(err, errlen, "format = \"%s\" must be json, dingtalk or wecom", value);
-    if (strcmp(key, "url") == 0 && strncmp(value, "http://", 7) && strncmp(value, "https://", 8))
-        return errorf(err, errlen, "url = \"%s\" is not an http:// or https:// URL", value);
-    if (strcmp(key, "to") == 0 && !strchr(value, '@'))
-        return errorf(err, errlen, "to = \"%s\" is not an e-mail address", value);
-    char *full = xasprintf("%s.%s", prefix, name);
-    destination_t *dest = NULL;
-    for (size_t i = 0; i < config->destination_count && !dest; i++)
-        if (strcmp(config->destinations[i].name, full) == 0)
-            dest = &config->destinations[i];
-    if (!dest) {
-        config->destinations = xrealloc(config->destinations, (config->destination_count + 1) *
-                                                                  sizeof *config->destinations);
-        dest = &config->destinations[config->destination_count++];
-        *dest = (destination_t){
-            .kind = strcmp(prefix, "email") == 0 ? DELIVER_EMAIL : DELIVER_WEBHOOK,
-            .name = full};
-    } else {
-        free(full);
-    }
-    char **slot = strcmp(key, "url") == 0      ? &dest->url
-                  : strcmp(key, "format") == 0 ? &dest->format
-                  : strcmp(key, "to") == 0     ? &dest->to
-                                               : NULL;
-    if (slot) {
-        free(*slot);
-        *slot = xstrdup(value);
-    }
-    if (strcmp(key, "min_level") == 0)
-        dest->red_only = strcmp(value, "red") == 0;
-    return 0;
-}
-
-int aggregator_config_load(const char *path, aggregator_config_t *config, char *err,
-                           size_t errlen)
-{
-    *config = (aggregator_config_t){0};
-    if (config_load(path, aggregator_config_keys, config, s_on_named, config, err, errlen) != 0)
-        return -1;
-    for (size_t i = 0; i < config->destination_count; i++) {
-        destination_t *d = &config->destinations[i];
-        if (d->kind == DELIVER_WEBHOOK && !d->url)
-            return errorf(err, errlen, "%s: [%s] has no url", path, d->name);
-        if (d->kind == DELIVER_EMAIL && !d->to)
-            return errorf(err, errlen, "%s: [%s] has no to", path, d->name);
-        if (d->kind == DELIVER_EMAIL) {
-            d->url = xstrdup(config->smtp_url);
-            d->from = xstrdup(config->smtp_from);
-        }
-    }
-    const char *endpoints[][2] = {
-        {"listen", config->listen}, {"alerts", config->alerts}, {"query", config->query}};
-    for (size_t i = 0; !config->curve_enabled && i < 3; i++)
-        if (!receiver_is_loopback(endpoints[i][1]))
-            return errorf(err, errlen,
-                          "%s: cannot use %s = \"%s\" without CURVE: only loopback addresses may "
-                          "go without encryption ([curve] enabled = false)",
-                          path, endpoints[i][0], endpoints[i][1]);
-    if (config->curve_enabled) {
-        zcert_t *cert = keys_load_secret(config->curve_secret, err, errlen);
-        if (!cert)
-            return -1;
-        zcert_destroy(&cert);
-        char inner[512];
-        keys_dir_t *clients = keys_dir_load(config->curve_clients, inner, sizeof inner);
-        if (!clients)
-            return errorf(err, errlen, "%s: [curve] clients: %s", path, inner);
-        keys_dir_destroy(&clients);
-        keys_dir_t *readers = keys_dir_load(config->curve_readers, inner, sizeof inner);
-        if (!readers)
-            return errorf(err, errlen, "%s: [curve] readers: %s", path, inner);
-        keys_dir_destroy(&readers);
-    }
-    rules_t *rules = rules_load(config->rules, err, errlen);
-    if (!rules)
-        return -1;
-    rules_destroy(&rules);
-    schools_t *schools = schools_load(config->schools, err, errlen);
-    if (!schools)
-        return -1;
-    int rc = s_check_registry(schools, config->schools, config->county, err, errlen);
-    schools_destroy(&schools);
-    return rc;
-}
-
-void aggregator_config_free(aggregator_config_t *config)
-{
-    config_free(aggregator_config_keys, config);
-    for (size_t i = 0; i < config->destination_count; i++)
-        destination_free(&config->destinations[i]);
-    free(config->destinations);
-    config->destinations = NULL;
-    config->destination_count = 0;
-}
+#define S_KEYS_CHECK_MS 1000 // the schools' certificates are looked at again at most this often
+#define S_HOUR_MS 3600000    // the window of max_refusals_per_hour
 
 struct aggregator_t {
     const aggregator_config_t *config; // borrowed from main
@@ -228,11 +59,19 @@ struct aggregator_t {
     log_complain_t garbage;            // undecodable messages, reported with back-off
     evaluate_t *evaluate;              // the warnings (NULL when [aggregator] evaluate = false)
     zactor_t *gate;                    // ZAP handler for every CURVE socket (NULL without CURVE)
-    zsock_t *query;                    // readers ask here (ROUTER; NULL if it cannot bind)
-    PGconn *reader;                    // query_database's connection (NULL: not yet, or none)
+    zactor_t *query;                   // the readers' endpoint (query_server.h)
     metrics_t *metrics;                // what /metrics shows
     dashboard_t *dashboard;            // the HTTP port (NULL when not configured)
     zhashx_t *seen;                    // school -> monotonic ms of its last batch
+    keys_dir_t *clients;               // the schools' keys in force, for each batch's check
+    struct timespec clients_mtime;     // the clients directory's when read
+    int64_t clients_checked_ms;        // when the directory was last looked at
+    log_complain_t revoked;            // batches refused for a revoked key, with back-off
+    zhashx_t *refusals;                // sender -> s_refusals_t: stored this hour
+    log_complain_t capped;             // refusals counted rather than stored, with back-off
+    intake_limits_t limits;            // what one message may cost
+    cases_config_t cases;              // the response loop's numbers (the writer borrows them)
+    char dashboard_url[128];           // for links in digests ("" without the HTTP port)
     zactor_t **deliver;                // one per destination: the PUB socket first
     size_t deliver_count;              // how many
 };
@@ -243,39 +82,6 @@ static void s_on_sighup(int sig)
 {
     (void) sig;
     s_reload_requested = 1;
-}
-
-/*  The user name conninfo logs in as, into name. Returns 0, or -1 with err. */
-static int s_role_of(const char *conninfo, char *name, size_t size, char *err, size_t errlen)
-{
-    PGconn *conn = pg_connect(conninfo, "edu-aggregator", err, errlen);
-    if (!conn)
-        return -1;
-    snprintf(name, size, "%s", PQuser(conn));
-    PQfinish(conn);
-    return 0;
-}
-
-int aggregator_migrate(const aggregator_config_t *config, char *err, size_t errlen)
-{
-    bool split = *config->owner_database != '\0';
-    char writer[256] = "", reader[256] = "", inner[512];
-    if (split && s_role_of(config->database, writer, sizeof writer, err, errlen) != 0)
-        return -1;
-    if (*config->query_database &&
-        s_role_of(config->query_database, reader, sizeof reader, err, errlen) != 0)
-        return -1;
-    PGconn *conn = pg_connect(split ? config->owner_database : config->database,
-                              "edu-aggregator", err, errlen);
-    if (!conn)
-        return -1;
-    int rc = migrate_run(conn, err, errlen) < 0 ? -1 : 0;
-    const char *roles[] = {*writer ? writer : NULL, *reader ? reader : NULL};
-    if (rc == 0 && (roles[0] || roles[1]) &&
-        pg_exec_params(conn, "SELECT edu.grant_roles($1, $2)", 2, roles, inner, sizeof inner) != 0)
-        rc = errorf(err, errlen, "could not grant the database roles what they need: %s", inner);
-    PQfinish(conn);
-    return rc;
 }
 
 /*  The schema must be current before the aggregator listens, so at start it waits for its
@@ -310,6 +116,28 @@ static void s_declare(metrics_t *m)
     metrics_declare(m, "edu_schools_connected", "gauge",
                     "schools that sent a batch in the last 5 minutes");
     metrics_declare(m, "edu_province_pulls_total", "counter", "pages served to the province");
+    metrics_declare(m, "edu_refusals_summarized_total", "counter",
+                    "refusals beyond max_refusals_per_batch or _per_hour, counted by reason in "
+                    "edu.refusal_overflow instead of stored one by one, since start");
+    // every series known in advance exists from the start, at 0 (rate() then sees its first event)
+    metrics_zero(m, "edu_records_received_total", NULL);
+    metrics_zero(m, "edu_records_stored_total", "result=\"accepted\"");
+    metrics_zero(m, "edu_records_stored_total", "result=\"refused\"");
+    for (refusal_t r = REFUSE_UNKNOWN_SCHOOL; r <= REFUSE_PERIOD_LOCKED; r++) {
+        char labels[64];
+        snprintf(labels, sizeof labels, "reason=\"%s\"", refusal_name(r));
+        metrics_zero(m, "edu_records_refused_total", labels);
+        metrics_zero(m, "edu_refusals_summarized_total", labels);
+    }
+    static const char *statuses[] = {"ok", "gap", "retry", "invalid", "unauthorized"};
+    for (size_t i = 0; i < sizeof statuses / sizeof *statuses; i++) {
+        char labels[64];
+        snprintf(labels, sizeof labels, "status=\"%s\"", statuses[i]);
+        metrics_zero(m, "edu_batches_total", labels);
+    }
+    metrics_zero(m, "edu_commit_seconds", NULL);
+    metrics_zero(m, "edu_schools_connected", NULL);
+    metrics_zero(m, "edu_province_pulls_total", NULL);
 }
 
 
@@ -359,186 +187,108 @@ static int s_start_delivery(aggregator_t *self, char *err, size_t errlen)
     return 0;
 }
 
-/*  The `query` endpoint: a ROUTER for supervisors and the province (the readers' keys). */
-static int s_bind_query(aggregator_t *self, char *err, size_t errlen)
+/*  Refusals of one sender stored one by one in the hour that started at since_ms. */
+typedef struct {
+    int64_t since_ms; // monotonic start of the hour
+    long count;       // refusals stored in it
+} s_refusals_t;
+
+/*  The schools' certificates in force: read again when the directory changed (a certificate
+ *  removed, i.e. a key revoked) at most once a second, and at SIGHUP (force). */
+static void s_self_check_clients(aggregator_t *self, bool force)
+{
+    if (!self->config->curve_enabled)
+        return;
+    int64_t now = clock_mono_ms();
+    if (!force && self->clients && now - self->clients_checked_ms < S_KEYS_CHECK_MS)
+        return;
+    self->clients_checked_ms = now;
+    struct stat st;
+    bool changed = stat(self->config->curve_clients, &st) != 0 ||
+                   st.st_mtim.tv_sec != self->clients_mtime.tv_sec ||
+                   st.st_mtim.tv_nsec != self->clients_mtime.tv_nsec;
+    if (!force && self->clients && !changed)
+        return;
+    char err[512];
+    keys_dir_t *fresh = keys_dir_load(self->config->curve_clients, err, sizeof err);
+    if (!fresh) {
+        log_warn("aggregator", "could not read the schools' certificates, the ones read before "
+                 "stay in force: %s", err);
+        return;
+    }
+    keys_dir_destroy(&self->clients);
+    self->clients = fresh;
+    self->clients_mtime = st.st_mtim;
+}
+
+/*  Whether key may still send for school: its certificate is still among the clients under
+ *  the school's name. Without CURVE, always. */
+static bool s_self_key_allowed(aggregator_t *self, const char *school, const char *key)
+{
+    if (!self->config->curve_enabled)
+        return true;
+    s_self_check_clients(self, false);
+    const char *name = self->clients ? keys_dir_name(self->clients, key) : NULL;
+    return name && strcmp(name, school) == 0;
+}
+
+/*  Marks the refusals of a batch beyond max_refusals_per_batch, or beyond the sender's
+ *  max_refusals_per_hour, as summarized: counted by reason, not stored one by one. */
+static void s_self_cap_refusals(aggregator_t *self, const char *sender, verdict_t *verdicts,
+                                size_t n)
+{
+    int64_t now = clock_mono_ms();
+    s_refusals_t *hour = zhashx_lookup(self->refusals, sender);
+    if (!hour) {
+        hour = xcalloc(1, sizeof *hour);
+        hour->since_ms = now;
+        zhashx_insert(self->refusals, sender, hour);
+    }
+    if (now - hour->since_ms >= S_HOUR_MS)
+        *hour = (s_refusals_t){.since_ms = now};
+    long kept = 0, summarized = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (verdicts[i].reason == REFUSE_NONE)
+            continue;
+        if (kept < self->config->max_refusals_per_batch &&
+            hour->count < self->config->max_refusals_per_hour) {
+            kept++;
+            hour->count++;
+            continue;
+        }
+        verdicts[i].summarized = true;
+        summarized++;
+        char labels[64];
+        snprintf(labels, sizeof labels, "reason=\"%s\"", refusal_name(verdicts[i].reason));
+        metrics_add(self->metrics, "edu_refusals_summarized_total", labels, 1);
+    }
+    if (summarized)
+        log_complain(&self->capped, LOG_LEVEL_INFO, "aggregator",
+                     "school %s: %ld refusals of a batch counted in edu.refusal_overflow, not "
+                     "stored one by one (max_refusals_per_batch %ld, per hour %ld)", sender,
+                     summarized, self->config->max_refusals_per_batch,
+                     self->config->max_refusals_per_hour);
+}
+
+/*  The `query` endpoint, an actor of its own so that a big pull never holds up the batches. */
+static int s_start_query(aggregator_t *self, char *err, size_t errlen)
 {
     const aggregator_config_t *config = self->config;
-    self->query = zsock_new(ZMQ_ROUTER);
-    zsock_set_linger(self->query, 0);
-    zsock_set_maxmsgsize(self->query, 65536); // requests are short
-    if (config->curve_enabled) {
-        zcert_t *cert = keys_load_secret(config->curve_secret, err, errlen);
-        if (!cert)
-            return -1;
-        zsock_set_zap_domain(self->query, GATE_READERS);
-        zcert_apply(cert, self->query);
-        zsock_set_curve_server(self->query, 1);
-        zcert_destroy(&cert);
-    } // without CURVE, aggregator_config_load has made sure the endpoint is loopback
-    if (zsock_bind(self->query, "%s", config->query) < 0)
-        return errorf(err, errlen, "could not bind query on \"%s\": %s", config->query,
-                      zmq_strerror(zmq_errno()));
-    return 0;
-}
-
-/*  What is yellow or red now, one line per warning: JSON objects, or text for a person. */
-static const char *s_current_sql =
-    "SELECT coalesce(string_agg(CASE WHEN $1 = 'text' THEN"
-    "    level || ' ' || kind || ' ' || subject || ' ' || coalesce(stage || ' ', '')"
-    "    || indicator || ' ' || period || coalesce(' ' || value, '') || ' ' || detail"
-    "  ELSE json_build_object('kind', kind, 'subject', subject, 'stage', stage,"
-    "    'indicator', indicator, 'period', period, 'level', level, 'value', value,"
-    "    'detail', detail)::text END, E'\n'"
-    "  ORDER BY level = 'red' DESC, kind, subject, indicator, period), '')"
-    " FROM edu.current_warning";
-
-/*  A page of what changed after a cursor: the versions of county aggregates and of county-level
- *  warning changes come from one sequence, so one cursor orders both. */
-static const char *s_page_sql =
-    "SELECT max(v), count(*) FROM ("
-    "  SELECT version AS v FROM edu.county_aggregate WHERE version > $1::bigint"
-    "  UNION ALL SELECT id FROM edu.county_warning_change WHERE id > $1::bigint"
-    "  ORDER BY 1 LIMIT $2::int) p";
-static const char *s_aggregates_sql =
-    "SELECT version, stage, indicator, period, schools, mean, min, max, cv, red, yellow, green"
-    " FROM edu.county_aggregate WHERE version > $1::bigint AND version <= $2::bigint"
-    " ORDER BY version";
-static const char *s_county_warnings_sql =
-    "SELECT id, kind, nullif(stage, ''), indicator, period, to_level, value, detail"
-    " FROM edu.county_warning_change WHERE id > $1::bigint AND id <= $2::bigint ORDER BY id";
-
-/*  The connection that answers readers, the main thread's own (the store's is the writer's):
- *  query_database's (a role that reads aggregates and warnings only), or database's.
- *  Borrowed; NULL with err. */
-static PGconn *s_query_conn(aggregator_t *self, char *err, size_t errlen)
-{
-    const char *conninfo = *self->config->query_database ? self->config->query_database
-                                                          : self->config->database;
-    if (self->reader && PQstatus(self->reader) != CONNECTION_OK) {
-        PQfinish(self->reader);
-        self->reader = NULL;
-    }
-    if (!self->reader)
-        self->reader = pg_connect(conninfo, "edu-aggregator", err, errlen);
-    return self->reader;
-}
-
-/*  A result as lines of PostgreSQL's COPY text format. */
-static void s_copy_text(zmsg_t *reply, const PGresult *res)
-{
-    zchunk_t *buf = zchunk_new(NULL, 4096);
-    for (int i = 0; i < PQntuples(res); i++) {
-        for (int j = 0; j < PQnfields(res); j++) {
-            if (j)
-                zchunk_extend(buf, "\t", 1);
-            if (PQgetisnull(res, i, j))
-                zchunk_extend(buf, "\\N", 2);
-            else
-                store_copy_field(buf, PQgetvalue(res, i, j), 4096);
-        }
-        zchunk_extend(buf, "\n", 1);
-    }
-    zmsg_addmem(reply, zchunk_data(buf), zchunk_size(buf));
-    zchunk_destroy(&buf);
-}
-
-/*  ["pull"][county][cursor][limit] → ["ok"][county][next cursor][more: 1 or 0]
- *  [aggregates as COPY text][county warning changes as COPY text]. */
-static void s_pull(aggregator_t *self, zmsg_t *request, zmsg_t *reply)
-{
-    char *county = zmsg_popstr(request), *cursor = zmsg_popstr(request);
-    char *limit = zmsg_popstr(request), err[512] = "";
-    query_pull_t pull;
-    PGresult *page = NULL, *aggregates = NULL, *warnings = NULL;
-    PGconn *conn = NULL;
-    if (query_parse_pull(county, cursor, limit, &pull, err, sizeof err) != 0) {
-        // err says what is wrong
-    } else if (strcmp(pull.county, self->config->county) != 0) {
-        errorf(err, sizeof err, "this is county %s, not %s", self->config->county, pull.county);
-    } else if ((conn = s_query_conn(self, err, sizeof err))) {
-        char from_text[24], rows_text[16];
-        snprintf(from_text, sizeof from_text, "%llu", (unsigned long long) pull.cursor);
-        snprintf(rows_text, sizeof rows_text, "%ld", pull.limit);
-        const char *p1[] = {from_text, rows_text};
-        page = PQexecParams(conn, s_page_sql, 2, NULL, p1, NULL, NULL, 0);
-        if (PQresultStatus(page) == PGRES_TUPLES_OK) {
-            const char *to = PQgetisnull(page, 0, 0) ? from_text : PQgetvalue(page, 0, 0);
-            const char *p2[] = {from_text, to};
-            aggregates = PQexecParams(conn, s_aggregates_sql, 2, NULL, p2, NULL, NULL, 0);
-            warnings = PQexecParams(conn, s_county_warnings_sql, 2, NULL, p2, NULL, NULL, 0);
-            if (PQresultStatus(aggregates) == PGRES_TUPLES_OK &&
-                PQresultStatus(warnings) == PGRES_TUPLES_OK) {
-                zmsg_addstr(reply, "ok");
-                zmsg_addstr(reply, pull.county);
-                zmsg_addstr(reply, to);
-                zmsg_addstr(reply, atol(PQgetvalue(page, 0, 1)) == pull.limit ? "1" : "0");
-                s_copy_text(reply, aggregates);
-                s_copy_text(reply, warnings);
-                metrics_add(self->metrics, "edu_province_pulls_total", NULL, 1);
-            } else {
-                errorf(err, sizeof err, "could not read the aggregates: %s",
-                       PQresultErrorMessage(PQresultStatus(aggregates) == PGRES_TUPLES_OK
-                                                ? warnings
-                                                : aggregates));
-            }
-        } else {
-            errorf(err, sizeof err, "could not read the aggregates: %s",
-                   PQresultErrorMessage(page));
-        }
-    }
-    if (*err) {
-        zmsg_addstr(reply, "error");
-        zmsg_addstr(reply, err);
-    }
-    PQclear(page);
-    PQclear(aggregates);
-    PQclear(warnings);
-    free(county), free(cursor), free(limit);
-}
-
-/*  One request from a reader: [routing id]["current" or "current text"], or a province's
- *  ["pull"]... (see s_pull). The answer is [routing id]["ok"]... or [routing id]["error"][why]. */
-static void s_self_handle_query(aggregator_t *self)
-{
-    zmsg_t *request = zmsg_recv(self->query);
-    if (!request)
-        return;
-    zframe_t *id = zmsg_pop(request);
-    char *what = zmsg_popstr(request);
-    zmsg_t *reply = zmsg_new();
-    zmsg_append(reply, &id);
-    char err[512];
-    if (what && strcmp(what, "pull") == 0) {
-        s_pull(self, request, reply);
-    } else if (what && (strcmp(what, "current") == 0 || strcmp(what, "current text") == 0)) {
-        const char *params[] = {strcmp(what, "current") == 0 ? "json" : "text"};
-        PGconn *conn = s_query_conn(self, err, sizeof err);
-        PGresult *res =
-            conn ? PQexecParams(conn, s_current_sql, 1, NULL, params, NULL, NULL, 0) : NULL;
-        if (res && PQresultStatus(res) == PGRES_TUPLES_OK) {
-            zmsg_addstr(reply, "ok");
-            zmsg_addstr(reply, PQgetvalue(res, 0, 0));
-        } else {
-            zmsg_addstr(reply, "error");
-            zmsg_addstrf(reply, "could not read the warnings: %s",
-                         res ? PQresultErrorMessage(res) : err);
-        }
-        PQclear(res);
-    } else {
-        zmsg_addstr(reply, "error");
-        zmsg_addstrf(reply, "unknown request \"%.64s\" (expected \"current\" or \"pull\")",
-                     what ? what : "");
-    }
-    zmsg_send(&reply, self->query);
-    free(what);
-    zmsg_destroy(&request);
-}
-
-/*  Tells every delivery actor that alerts may be waiting. */
-static void s_kick_delivery(aggregator_t *self)
-{
-    for (size_t i = 0; i < self->deliver_count; i++)
-        zstr_send(self->deliver[i], "KICK");
+    query_server_config_t qc = {.endpoint = config->query,
+                                .curve = config->curve_enabled,
+                                .secret = config->curve_secret,
+                                .conninfo = *config->query_database ? config->query_database
+                                                                    : config->database,
+                                .work_conninfo = config->database,
+                                .county = config->county,
+                                .metrics = self->metrics};
+    self->query = zactor_new(query_server_actor, &qc);
+    char *started = zstr_recv(self->query);
+    int rc = started && strcmp(started, "READY") == 0
+                 ? 0
+                 : errorf(err, errlen, "%s", started ? started : "could not start the query endpoint");
+    free(started);
+    return rc;
 }
 
 aggregator_t *aggregator_new(const aggregator_config_t *config, char *err, size_t errlen)
@@ -560,7 +310,8 @@ aggregator_t *aggregator_new(const aggregator_config_t *config, char *err, size_
     self->store = store_new(config->database);
     if (s_connect_patiently(self->store, err, errlen) != 0)
         goto failed;
-    if (aggregator_migrate(config, err, errlen) != 0)
+    if (migrate_county(config->owner_database, config->database, config->query_database, err,
+                       errlen) != 0)
         goto failed;
     if (writer_publish_catalog(self->store, config->county, self->schools, self->rules, err,
                                errlen) != 0)
@@ -569,18 +320,32 @@ aggregator_t *aggregator_new(const aggregator_config_t *config, char *err, size_
     s_declare(self->metrics);
     self->seen = zhashx_new();
     zhashx_set_destructor(self->seen, xfree_item);
+    self->refusals = zhashx_new();
+    zhashx_set_destructor(self->refusals, xfree_item);
+    self->limits = intake_limits((size_t) config->max_batch_bytes);
+    s_self_check_clients(self, true);
     if (*config->http) {
         self->dashboard =
-            dashboard_new(config->http, config->database, config->county, self->metrics, err, errlen);
+            dashboard_new(config->http, config->http_hosts, config->database, config->county,
+                          self->metrics, err, errlen);
         if (!self->dashboard)
             goto failed;
+        const char *host = *config->http_hosts ? config->http_hosts : config->http;
+        snprintf(self->dashboard_url, sizeof self->dashboard_url, "http://%.*s/",
+                 (int) strcspn(host, ", "), host);
+        if (!http_is_loopback(config->http))
+            log_warn("aggregator", "http = %s serves the dashboard beyond this machine without a "
+                     "password: put it behind a proxy with authentication "
+                     "(docs/operations.md)", config->http);
     }
     if (config->evaluate) {
         self->evaluate = evaluate_new(config->county, self->rules, self->schools);
-        store_set_stage(self->store, evaluate_batch, self->evaluate);
     }
     if (config->curve_enabled) {
-        gate_config_t gc = {.schools = config->curve_clients, .readers = config->curve_readers};
+        gate_config_t gc = {.schools = config->curve_clients,
+                            .readers = config->curve_readers,
+                            .supervisors = config->curve_supervisors,
+                            .province = config->curve_province};
         self->gate = zactor_new(gate_actor, &gc);
         if (!self->gate) {
             errorf(err, errlen, "could not start the ZAP handler (is another one running?)");
@@ -589,7 +354,7 @@ aggregator_t *aggregator_new(const aggregator_config_t *config, char *err, size_
     }
     if (self->evaluate && s_start_delivery(self, err, errlen) != 0)
         goto failed;
-    if (s_bind_query(self, err, errlen) != 0)
+    if (s_start_query(self, err, errlen) != 0)
         goto failed;
     receiver_config_t rc = {.endpoint = config->listen,
                             .curve = config->curve_enabled,
@@ -598,8 +363,15 @@ aggregator_t *aggregator_new(const aggregator_config_t *config, char *err, size_
     self->receiver = receiver_new(&rc, err, errlen);
     if (!self->receiver)
         goto failed;
+    self->cases = (cases_config_t){.yellow_days = config->case_yellow_days,
+                                   .ack_days = config->case_ack_days,
+                                   .reopen_days = config->case_reopen_days,
+                                   .digest_items = config->digest_items,
+                                   .dashboard = self->dashboard_url};
+    period_parse_duration(config->repeat_interval, &self->cases.repeat_s, err, errlen);
     writer_config_t wc = {.store = self->store,
                           .evaluate = self->evaluate,
+                          .cases = &self->cases,
                           .county = config->county,
                           .rules = self->rules,
                           .schools = self->schools};
@@ -629,9 +401,9 @@ void aggregator_destroy(aggregator_t **self_p)
     dashboard_destroy(&self->dashboard);
     metrics_destroy(&self->metrics);
     zhashx_destroy(&self->seen);
-    zsock_destroy(&self->query);
-    if (self->reader)
-        PQfinish(self->reader);
+    zhashx_destroy(&self->refusals);
+    keys_dir_destroy(&self->clients);
+    zactor_destroy(&self->query);
     for (size_t i = 0; i < self->deliver_count; i++)
         zactor_destroy(&self->deliver[i]);
     free(self->deliver);
@@ -649,14 +421,15 @@ void aggregator_destroy(aggregator_t **self_p)
 static void s_self_reload(aggregator_t *self)
 {
     char err[512];
+    s_self_check_clients(self, true); // a key revoked takes effect at the next batch
     rules_t *rules = rules_load(self->config->rules, err, sizeof err);
     if (!rules) {
         log_error("aggregator", "cannot reload rules, the rules in force stay: %s", err);
         return;
     }
     schools_t *schools = schools_load(self->config->schools, err, sizeof err);
-    if (schools && s_check_registry(schools, self->config->schools, self->config->county, err,
-                                    sizeof err) != 0)
+    if (schools && schools_check_county(schools, self->config->schools, self->config->county,
+                                        err, sizeof err) != 0)
         schools_destroy(&schools);
     if (!schools) {
         log_error("aggregator", "cannot reload schools, the registry in force stays: %s", err);
@@ -681,25 +454,6 @@ static void s_self_reply(aggregator_t *self, zframe_t **routing_id, Edu__V1__Ack
     edu__v1__ack__pack(ack, buf);
     receiver_send(self->receiver, routing_id, buf, size);
     free(buf);
-}
-
-/*  The shape a batch must have before any record is judged. */
-static int s_check_batch(const Edu__V1__Batch *batch, char *err, size_t errlen)
-{
-    size_t id_len = strlen(batch->spool_id);
-    if (id_len < 8 || id_len > 64 || strspn(batch->spool_id, "0123456789abcdef") != id_len)
-        return errorf(err, errlen, "spool_id \"%.64s\" is not 8 to 64 lowercase hex digits",
-                      batch->spool_id);
-    if (batch->n_records > S_MAX_RECORDS)
-        return errorf(err, errlen, "batch of %zu records exceeds %d", batch->n_records,
-                      S_MAX_RECORDS);
-    for (size_t i = 0; i < batch->n_records; i++) {
-        uint64_t seq = batch->records[i]->seq;
-        if (seq == 0 || (i && seq <= batch->records[i - 1]->seq))
-            return errorf(err, errlen, "record %zu has seq %llu, not above the one before", i,
-                          (unsigned long long) seq);
-    }
-    return 0;
 }
 
 /*  Metrics of one answered batch. */
@@ -743,39 +497,55 @@ static void s_self_count(aggregator_t *self, const char *school, const Edu__V1__
 }
 
 /*  Decodes, checks, validates and prepares a batch (takes routing_id) and hands it to the
- *  writer; a message that is no batch is answered at once. */
-static void s_self_handle_batch(aggregator_t *self, const char *school, zframe_t **routing_id,
-                                zframe_t *payload)
+ *  writer; a message that is no batch, or comes with a key revoked since its connection
+ *  opened, is answered at once. */
+static void s_self_handle_batch(aggregator_t *self, const char *school, const char *key,
+                                zframe_t **routing_id, zframe_t *payload)
 {
     char err[1024] = "";
     Edu__V1__Ack ack = EDU__V1__ACK__INIT;
-    Edu__V1__Batch *batch =
-        edu__v1__batch__unpack(NULL, zframe_size(payload), zframe_data(payload));
-    if (!batch || s_check_batch(batch, err, sizeof err) != 0) {
-        if (!batch)
-            snprintf(err, sizeof err, "cannot decode a %zu-byte message as edu.v1.Batch",
-                     zframe_size(payload));
+    if (!s_self_key_allowed(self, school, key)) {
+        log_complain(&self->revoked, LOG_LEVEL_WARN, "aggregator",
+                     "refused a batch of school %s: its key %s is no longer among the schools' "
+                     "certificates (revoked)", school, key);
+        metrics_add(self->metrics, "edu_batches_total", "status=\"unauthorized\"", 1);
+        ack.status = EDU__V1__ACK__STATUS__UNAUTHORIZED;
+        ack.detail = "this school's key is no longer allowed at the county (revoked): nothing "
+                     "was stored; ask the county education bureau to register the school's key";
+        s_self_reply(self, routing_id, &ack);
+        return;
+    }
+    intake_batch_t *intake =
+        intake_decode(zframe_data(payload), zframe_size(payload), &self->limits, err, sizeof err);
+    if (!intake) {
+        // err is safe to log: intake escapes what the peer sent
         log_complain(&self->garbage, LOG_LEVEL_WARN, "aggregator", "refused a message from %s: %s",
                      *school ? school : "a peer", err);
+        metrics_add(self->metrics, "edu_batches_total", "status=\"invalid\"", 1);
         ack.status = EDU__V1__ACK__STATUS__INVALID;
         ack.detail = err;
         s_self_reply(self, routing_id, &ack);
-        if (batch)
-            edu__v1__batch__free_unpacked(batch, NULL);
         return;
     }
+    Edu__V1__Batch *batch = intake_batch(intake);
+    time_t now;
+    if (period_now(&now) != 0)
+        now = time(NULL); // EDU_NOW was checked at start
+    validate_window_t window = validate_window(self->rules, now);
     writer_job_t *job = xcalloc(1, sizeof *job);
     job->school = xstrdup(school);
     job->routing_id = *routing_id;
     *routing_id = NULL;
+    job->intake = intake;
     job->batch = batch;
     job->verdicts = xcalloc(batch->n_records ? batch->n_records : 1, sizeof *job->verdicts);
     for (size_t i = 0; i < batch->n_records; i++) {
         const Edu__V1__Record *r = batch->records[i];
         // without CURVE nobody is bound to a key: each record speaks for its own school
-        validate_record(self->schools, self->rules, *school ? school : r->school_code,
+        validate_record(self->schools, self->rules, &window, *school ? school : r->school_code,
                         r->school_code, r->indicator, r->period, r->value, &job->verdicts[i]);
     }
+    s_self_cap_refusals(self, school, job->verdicts, batch->n_records);
     job->prepared = store_prepare(batch, job->verdicts);
     metrics_add(self->metrics, "edu_records_received_total", NULL, (double) batch->n_records);
     zsock_send(self->writer, "sp", "BATCH", job);
@@ -793,8 +563,6 @@ static void s_self_finish_batch(aggregator_t *self, writer_job_t *job)
     s_self_count(self, job->school, batch, job->verdicts, st, outcome);
     ack.spool_id = batch->spool_id;
     if (st == STORE_OK) {
-        if (self->evaluate)
-            s_kick_delivery(self);
         ack.status = outcome->gap ? EDU__V1__ACK__STATUS__GAP : EDU__V1__ACK__STATUS__OK;
         ack.acked_through = outcome->acked_through;
         ack.n_refusals = outcome->refusal_count;
@@ -819,13 +587,13 @@ static void s_self_finish_batch(aggregator_t *self, writer_job_t *job)
     store_outcome_clear(&job->outcome);
     store_prepared_destroy(&job->prepared);
     free(job->verdicts);
-    edu__v1__batch__free_unpacked(job->batch, NULL);
+    intake_batch_destroy(&job->intake);
     zframe_destroy(&job->routing_id);
     free(job->school);
     free(job);
 }
 
-/*  What the writer says: a batch done, a reload in force, or changes for the deliverers. */
+/*  What the writer says: a batch done, or a reload in force. */
 static void s_self_handle_writer(aggregator_t *self)
 {
     char *command = NULL;
@@ -835,8 +603,6 @@ static void s_self_handle_writer(aggregator_t *self)
     if (strcmp(command, "DONE") == 0 && pointer) {
         self->in_flight--;
         s_self_finish_batch(self, pointer);
-    } else if (strcmp(command, "KICK") == 0) {
-        s_kick_delivery(self);
     } else if (strcmp(command, "RELOADED") == 0) {
         rules_destroy(&self->retired_rules);
         schools_destroy(&self->retired_schools);
@@ -852,13 +618,14 @@ static void s_self_handle_writer(aggregator_t *self)
 static void s_self_handle_receiver(aggregator_t *self)
 {
     zframe_t *routing_id = NULL, *payload = NULL;
-    const char *school = NULL;
+    const char *school = NULL, *key = NULL;
     char err[256];
-    if (receiver_recv(self->receiver, &routing_id, &payload, &school, err, sizeof err) != 0) {
+    if (receiver_recv(self->receiver, &routing_id, &payload, &school, &key, err, sizeof err) !=
+        0) {
         log_complain(&self->garbage, LOG_LEVEL_WARN, "aggregator", "dropped a message: %s", err);
         return;
     }
-    s_self_handle_batch(self, school, &routing_id, payload);
+    s_self_handle_batch(self, school, key, &routing_id, payload);
     zframe_destroy(&routing_id);
     zframe_destroy(&payload);
 }
@@ -871,7 +638,6 @@ int aggregator_run(aggregator_t *self)
              self->config->county, receiver_endpoint(self->receiver),
              schools_count(self->schools), rules_count(self->rules));
     zmq_pollitem_t items[] = {{zsock_resolve(receiver_socket(self->receiver)), 0, ZMQ_POLLIN, 0},
-                              {zsock_resolve(self->query), 0, ZMQ_POLLIN, 0},
                               {zsock_resolve(zactor_sock(self->writer)), 0, ZMQ_POLLIN, 0}};
     service_ready("listening");
     while (!zsys_interrupted) {
@@ -883,21 +649,19 @@ int aggregator_run(aggregator_t *self)
         }
         // read the collectors only while the writer has room: the rest waits in the socket
         items[0].events = self->in_flight < S_IN_FLIGHT ? ZMQ_POLLIN : 0;
-        int n = zmq_poll(items, 3, 1000);
+        int n = zmq_poll(items, 2, 1000);
         if (n < 0 && zmq_errno() != EINTR)
             break;
-        if (n > 0 && (items[2].revents & ZMQ_POLLIN))
+        if (n > 0 && (items[1].revents & ZMQ_POLLIN))
             s_self_handle_writer(self);
         if (n > 0 && (items[0].revents & ZMQ_POLLIN))
             s_self_handle_receiver(self);
-        if (n > 0 && (items[1].revents & ZMQ_POLLIN))
-            s_self_handle_query(self);
     }
     service_stopping("stopping");
     // what was handed to the writer is finished and answered before it ends
     int64_t deadline = clock_mono_ms() + S_DRAIN_MS;
     while (self->in_flight > 0 && clock_mono_ms() < deadline)
-        if (zmq_poll(&items[2], 1, 1000) > 0)
+        if (zmq_poll(&items[1], 1, 1000) > 0)
             s_self_handle_writer(self);
     if (self->in_flight > 0)
         log_warn("aggregator", "stopping before the database answered for %zu batches: they are "

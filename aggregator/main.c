@@ -1,6 +1,8 @@
 /*  edu-aggregator - the county's aggregator: command line, then the actor */
 #include "aggregator.h"
+#include "http.h"
 #include "log.h"
+#include "migrate.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -68,9 +70,14 @@ int main(int argc, char **argv)
     }
     int rc = 0;
     if (check) {
+        if (*config.http && !http_is_loopback(config.http))
+            fprintf(stderr, "edu-aggregator: warning: %s: http = %s serves the dashboard and "
+                    "metrics beyond this machine without a password; put it behind a proxy with "
+                    "authentication (docs/operations.md, \"The dashboard\")\n", path, config.http);
         printf("%s: ok\n", path);
     } else if (command) {
-        rc = aggregator_migrate(&config, err, sizeof err);
+        rc = migrate_county(config.owner_database, config.database, config.query_database, err,
+                            sizeof err);
         if (rc != 0)
             fprintf(stderr, "edu-aggregator: %s\n", err);
     } else {

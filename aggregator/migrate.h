@@ -15,6 +15,14 @@
  *  -1 with err. */
 int migrate_run(PGconn *conn, char *err, size_t errlen);
 
+/*  Brings the county's schema up to date as its owner, then grants the working role and the
+ *  readers' role what they need when they are other roles than the owner (edu.grant_roles).
+ *  owner: conninfo of the schema's owner ("" = the working role owns it); working: the
+ *  aggregator's working role; readers: the readers' role ("" = none of its own). Returns 0, or
+ *  -1 with err. */
+int migrate_county(const char *owner, const char *working, const char *readers, char *err,
+                   size_t errlen);
+
 /*  The newest version this program knows. */
 int migrate_latest(void);
 

@@ -9,6 +9,14 @@
  *    the spool mark makes that harmless, so there is no reason to wait.
  *  - ZMQ_ROUTER_MANDATORY off (default): an ack for a peer that has gone is dropped silently,
  *    again harmless.
+ *  - ZMQ_RCVHWM S_RCVHWM: each connection's queue holds at most this many messages; a school
+ *    that sends faster than the county stores waits in TCP's flow control, not in this
+ *    process's memory (with the default of 1000 per connection, 60 batches of 4 MiB sent back
+ *    to back once grew the aggregator from 29 to 349 MB). With one message being decoded, a
+ *    connection holds at most (S_RCVHWM + 1) × the largest message.
+ *  - ZMQ_MAXMSGSIZE twice max_batch_bytes: a message a little over the limit is still read, so
+ *    that the collector can be told (intake.h refuses it with a reason); a larger one is a
+ *    peer that ignores the protocol and is dropped before it is allocated.
  */
 #include "receiver.h"
 
@@ -17,6 +25,8 @@
 #include "util.h"
 
 #include <string.h>
+
+#define S_RCVHWM 2 // messages queued per connection
 
 struct receiver_t {
     zsock_t *router;       // bound ROUTER socket
@@ -45,10 +55,10 @@ receiver_t *receiver_new(const receiver_config_t *config, char *err, size_t errl
     receiver_t *self = xcalloc(1, sizeof *self);
     self->router = zsock_new(ZMQ_ROUTER);
     zsock_set_linger(self->router, 0);
-    zsock_set_maxmsgsize(self->router, config->max_message_bytes);
+    zsock_set_maxmsgsize(self->router, 2 * config->max_message_bytes);
     zsock_set_heartbeat_ivl(self->router, 10000);
     zsock_set_heartbeat_timeout(self->router, 30000);
-    zsock_set_rcvhwm(self->router, 10000);
+    zsock_set_rcvhwm(self->router, S_RCVHWM);
     if (config->curve) {
         zcert_t *cert = keys_load_secret(config->secret, err, errlen);
         if (!cert)
@@ -93,7 +103,7 @@ const char *receiver_endpoint(receiver_t *self)
 }
 
 int receiver_recv(receiver_t *self, zframe_t **routing_id, zframe_t **payload,
-                  const char **school, char *err, size_t errlen)
+                  const char **school, const char **key, char *err, size_t errlen)
 {
     zmsg_t *msg = zmsg_recv(self->router);
     if (!msg)
@@ -106,11 +116,12 @@ int receiver_recv(receiver_t *self, zframe_t **routing_id, zframe_t **payload,
     }
     zframe_t *id = zmsg_pop(msg);
     zframe_t *body = zmsg_pop(msg);
-    const char *who = "";
+    const char *who = "", *sent_by = "";
     if (self->curve) {
-        // the gate named the school whose certificate let the key in
+        // the gate named the school whose certificate let the key in, and the key
         who = zframe_meta(body, "User-Id");
-        if (!who || !*who) {
+        sent_by = zframe_meta(body, GATE_KEY_PROPERTY);
+        if (!who || !*who || !sent_by) {
             errorf(err, errlen, "message without the school the gate names");
             zframe_destroy(&id);
             zframe_destroy(&body);
@@ -120,6 +131,7 @@ int receiver_recv(receiver_t *self, zframe_t **routing_id, zframe_t **payload,
     *routing_id = id;
     *payload = body;
     *school = who;
+    *key = sent_by;
     rc = 0;
 cleanup:
     zmsg_destroy(&msg);

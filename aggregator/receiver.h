@@ -21,7 +21,7 @@ typedef struct {
     const char *endpoint;    // where to bind, e.g. tcp://*:5555
     bool curve;              // CURVE on (the default)
     const char *secret;      // the aggregator's secret certificate
-    int max_message_bytes;   // larger messages make ZeroMQ drop the connection
+    int max_message_bytes;   // largest batch accepted; twice this makes ZeroMQ drop the peer
 } receiver_config_t;
 
 /*  Binds the socket. Returns NULL with err when the certificate cannot be read, the endpoint
@@ -38,11 +38,11 @@ zsock_t *receiver_socket(receiver_t *self);
 const char *receiver_endpoint(receiver_t *self);
 
 /*  Receives one message. On success returns 0 with the peer's routing id and the payload
- *  (both owned by the caller) and the sending school (borrowed, "" without curve). Returns -1
- *  when there was nothing to read or the envelope was malformed (then *school says why in
- *  err, and nothing is owned). */
+ *  (both owned by the caller), the sending school and its key (borrowed from the payload's
+ *  metadata; "" without curve). Returns -1 when there was nothing to read or the envelope was
+ *  malformed (err says why, and nothing is owned). */
 int receiver_recv(receiver_t *self, zframe_t **routing_id, zframe_t **payload,
-                  const char **school, char *err, size_t errlen);
+                  const char **school, const char **key, char *err, size_t errlen);
 
 /*  Sends data to the peer routing_id (which it takes ownership of). Returns 0 or -1. */
 int receiver_send(receiver_t *self, zframe_t **routing_id, const void *data, size_t size);

@@ -1,9 +1,14 @@
 /*  store - writes each batch to PostgreSQL exactly once, in one transaction
  *
- *  One batch is: BEGIN; read and lock the spool's mark; COPY the new records into the
- *  session's stage table; one statement moves them into edu.observation_log,
- *  edu.current_value (latest wins), edu.rejected_log and raises the mark; the next stage runs;
- *  COMMIT. Four round trips per batch whatever its size, and no per-record index probe.
+ *  One batch is, inside the transaction the writer opened (store_begin): read and lock the
+ *  spool's mark; COPY the new records into the session's stage table; one statement moves them
+ *  into edu.observation_log, edu.current_value (latest wins), edu.rejected_log and raises the
+ *  mark. The writer then judges the warnings and ends the transaction (store_commit or
+ *  store_rollback). Four round trips per batch whatever its size, and no per-record index
+ *  probe.
+ *
+ *  A refusal beyond the caps (verdict_t.summarized) travels without its detail (NULL in the
+ *  stage) and is counted by reason in edu.refusal_overflow instead of stored as a row.
  *
  *  Which record of a batch is the latest of its school x indicator x period is decided here,
  *  with a hash of the batch's keys, and sent as the stage's `latest` column: PostgreSQL then
@@ -39,8 +44,7 @@ struct store_t {
     char *conninfo;          // libpq connection string
     PGconn *conn;            // NULL while disconnected
     int64_t next_connect_ms; // monotonic time of the next connection attempt
-    store_stage_fn *stage;   // next stage, run before COMMIT (may be NULL)
-    void *stage_arg;         // its argument
+    bool in_txn;             // store_begin opened a transaction not yet ended
     log_complain_t down;     // "database unavailable", reported once with back-off
 };
 
@@ -52,7 +56,15 @@ static const char *s_stage_sql =
     " ON COMMIT DELETE ROWS";
 
 static const char *s_move_sql =
-    "WITH accepted AS ("
+    "WITH late AS ("  // a value changed after its year's deadline ($6 month, $7 day, China)
+    "  INSERT INTO edu.late_change_log (school_code, indicator, period, old_value, new_value,"
+    "                                   received_at, kind)"
+    "  SELECT s.school_code, s.indicator, s.period, c.value, s.value, $5::timestamptz, 'change'"
+    "  FROM edu_stage s JOIN edu.current_value c USING (school_code, indicator, period)"
+    "  WHERE s.latest AND s.seq > $4::bigint AND c.value <> s.value"
+    "    AND $5::timestamptz > make_timestamptz(left(s.period, 4)::int, $6::int, $7::int,"
+    "                                           23, 59, 59.999, 'Asia/Shanghai')),"
+    " accepted AS ("
     "  INSERT INTO edu.observation_log (school_code, indicator, period, value, received_at,"
     "                                   sender, spool_id, seq, source_file, source_row)"
     "  SELECT school_code, indicator, period, value, now(), $1, $2, seq, source_file, source_row"
@@ -69,7 +81,13 @@ static const char *s_move_sql =
     "                                source_row)"
     "  SELECT school_code, indicator, period, value, reason, column_name, detail, now(), $1, $2,"
     "         seq, source_file, source_row"
-    "  FROM edu_stage WHERE reason IS NOT NULL AND seq > $4::bigint)"
+    "  FROM edu_stage WHERE reason IS NOT NULL AND detail IS NOT NULL AND seq > $4::bigint),"
+    " summarized AS ("
+    "  INSERT INTO edu.refusal_overflow (sender, spool_id, reason, records, first_seq, last_seq,"
+    "                                    received_at)"
+    "  SELECT $1, $2, reason, count(*), min(seq), max(seq), now()"
+    "  FROM edu_stage WHERE reason IS NOT NULL AND detail IS NULL AND seq > $4::bigint"
+    "  GROUP BY reason)"
     " INSERT INTO edu.spool_state (sender, spool_id, hwm) VALUES ($1, $2, $3::bigint)"
     " ON CONFLICT (sender, spool_id) DO UPDATE SET hwm = EXCLUDED.hwm, updated_at = now()";
 
@@ -95,12 +113,6 @@ void store_destroy(store_t **self_p)
 PGconn *store_conn(store_t *self)
 {
     return self->conn;
-}
-
-void store_set_stage(store_t *self, store_stage_fn *fn, void *arg)
-{
-    self->stage = fn;
-    self->stage_arg = arg;
 }
 
 static void s_disconnect(store_t *self)
@@ -137,7 +149,7 @@ static store_status_t s_classify(store_t *self, const PGresult *res)
 {
     if (PQstatus(self->conn) != CONNECTION_OK)
         return STORE_RETRY;
-    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     if (!state)
         return STORE_RETRY;
     static const char *passing[] = {"08", "57", "53", "40", "55", "58"};
@@ -145,29 +157,6 @@ static store_status_t s_classify(store_t *self, const PGresult *res)
         if (strncmp(state, passing[i], 2) == 0)
             return STORE_RETRY;
     return STORE_ERROR;
-}
-
-/*  Appends s to buf as a COPY text field: backslash escapes for the four special bytes,
- *  invalid UTF-8 replaced by '?', at most `limit` bytes of input. */
-void store_copy_field(zchunk_t *buf, const char *s, size_t limit)
-{
-    size_t n = strnlen(s, limit);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char) s[i];
-        const char *esc = c == '\\' ? "\\\\" : c == '\t' ? "\\t" : c == '\n' ? "\\n"
-                        : c == '\r' ? "\\r" : NULL;
-        if (esc) {
-            zchunk_extend(buf, esc, 2);
-            continue;
-        }
-        size_t len = utf8_sequence_length(s + i, n - i);
-        if (len == 0) {
-            zchunk_extend(buf, "?", 1);
-            continue;
-        }
-        zchunk_extend(buf, s + i, len);
-        i += len - 1;
-    }
 }
 
 static void s_copy_double(zchunk_t *buf, double v)
@@ -187,15 +176,15 @@ static void s_copy_row(zchunk_t *buf, const Edu__V1__Record *r, const verdict_t 
     char num[32];
     snprintf(num, sizeof num, "%" PRIu64 "\t", r->seq);
     zchunk_extend(buf, num, strlen(num));
-    store_copy_field(buf, r->school_code, 64);
+    pg_copy_field(buf, r->school_code, 64);
     zchunk_extend(buf, "\t", 1);
-    store_copy_field(buf, r->indicator, 128);
+    pg_copy_field(buf, r->indicator, 128);
     zchunk_extend(buf, "\t", 1);
-    store_copy_field(buf, r->period, 64);
+    pg_copy_field(buf, r->period, 64);
     zchunk_extend(buf, "\t", 1);
     s_copy_double(buf, r->value);
     zchunk_extend(buf, "\t", 1);
-    store_copy_field(buf, r->source_file, 255);
+    pg_copy_field(buf, r->source_file, 255);
     snprintf(num, sizeof num, "\t%u\t", r->source_row);
     zchunk_extend(buf, num, strlen(num));
     if (v->reason == REFUSE_NONE) {
@@ -207,7 +196,10 @@ static void s_copy_row(zchunk_t *buf, const Edu__V1__Record *r, const verdict_t 
     zchunk_extend(buf, "\t", 1);
     zchunk_extend(buf, v->column, strlen(v->column));
     zchunk_extend(buf, "\t", 1);
-    store_copy_field(buf, v->detail, sizeof v->detail);
+    if (v->summarized)
+        zchunk_extend(buf, "\\N", 2); // no detail: counted in edu.refusal_overflow
+    else
+        pg_copy_field(buf, v->detail, sizeof v->detail);
     zchunk_extend(buf, "\tf\n", 3);
 }
 
@@ -344,28 +336,44 @@ static store_status_t s_command(store_t *self, const char *what, PGresult *res, 
     return rc;
 }
 
-store_status_t store_batch(store_t *self, const char *sender, const Edu__V1__Batch *batch,
-                           const verdict_t *verdicts, const store_prepared_t *prepared,
-                           store_outcome_t *out, char *err, size_t errlen)
+/*  After a failure: a connection that is gone is reported (with back-off) and dropped, so the
+ *  next transaction connects again. */
+static void s_check_connection(store_t *self, const char *why)
 {
-    *out = (store_outcome_t){0};
+    if (self->conn && PQstatus(self->conn) != CONNECTION_OK) {
+        log_complain(&self->down, LOG_LEVEL_WARN, "store", "database unavailable: %s", why);
+        s_disconnect(self);
+    }
+}
+
+store_status_t store_begin(store_t *self, char *err, size_t errlen)
+{
     int64_t now = clock_mono_ms();
     if (!self->conn || PQstatus(self->conn) != CONNECTION_OK) {
         if (now < self->next_connect_ms)
             return errorf(err, errlen, "database unavailable"), STORE_RETRY;
         self->next_connect_ms = now + S_RECONNECT_MS;
-        if (store_connect(self, err, errlen) != 0)
+        if (store_connect(self, err, errlen) != 0) {
+            log_complain(&self->down, LOG_LEVEL_WARN, "store", "database unavailable: %s", err);
             return STORE_RETRY;
+        }
     }
-    store_status_t rc = STORE_OK;
-    const verdict_t **stored = NULL;
-    bool in_txn = false;
-    const char *spool = batch->spool_id;
+    store_status_t rc =
+        s_command(self, "begin a transaction", PQexec(self->conn, "BEGIN"), err, errlen);
+    if (rc == STORE_OK)
+        self->in_txn = true;
+    else
+        s_check_connection(self, err);
+    return rc;
+}
 
-    rc = s_command(self, "begin a transaction", PQexec(self->conn, "BEGIN"), err, errlen);
-    if (rc != STORE_OK)
-        goto cleanup;
-    in_txn = true;
+store_status_t store_batch(store_t *self, const char *sender, const Edu__V1__Batch *batch,
+                           const verdict_t *verdicts, const store_prepared_t *prepared,
+                           const store_clock_t *clock, store_outcome_t *out, char *err,
+                           size_t errlen)
+{
+    *out = (store_outcome_t){0};
+    const char *spool = batch->spool_id;
     const char *key[] = {sender, spool};
     PGresult *res = PQexecParams(self->conn,
                                  "SELECT hwm FROM edu.spool_state"
@@ -373,43 +381,35 @@ store_status_t store_batch(store_t *self, const char *sender, const Edu__V1__Bat
                                  2, NULL, key, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         errorf(err, errlen, "could not read the spool's mark: %s", PQresultErrorMessage(res));
-        rc = s_classify(self, res);
+        store_status_t st = s_classify(self, res);
         PQclear(res);
-        goto cleanup;
+        return st;
     }
     uint64_t hwm = PQntuples(res) ? strtoull(PQgetvalue(res, 0, 0), NULL, 10) : 0;
     PQclear(res);
     out->acked_through = hwm;
     out->stored_from = hwm;
+    out->through = hwm;
 
     size_t n = batch->n_records;
     uint64_t first = n ? batch->records[0]->seq : 0, last = n ? batch->records[n - 1]->seq : 0;
-    if (n == 0 || last <= hwm) {
-        // a probe, or a resend of what is committed: answer with the stored refusals
-        if (n)
-            rc = s_stored_refusals(self, sender, spool, first, last, out, err, errlen);
-        goto cleanup;
-    }
+    if (n == 0 || last <= hwm) // a probe, or a resend of what is committed: its stored refusals
+        return n ? s_stored_refusals(self, sender, spool, first, last, out, err, errlen)
+                 : STORE_OK;
     if (first > hwm + 1 && batch->floor < first) {
         out->gap = true;
-        goto cleanup;
+        return STORE_OK;
     }
     if (first > hwm + 1)
         log_warn("store", "school %s spool %s declares records %" PRIu64 "..%" PRIu64
                  " lost (quarantined at the school)", sender, spool, hwm + 1, first - 1);
-    if (first <= hwm) {
-        rc = s_stored_refusals(self, sender, spool, first, hwm, out, err, errlen);
-        if (rc != STORE_OK)
-            goto cleanup;
-    }
-
-    stored = xcalloc(n, sizeof *stored);
+    store_status_t rc = STORE_OK;
+    if (first <= hwm && (rc = s_stored_refusals(self, sender, spool, first, hwm, out, err,
+                                                errlen)) != STORE_OK)
+        return rc;
     for (size_t i = 0; i < n; i++) {
         const Edu__V1__Record *r = batch->records[i];
-        if (r->seq <= hwm)
-            continue;
-        stored[i] = &verdicts[i];
-        if (verdicts[i].reason != REFUSE_NONE)
+        if (r->seq > hwm && verdicts[i].reason != REFUSE_NONE)
             s_add_refusal(out, s_refusal(r->seq, refusal_name(verdicts[i].reason),
                                          verdicts[i].column, verdicts[i].detail, r->source_file,
                                          r->source_row));
@@ -423,60 +423,58 @@ store_status_t store_batch(store_t *self, const char *sender, const Edu__V1__Bat
             errorf(err, errlen, "could not start COPY: the server did not ask for data");
             rc = STORE_ERROR;
         }
-        goto cleanup;
+        return rc;
     }
     PQclear(res);
     zchunk_t *rows = prepared->rows;
     if (PQputCopyData(self->conn, (const char *) zchunk_data(rows), (int) zchunk_size(rows)) != 1 ||
         PQputCopyEnd(self->conn, NULL) != 1) {
         errorf(err, errlen, "could not send COPY data: %s", PQerrorMessage(self->conn));
-        rc = STORE_RETRY;
-        goto cleanup;
+        return STORE_RETRY;
     }
     rc = s_command(self, "copy the batch", PQgetResult(self->conn), err, errlen);
     while ((res = PQgetResult(self->conn)))
         PQclear(res);
     if (rc != STORE_OK)
-        goto cleanup;
+        return rc;
 
-    char mark[24], below[24];
+    char mark[24], below[24], at[32], month[8], day[8];
     snprintf(mark, sizeof mark, "%" PRIu64, last);
     snprintf(below, sizeof below, "%" PRIu64, hwm);
-    const char *params[] = {sender, spool, mark, below};
+    struct tm tm;
+    gmtime_r(&clock->now, &tm);
+    strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(month, sizeof month, "%d", clock->deadline_month);
+    snprintf(day, sizeof day, "%d", clock->deadline_day);
+    const char *params[] = {sender, spool, mark, below, at, month, day};
     rc = s_command(self, "store the batch",
-                   PQexecParams(self->conn, s_move_sql, 4, NULL, params, NULL, NULL, 0), err,
+                   PQexecParams(self->conn, s_move_sql, 7, NULL, params, NULL, NULL, 0), err,
                    errlen);
-    if (rc != STORE_OK)
-        goto cleanup;
-    if (self->stage &&
-        self->stage(self->stage_arg, self->conn, sender, batch, stored, err, errlen) != 0) {
-        rc = s_classify(self, NULL) == STORE_RETRY ? STORE_RETRY : STORE_ERROR;
-        goto cleanup;
-    }
-    rc = s_command(self, "commit the batch", PQexec(self->conn, "COMMIT"), err, errlen);
-    in_txn = false;
     if (rc == STORE_OK)
-        out->acked_through = last;
-
-cleanup:
-    if (in_txn) {
-        // a failed transaction must be ended before the connection can be used again
-        PGresult *end = PQexec(self->conn, rc == STORE_OK ? "COMMIT" : "ROLLBACK");
-        if (PQresultStatus(end) != PGRES_COMMAND_OK && rc == STORE_OK) {
-            errorf(err, errlen, "could not end the transaction: %s", PQresultErrorMessage(end));
-            rc = STORE_RETRY;
-        }
-        PQclear(end);
-    }
-    if (rc != STORE_OK) {
-        store_outcome_clear(out);
-        if (PQstatus(self->conn) != CONNECTION_OK) {
-            log_complain(&self->down, LOG_LEVEL_WARN, "store", "database unavailable: %s", err);
-            s_disconnect(self);
-        }
-    } else {
-        log_release(&self->down, "store", "database available again");
-    }
-    free(stored);
+        out->through = last;
     return rc;
+}
+
+store_status_t store_commit(store_t *self, char *err, size_t errlen)
+{
+    if (!self->in_txn)
+        return errorf(err, errlen, "no transaction to commit"), STORE_ERROR;
+    self->in_txn = false;
+    store_status_t rc =
+        s_command(self, "commit the transaction", PQexec(self->conn, "COMMIT"), err, errlen);
+    if (rc == STORE_OK)
+        log_release(&self->down, "store", "database available again");
+    else
+        s_check_connection(self, err);
+    return rc;
+}
+
+void store_rollback(store_t *self, const char *why)
+{
+    if (self->in_txn) {
+        // a failed transaction must be ended before the connection can be used again
+        PQclear(PQexec(self->conn, "ROLLBACK"));
+        self->in_txn = false;
+    }
+    s_check_connection(self, why);
 }

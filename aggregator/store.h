@@ -9,8 +9,10 @@
  *  resends from mark + 1. The rows go in through COPY into a temporary stage table, then into
  *  the history, the current values and the refusals with one statement.
  *
- *  Before COMMIT the store calls the next stage (warning evaluation) inside the same
- *  transaction, so that what a batch causes is committed with it or not at all.
+ *  The transaction is the writer's: store_begin opens it, store_batch writes one batch in it,
+ *  and the writer, having judged the warnings in the same transaction, ends it with
+ *  store_commit or store_rollback — so that what a batch causes is committed with it or not
+ *  at all.
  *
  *  Failures are told apart as the sender needs them: STORE_RETRY may succeed later (database
  *  down, restarting, a serialization failure), STORE_ERROR never will for this batch.
@@ -25,6 +27,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 typedef enum { STORE_OK = 0, STORE_RETRY, STORE_ERROR } store_status_t;
 
@@ -33,16 +36,11 @@ typedef struct store_t store_t;
 /*  A batch's COPY rows, made without the database (store_prepare). */
 typedef struct store_prepared_t store_prepared_t;
 
-/*  The next stage, run inside the batch's transaction before COMMIT with the records stored by
- *  this batch (resent ones excluded: their verdict pointer is NULL). Return 0, or -1 with err
- *  to roll the batch back (it will be retried). */
-typedef int(store_stage_fn)(void *arg, PGconn *conn, const char *sender,
-                            const Edu__V1__Batch *batch, const verdict_t *const *verdicts,
-                            char *err, size_t errlen);
-
 /*  What a batch came to. */
 typedef struct {
-    uint64_t acked_through;       // the spool's high-water mark after the batch
+    uint64_t acked_through;       // the spool's committed high-water mark (the writer sets it
+                                  // to `through` once the transaction commits)
+    uint64_t through;             // the mark the open transaction holds
     bool gap;                     // refused: resend from acked_through + 1
     size_t refusal_count;         // refusals among the batch's records (resent ones included)
     uint64_t stored_from;         // records with seq above this were stored by this batch
@@ -58,12 +56,6 @@ int store_connect(store_t *self, char *err, size_t errlen);
 /*  The connection (NULL when not connected). Borrowed. */
 PGconn *store_conn(store_t *self);
 
-void store_set_stage(store_t *self, store_stage_fn *fn, void *arg);
-
-/*  Appends s (at most limit bytes) to buf as a field of PostgreSQL's COPY text format:
- *  backslash, tab, newline and carriage return escaped, invalid UTF-8 replaced by '?'. */
-void store_copy_field(zchunk_t *buf, const char *s, size_t limit);
-
 /*  The COPY rows of every record of batch, judged in verdicts (one per record, same order),
  *  with the latest accepted record of each school x indicator x period marked. Needs no
  *  connection and touches no store, so it may run in another thread than store_batch. Borrows
@@ -75,12 +67,35 @@ void store_prepared_destroy(store_prepared_t **self_p);
  *  latest). Borrowed, not terminated. */
 const char *store_prepared_text(const store_prepared_t *self, size_t *size);
 
-/*  Stores batch, sent with the key of school `sender`, whose records were judged in verdicts
- *  (one per record, same order) and prepared by store_prepare. The records must be in strictly
- *  ascending seq. */
+/*  Opens the writer's transaction, connecting first if needed (at most every two seconds).
+ *  Returns STORE_OK, or RETRY/ERROR with err. */
+store_status_t store_begin(store_t *self, char *err, size_t errlen);
+
+/*  The time that decides late changes: EDU_NOW's clock and the deadline of a year Y-(Y+1),
+ *  Y-month-day, the end of that day in China. */
+typedef struct {
+    time_t now;         // period_now()
+    int deadline_month; // [rules] deadline
+    int deadline_day;
+} store_clock_t;
+
+/*  In the open transaction: stores batch, sent with the key of school `sender`, whose records
+ *  were judged in verdicts (one per record, same order) and prepared by store_prepare. The
+ *  records must be in strictly ascending seq. Fills out: the refusals to report, `stored_from`
+ *  and `through` (records with seq in (stored_from, through] are new), or `gap`. On failure the
+ *  caller rolls back. A value that changes after its year's deadline (clock) is recorded in
+ *  edu.late_change_log, in the same statement. */
 store_status_t store_batch(store_t *self, const char *sender, const Edu__V1__Batch *batch,
                            const verdict_t *verdicts, const store_prepared_t *prepared,
-                           store_outcome_t *out, char *err, size_t errlen);
+                           const store_clock_t *clock, store_outcome_t *out, char *err,
+                           size_t errlen);
+
+/*  Commits the open transaction. Returns STORE_OK, or RETRY/ERROR with err. */
+store_status_t store_commit(store_t *self, char *err, size_t errlen);
+
+/*  Rolls the open transaction back (if any); a lost connection is reported with why and
+ *  dropped, so the next store_begin connects again. */
+void store_rollback(store_t *self, const char *why);
 
 void store_outcome_clear(store_outcome_t *out);
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 static const char *s_names[] = {NULL,          "unknown_school", "school_mismatch", "unknown_indicator",
-                                "bad_period",  "not_finite",     "out_of_range"};
+                                "bad_period",  "not_finite",     "out_of_range",    "period_locked"};
 
 const char *refusal_name(refusal_t reason)
 {
@@ -29,7 +29,15 @@ static void s_refuse(verdict_t *v, refusal_t reason, const char *column, const c
     va_end(ap);
 }
 
-void validate_record(const schools_t *schools, const rules_t *rules, const char *sender,
+validate_window_t validate_window(const rules_t *rules, time_t now)
+{
+    const rule_params_t *p = rules_params(rules);
+    return (validate_window_t){.first = p->accept_from,
+                               .last = period_current_year(now) + p->accept_ahead_years};
+}
+
+void validate_record(const schools_t *schools, const rules_t *rules,
+                     const validate_window_t *window, const char *sender,
                      const char *school_code, const char *indicator, const char *period,
                      double value, verdict_t *v)
 {
@@ -55,6 +63,12 @@ void validate_record(const schools_t *schools, const rules_t *rules, const char 
     if (period_parse(period, &year) != 0) {
         s_refuse(v, REFUSE_BAD_PERIOD, "period",
                  "period \"%.40s\" is not an academic year like 2025-2026", period);
+        return;
+    }
+    if (year < window->first || year > window->last) {
+        s_refuse(v, REFUSE_BAD_PERIOD, "period",
+                 "period %s is outside the years the county accepts, %d-%d to %d-%d", period,
+                 window->first, window->first + 1, window->last, window->last + 1);
         return;
     }
     if (!isfinite(value)) {

@@ -7,6 +7,8 @@
  */
 #include "writer.h"
 
+#include "approval.h"
+#include "deliver.h"
 #include "log.h"
 #include "period.h"
 #include "pg.h"
@@ -17,16 +19,20 @@
 #include <string.h>
 
 #define S_SWEEP_RETRY_MS 2000 // after a failed sweep, the next try waits this long
+#define S_CASES_EVERY_MS 10000 // the response loop's clock is read this often
 
 typedef struct {
     zsock_t *pipe;               // to the aggregator's main thread
     store_t *store;              // the database (borrowed)
     evaluate_t *evaluate;        // the warnings (borrowed; NULL when evaluation is off)
+    const cases_config_t *cases; // the response loop's numbers (borrowed)
+    int64_t next_cases_ms;       // no cases sweep before this
     char *county;                // 6-digit code
     const rules_t *rules;        // rules in force (borrowed)
     const schools_t *schools;    // registry in force (borrowed)
     int64_t next_sweep_ms;       // no sweep before this (after a failed one)
     log_complain_t sweep_trouble; // failing sweeps, reported with back-off
+    zsock_t *kick;               // PUB: tells the delivery actors that alerts may wait
     bool terminated;             // $TERM received
 } s_self_t;
 
@@ -36,9 +42,11 @@ static s_self_t *s_self_new(zsock_t *pipe, const writer_config_t *config)
     self->pipe = pipe;
     self->store = config->store;
     self->evaluate = config->evaluate;
+    self->cases = config->cases;
     self->county = xstrdup(config->county);
     self->rules = config->rules;
     self->schools = config->schools;
+    self->kick = zsock_new_pub("@" DELIVER_KICK_ENDPOINT);
     return self;
 }
 
@@ -46,6 +54,7 @@ static void s_self_destroy(s_self_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    zsock_destroy(&(*self_p)->kick);
     free((*self_p)->county);
     free(*self_p);
     *self_p = NULL;
@@ -131,19 +140,106 @@ int writer_publish_catalog(store_t *store, const char *county, const schools_t *
     return rc;
 }
 
-/*  Stores one batch and settles the evaluator's memory with the transaction's outcome. */
+/*  Ends the transaction: COMMIT when everything in it went well (st), ROLLBACK otherwise; the
+ *  evaluator's memory follows the outcome, and a commit that may have written alerts is
+ *  published to the delivery actors. Returns the transaction's status. */
+static store_status_t s_self_end(s_self_t *self, store_status_t st, char *err, size_t errlen)
+{
+    if (st == STORE_OK)
+        st = store_commit(self->store, err, errlen);
+    else
+        store_rollback(self->store, err);
+    if (self->evaluate) {
+        if (st == STORE_OK) {
+            evaluate_commit(self->evaluate);
+            zstr_send(self->kick, "KICK");
+        } else {
+            evaluate_abort(self->evaluate);
+        }
+    }
+    return st;
+}
+
+/*  The accepted records a batch stored (resent and refused ones left out), for the evaluator.
+ *  Returns the array (caller frees) and their number in *count. */
+static evaluate_record_t *s_stored_records(const writer_job_t *job, size_t *count)
+{
+    const Edu__V1__Batch *batch = job->batch;
+    evaluate_record_t *records = xcalloc(batch->n_records ? batch->n_records : 1,
+                                         sizeof *records);
+    *count = 0;
+    for (size_t i = 0; i < batch->n_records; i++) {
+        const Edu__V1__Record *r = batch->records[i];
+        if (r->seq > job->outcome.stored_from && r->seq <= job->outcome.through &&
+            job->verdicts[i].reason == REFUSE_NONE)
+            records[(*count)++] = (evaluate_record_t){.school = r->school_code,
+                                                      .indicator = r->indicator,
+                                                      .period = r->period,
+                                                      .value = r->value};
+    }
+    return records;
+}
+
+/*  Refuses as period_locked the accepted records of the years in locked (approved at the
+ *  county), and makes the batch's COPY rows again when any was. */
+static void s_self_lock_records(writer_job_t *job, const char *locked)
+{
+    bool changed = false;
+    for (size_t i = 0; i < job->batch->n_records; i++) {
+        const Edu__V1__Record *r = job->batch->records[i];
+        verdict_t *v = &job->verdicts[i];
+        if (v->reason != REFUSE_NONE || !approval_is_locked(locked, r->period))
+            continue;
+        *v = (verdict_t){.reason = REFUSE_PERIOD_LOCKED, .column = "period"};
+        snprintf(v->detail, sizeof v->detail,
+                 "academic year %s is approved and locked at the county: ask the county "
+                 "education bureau to unlock it before correcting it", r->period);
+        changed = true;
+    }
+    if (changed) {
+        store_prepared_destroy(&job->prepared);
+        job->prepared = store_prepare(job->batch, job->verdicts);
+    }
+}
+
+/*  One batch in one transaction: BEGIN, store, judge the warnings, COMMIT (or ROLLBACK). */
 static void s_self_handle_batch(s_self_t *self, writer_job_t *job)
 {
     int64_t started = clock_mono_ms();
-    job->status = store_batch(self->store, job->school, job->batch, job->verdicts, job->prepared,
-                              &job->outcome, job->err, sizeof job->err);
-    job->commit_seconds = (double) (clock_mono_ms() - started) / 1000;
-    if (self->evaluate) {
-        if (job->status == STORE_OK)
-            evaluate_commit(self->evaluate);
-        else
-            evaluate_abort(self->evaluate);
+    char *err = job->err;
+    size_t errlen = sizeof job->err;
+    store_status_t st = store_begin(self->store, err, errlen);
+    char *locked = st == STORE_OK ? approval_locked(store_conn(self->store), err, errlen) : NULL;
+    if (st == STORE_OK && !locked)
+        st = STORE_RETRY;
+    if (locked && *locked)
+        s_self_lock_records(job, locked);
+    free(locked);
+    const rule_params_t *rp = rules_params(self->rules);
+    store_clock_t clock = {.deadline_month = rp->deadline_month, .deadline_day = rp->deadline_day};
+    if (st == STORE_OK && period_now(&clock.now) != 0)
+        clock.now = time(NULL); // EDU_NOW was checked at start
+    if (st == STORE_OK)
+        st = store_batch(self->store, job->school, job->batch, job->verdicts, job->prepared,
+                         &clock, &job->outcome, err, errlen);
+    if (st == STORE_OK && self->evaluate && job->outcome.through > job->outcome.stored_from) {
+        size_t count;
+        evaluate_record_t *records = s_stored_records(job, &count);
+        time_t now;
+        if (evaluate_batch(self->evaluate, store_conn(self->store), records, count, err,
+                           errlen) != 0 ||
+            period_now(&now) != 0 ||
+            cases_apply(store_conn(self->store), self->cases, now, false, err, errlen) != 0)
+            st = STORE_RETRY; // the batch is sent again; the evaluator reloads before it
+        free(records);
     }
+    st = s_self_end(self, st, err, errlen);
+    if (st == STORE_OK)
+        job->outcome.acked_through = job->outcome.through;
+    else
+        store_outcome_clear(&job->outcome);
+    job->status = st;
+    job->commit_seconds = (double) (clock_mono_ms() - started) / 1000;
 }
 
 static void s_self_handle_reload(s_self_t *self, writer_reload_t *reload)
@@ -176,7 +272,9 @@ static void s_self_handle_pipe(s_self_t *self)
     free(command);
 }
 
-/*  Re-judges what time or new rules changed (see evaluate_sweep_due), in its own transaction. */
+/*  Re-judges what time or new rules changed (see evaluate_sweep_due), in a transaction of its
+ *  own, through the same end as a batch's; the cases follow, and a full judgement's alerts
+ *  reach people as one digest. */
 static void s_self_sweep(s_self_t *self)
 {
     time_t now;
@@ -184,15 +282,44 @@ static void s_self_sweep(s_self_t *self)
         !evaluate_sweep_due(self->evaluate, now))
         return;
     char err[1024];
-    if (store_connect(self->store, err, sizeof err) != 0 ||
-        evaluate_sweep(self->evaluate, store_conn(self->store), now, err, sizeof err) != 0) {
+    bool full = evaluate_full_due(self->evaluate);
+    store_status_t st = store_begin(self->store, err, sizeof err);
+    PGconn *conn = store_conn(self->store);
+    long long before = st == STORE_OK ? cases_last_alert(conn, err, sizeof err) : -1;
+    if (st == STORE_OK &&
+        (before < 0 || evaluate_sweep(self->evaluate, conn, now, err, sizeof err) != 0 ||
+         cases_apply(conn, self->cases, now, full, err, sizeof err) != 0 ||
+         (full && cases_digest(conn, self->cases, before, now, err, sizeof err) != 0)))
+        st = STORE_RETRY;
+    if (s_self_end(self, st, err, sizeof err) != STORE_OK) {
         log_complain(&self->sweep_trouble, LOG_LEVEL_WARN, "writer",
                      "could not judge the warnings: %s; trying again", err);
         self->next_sweep_ms = clock_mono_ms() + S_SWEEP_RETRY_MS;
         return;
     }
     log_release(&self->sweep_trouble, "writer", "warnings judged again");
-    zsock_send(self->pipe, "sp", "KICK", NULL);
+}
+
+/*  The response loop's clock: cases of items yellow for long, overdue cases, reminders. */
+static void s_self_sweep_cases(s_self_t *self)
+{
+    time_t now;
+    if (!self->evaluate || clock_mono_ms() < self->next_cases_ms || period_now(&now) != 0 ||
+        evaluate_full_due(self->evaluate))
+        return; // cases follow the warnings: not before they are judged
+    self->next_cases_ms = clock_mono_ms() + S_CASES_EVERY_MS;
+    char err[1024];
+    store_status_t st = store_begin(self->store, err, sizeof err);
+    int written = st == STORE_OK ? cases_sweep(store_conn(self->store), self->cases, now, err,
+                                               sizeof err)
+                                 : -1;
+    if (st == STORE_OK && written < 0)
+        st = STORE_RETRY;
+    if (s_self_end(self, st, err, sizeof err) != STORE_OK)
+        log_complain(&self->sweep_trouble, LOG_LEVEL_WARN, "writer",
+                     "could not follow the cases: %s; trying again", err);
+    else if (written > 0)
+        log_info("writer", "cases: %d events by the clock", written);
 }
 
 void writer_actor(zsock_t *pipe, void *args)
@@ -203,6 +330,7 @@ void writer_actor(zsock_t *pipe, void *args)
     zsock_signal(pipe, 0);
     while (!self->terminated) {
         s_self_sweep(self); // before the first batch too: it loads the evaluator's memory
+        s_self_sweep_cases(self);
         if (zpoller_wait(poller, 1000) == pipe)
             s_self_handle_pipe(self);
     }

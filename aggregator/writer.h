@@ -4,24 +4,33 @@
  *  The aggregator's main thread receives, decodes, validates and prepares each batch (the work
  *  that needs no database: store_prepare), then hands it to the writer and goes on with the next
  *  one while this one's transaction runs, so the aggregator's work and PostgreSQL's overlap
- *  instead of taking turns. The writer does everything that needs the database: store_batch
- *  (which runs the evaluator inside the transaction), evaluate_commit or evaluate_abort, the
- *  sweeps that time or new rules make due, and a reload's new rules and catalog. One writer, in
- *  order, keeps what a single thread guaranteed before: a spool's batches are stored in the
- *  order they came, and the evaluator's memory is touched by one thread.
+ *  instead of taking turns. The writer does everything that needs the database, and owns the
+ *  transaction, in one place (s_self_handle_batch, s_self_end):
+ *
+ *    store_begin → store_batch → evaluate_batch → cases_apply → store_commit
+ *                  → evaluate_commit → kick     (on any failure: store_rollback → evaluate_abort)
+ *
+ *  Sweeps (what time or new rules make due) take the same path with evaluate_sweep in place of
+ *  the batch (and, after a full judgement, cases_digest), and the response loop's clock
+ *  (cases_sweep: yellow for long, overdue, reminders) runs every few seconds the same way; a
+ *  reload takes new rules and publishes the catalog. After each commit that may
+ *  have written alerts it publishes a kick on DELIVER_KICK_ENDPOINT, which the delivery actors
+ *  hear. One writer, in order, keeps what a single thread guaranteed before: a spool's batches
+ *  are stored in the order they came, and the evaluator's memory is touched by one thread.
  *
  *  The pipe's messages (pointers as CZMQ "p" frames, meaningful only in this process):
  *    to the writer          from the writer
  *    "BATCH" job            "DONE" job          the job's status, outcome and err filled in
  *    "RELOAD" reload        "RELOADED" reload   what follows is judged with the new rules
- *                           "KICK" NULL         a sweep committed changes: tell the deliverers
  *    "$TERM"                                    (zactor_destroy) ends after the current one
  *  The writer borrows the store and the evaluator: destroy the actor before them.
  */
 #ifndef EDU_WRITER_H
 #define EDU_WRITER_H
 
+#include "cases.h"
 #include "evaluate.h"
+#include "intake.h"
 #include "rules.h"
 #include "schools.h"
 #include "store.h"
@@ -31,6 +40,7 @@
 typedef struct {
     store_t *store;         // the database (borrowed)
     evaluate_t *evaluate;   // the warnings (borrowed; NULL when evaluation is off)
+    const cases_config_t *cases; // the response loop's numbers (borrowed; with evaluate)
     const char *county;     // 6-digit code, for the catalog (borrowed)
     const rules_t *rules;   // rules in force at start (borrowed)
     const schools_t *schools; // registry in force at start (borrowed)
@@ -41,7 +51,8 @@ typedef struct {
 typedef struct {
     char *school;                 // the key's school ("" without CURVE)
     zframe_t *routing_id;         // whom to answer
-    Edu__V1__Batch *batch;        // the decoded batch
+    intake_batch_t *intake;       // the decoded batch and what holds its memory
+    Edu__V1__Batch *batch;        // the decoded batch (borrowed from intake)
     verdict_t *verdicts;          // one per record
     store_prepared_t *prepared;   // its COPY rows
     store_status_t status;        // what store_batch returned

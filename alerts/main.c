@@ -9,6 +9,7 @@
 #include "config.h"
 #include "keys.h"
 #include "log.h"
+#include "query.h"
 #include "util.h"
 
 #include <czmq.h>
@@ -50,19 +51,45 @@ static const config_key_t s_keys[] = {
 static void s_usage(FILE *f)
 {
     fprintf(f,
-            "usage: edu-alerts -c FILE [--check] [--format json|text] watch|current\n"
+            "usage: edu-alerts -c FILE [--check] [--format json|text] COMMAND [ARGS]\n"
             "\n"
-            "A supervisor's (督学) window on the county's red and yellow warnings (红黄绿三色预警).\n"
+            "A supervisor's (督学) window on the county's red and yellow warnings (红黄绿三色预警)\n"
+            "and what follows them: cases (整改事项), 督办, 销号 (docs/cases.md).\n"
             "\n"
+            "Reading (a reader's or a supervisor's key):\n"
             "  watch              print every alert as it comes: the alert object as one JSON\n"
             "                     line (alert_id, county, kind, subject, subject_name, indicator,\n"
             "                     indicator_name, period, level, previous_level, value, target,\n"
             "                     raised_at, message), or the Chinese message with --format text\n"
             "  current            print what is yellow or red now, one line each, and exit\n"
+            "  cases [--state S] [--school CODE] [--overdue] [--summary]\n"
+            "                     the cases, red first (S: open, acknowledged, assigned, resolved,\n"
+            "                     closed); --summary: opened, closed on time, escalated, median\n"
+            "                     days to close, per school and for the county (评估)\n"
+            "  silences           the silences, active first\n"
+            "\n"
+            "Acting (a supervisor's key; the certificate's name is recorded as the actor):\n"
+            "  ack ID [--note T]  the case has been seen (确认)\n"
+            "  assign ID --to NAME --due YYYY-MM-DD [--plan T]\n"
+            "                     a responsible person (责任人), a plan (整改措施) and a due date\n"
+            "  note ID TEXT       a note on the case\n"
+            "  close ID --note T  销号: refused while the warning is still yellow or red\n"
+            "  silence --match k=v[,k=v...] --until TIME --comment T\n"
+            "                     hold alerts back from people until TIME (ISO 8601, or 2d, 12h);\n"
+            "                     keys kind, school, indicator, period, level; cases go on\n"
+            "  unsilence ID       lift a silence: what still fires is delivered then\n"
+            "  approve PERIOD [--note T] [--checked ID ...]\n"
+            "                     审核: lock the year's figures for the province; refused while a\n"
+            "                     data_quality warning (核查) of the year is unresolved, unless its\n"
+            "                     verification case is closed, or noted and named in --checked\n"
+            "  unlock PERIOD --reason T\n"
+            "                     unlock an approved year (recorded as a late change)\n"
+            "\n"
+            "Cases and silences print Chinese text by default, JSON lines with --format json.\n"
             "\n"
             "  -c, --config FILE  configuration (INI; see below)\n"
             "      --check        check FILE, then exit\n"
-            "  -f, --format F     json (default) or text\n"
+            "  -f, --format F     json or text (watch, current: json; the others: text)\n"
             "  -v, --verbose      log debug lines\n"
             "  -h, --help         this text\n"
             "  -V, --version      print the version\n"
@@ -113,7 +140,9 @@ static int s_watch(const s_config_t *config, bool text)
     return 0;
 }
 
-static int s_current(const s_config_t *config, bool text)
+/*  Sends one request of frames to the aggregator's query endpoint and prints the answer on
+ *  stdout, or the refusal on stderr. Returns 0 when the answer was ok. */
+static int s_ask(const s_config_t *config, const char *const *frames, size_t n)
 {
     char err[512];
     zsock_t *dealer = zsock_new(ZMQ_DEALER);
@@ -128,19 +157,23 @@ static int s_current(const s_config_t *config, bool text)
         fprintf(stderr, "edu-alerts: cannot connect to \"%s\"\n", config->query);
         goto cleanup;
     }
-    zstr_send(dealer, text ? "current text" : "current");
+    zmsg_t *request = zmsg_new();
+    for (size_t i = 0; i < n; i++)
+        zmsg_addstr(request, frames[i] ? frames[i] : "");
+    zmsg_send(&request, dealer);
     zmsg_t *reply = zmsg_recv(dealer);
     if (!reply) {
         fprintf(stderr,
-                "edu-alerts: no answer from \"%s\" within %ld ms (is the aggregator running, and "
-                "is this key among its readers?)\n",
-                config->query, config->timeout_ms);
+                "edu-alerts: 县里 %s 在 %ld 毫秒内没有回答：聚合服务是否在运行？这把密钥是否已登记"
+                "为只读或督学密钥？（no answer from \"%s\" within %ld ms: is the aggregator "
+                "running, and is this key among its readers or supervisors?）\n",
+                config->query, config->timeout_ms, config->query, config->timeout_ms);
         goto cleanup;
     }
     char *status = zmsg_popstr(reply), *body = zmsg_popstr(reply);
-    if (status && strcmp(status, "ok") == 0) {
+    if (status && strcmp(status, QUERY_OK) == 0) {
         if (body && *body)
-            printf("%s\n", body);
+            printf("%s%s", body, body[strlen(body) - 1] == '\n' ? "" : "\n");
         rc = 0;
     } else {
         fprintf(stderr, "edu-alerts: %s\n", body ? body : "malformed answer");
@@ -152,6 +185,110 @@ cleanup:
     return rc;
 }
 
+static int s_current(const s_config_t *config, bool text)
+{
+    const char *frames[] = {text ? QUERY_CURRENT_TEXT : QUERY_CURRENT};
+    return s_ask(config, frames, 1);
+}
+
+//  What the command line gives the case commands.
+typedef struct {
+    const char *state, *school, *note, *to, *due, *plan, *match, *until, *comment, *reason;
+    char checked[512]; // --checked ids, comma-separated (repeatable)
+    bool overdue, summary;
+} s_opts_t;
+
+/*  The request of a case command with its positional arguments args[0..nargs). Returns the
+ *  number of frames, or -1 with a usage message printed. */
+static int s_case_request(const char *command, char **args, int nargs, s_opts_t *o,
+                          bool text, const char *frames[7])
+{
+    // approve PERIOD --checked 12 15: the ids after the first are positional to getopt
+    while (strcmp(command, "approve") == 0 && nargs > 1 &&
+           strspn(args[nargs - 1], "0123456789,") == strlen(args[nargs - 1])) {
+        size_t used = strlen(o->checked);
+        if (used + strlen(args[nargs - 1]) + 2 > sizeof o->checked)
+            break;
+        snprintf(o->checked + used, sizeof o->checked - used, "%s%s", used ? "," : "",
+                 args[nargs - 1]);
+        nargs--;
+    }
+    struct {
+        const char *command;
+        int nargs; // positional arguments
+    } shapes[] = {{"cases", 0},   {"ack", 1},      {"assign", 1},    {"note", 2},
+                  {"close", 1},   {"silence", 0},  {"unsilence", 1}, {"silences", 0},
+                  {"approve", 1}, {"unlock", 1}};
+    int want = -1;
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+        if (strcmp(command, shapes[i].command) == 0)
+            want = shapes[i].nargs;
+    if (want != nargs) {
+        fprintf(stderr, "edu-alerts: %s takes %d argument(s) (try --help)\n", command, want);
+        return -1;
+    }
+    const char *fmt = text ? "text" : "json";
+    if (strcmp(command, "cases") == 0) {
+        frames[0] = QUERY_CASES, frames[1] = fmt, frames[2] = o->state ? o->state : "";
+        frames[3] = o->school ? o->school : "", frames[4] = o->overdue ? "1" : "0";
+        frames[5] = o->summary ? "1" : "0";
+        return 6;
+    }
+    if (strcmp(command, "ack") == 0) {
+        frames[0] = QUERY_ACK, frames[1] = args[0], frames[2] = o->note ? o->note : "";
+        return 3;
+    }
+    if (strcmp(command, "assign") == 0) {
+        if (!o->to || !o->due) {
+            fprintf(stderr, "edu-alerts: assign ID --to NAME --due YYYY-MM-DD [--plan TEXT]\n");
+            return -1;
+        }
+        frames[0] = QUERY_ASSIGN, frames[1] = args[0], frames[2] = o->to, frames[3] = o->due;
+        frames[4] = o->plan ? o->plan : "";
+        return 5;
+    }
+    if (strcmp(command, "note") == 0) {
+        frames[0] = QUERY_NOTE, frames[1] = args[0], frames[2] = args[1];
+        return 3;
+    }
+    if (strcmp(command, "close") == 0) {
+        if (!o->note) {
+            fprintf(stderr, "edu-alerts: close ID --note TEXT (销号 needs a note)\n");
+            return -1;
+        }
+        frames[0] = QUERY_CLOSE, frames[1] = args[0], frames[2] = o->note;
+        return 3;
+    }
+    if (strcmp(command, "silence") == 0) {
+        if (!o->match || !o->until || !o->comment) {
+            fprintf(stderr, "edu-alerts: silence --match k=v[,k=v...] --until TIME --comment TEXT\n");
+            return -1;
+        }
+        frames[0] = QUERY_SILENCE, frames[1] = o->match, frames[2] = o->until;
+        frames[3] = o->comment;
+        return 4;
+    }
+    if (strcmp(command, "unsilence") == 0) {
+        frames[0] = QUERY_UNSILENCE, frames[1] = args[0];
+        return 2;
+    }
+    if (strcmp(command, "approve") == 0) {
+        frames[0] = QUERY_APPROVE, frames[1] = args[0], frames[2] = o->note ? o->note : "";
+        frames[3] = o->checked;
+        return 4;
+    }
+    if (strcmp(command, "unlock") == 0) {
+        if (!o->reason) {
+            fprintf(stderr, "edu-alerts: unlock PERIOD --reason TEXT\n");
+            return -1;
+        }
+        frames[0] = QUERY_UNLOCK, frames[1] = args[0], frames[2] = o->reason;
+        return 3;
+    }
+    frames[0] = QUERY_SILENCES, frames[1] = fmt;
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option options[] = {{"config", required_argument, NULL, 'c'},
@@ -161,8 +298,22 @@ int main(int argc, char **argv)
                                             {"help", no_argument, NULL, 'h'},
                                             {"version", no_argument, NULL, 'V'},
                                             {"example", no_argument, NULL, 'E'},
+                                            {"state", required_argument, NULL, 1},
+                                            {"school", required_argument, NULL, 2},
+                                            {"overdue", no_argument, NULL, 3},
+                                            {"summary", no_argument, NULL, 4},
+                                            {"note", required_argument, NULL, 5},
+                                            {"to", required_argument, NULL, 6},
+                                            {"due", required_argument, NULL, 7},
+                                            {"plan", required_argument, NULL, 8},
+                                            {"match", required_argument, NULL, 9},
+                                            {"until", required_argument, NULL, 10},
+                                            {"comment", required_argument, NULL, 11},
+                                            {"reason", required_argument, NULL, 12},
+                                            {"checked", required_argument, NULL, 13},
                                             {NULL, 0, NULL, 0}};
-    const char *path = NULL, *format = "json";
+    const char *path = NULL, *format = NULL;
+    s_opts_t o = {0};
     bool check = false;
     int c;
     while ((c = getopt_long(argc, argv, "c:f:vhV", options, NULL)) != -1) {
@@ -174,15 +325,52 @@ int main(int argc, char **argv)
         case 'h': s_usage(stdout); return 0;
         case 'V': printf("edu-alerts %s\n", EDU_VERSION); return 0;
         case 'E': config_print_example(stdout, s_keys); return 0;
+        case 1: o.state = optarg; break;
+        case 2: o.school = optarg; break;
+        case 3: o.overdue = true; break;
+        case 4: o.summary = true; break;
+        case 5: o.note = optarg; break;
+        case 6: o.to = optarg; break;
+        case 7: o.due = optarg; break;
+        case 8: o.plan = optarg; break;
+        case 9: o.match = optarg; break;
+        case 10: o.until = optarg; break;
+        case 11: o.comment = optarg; break;
+        case 12: o.reason = optarg; break;
+        case 13: {
+            size_t used = strlen(o.checked);
+            if (used + strlen(optarg) + 2 > sizeof o.checked) {
+                fprintf(stderr, "edu-alerts: too many --checked cases\n");
+                return 2;
+            }
+            snprintf(o.checked + used, sizeof o.checked - used, "%s%s", used ? "," : "", optarg);
+            break;
+        }
         default: fprintf(stderr, "try: edu-alerts --help\n"); return 2;
         }
     }
+    static const char *commands[] = {"watch",    "current", "cases",    "ack",
+                                     "assign",   "note",    "close",    "silence",
+                                     "unsilence", "silences", "approve", "unlock"};
     const char *command = optind < argc ? argv[optind] : NULL;
-    bool known = command && (strcmp(command, "watch") == 0 || strcmp(command, "current") == 0);
-    if (!path || optind < argc - 1 || (!check && !known) || (command && !known) ||
-        (strcmp(format, "json") != 0 && strcmp(format, "text") != 0)) {
-        fprintf(stderr, "usage: edu-alerts -c FILE [--format json|text] watch|current "
+    bool known = false, for_people = false;
+    for (size_t i = 0; command && i < sizeof commands / sizeof *commands; i++)
+        if (strcmp(command, commands[i]) == 0)
+            known = true, for_people = i >= 2; // the case commands answer a person by default
+    if (!path || (!check && !known) || (command && !known) ||
+        (format && strcmp(format, "json") != 0 && strcmp(format, "text") != 0)) {
+        fprintf(stderr, "usage: edu-alerts -c FILE [--format json|text] COMMAND ... "
                         "(try --help)\n");
+        return 2;
+    }
+    bool text = format ? strcmp(format, "text") == 0 : for_people;
+    const char *frames[7];
+    int n = 0;
+    if (command && for_people &&
+        (n = s_case_request(command, argv + optind + 1, argc - optind - 1, &o, text, frames)) < 0)
+        return 2;
+    if (command && !for_people && optind < argc - 1) {
+        fprintf(stderr, "edu-alerts: %s takes no argument (try --help)\n", command);
         return 2;
     }
     s_config_t config = {0};
@@ -200,9 +388,11 @@ int main(int argc, char **argv)
     else if (check)
         printf("%s: ok\n", path);
     else if (strcmp(command, "watch") == 0)
-        rc = s_watch(&config, strcmp(format, "text") == 0);
+        rc = s_watch(&config, text);
+    else if (strcmp(command, "current") == 0)
+        rc = s_current(&config, text);
     else
-        rc = s_current(&config, strcmp(format, "text") == 0);
+        rc = s_ask(&config, frames, (size_t) n);
     config_free(s_keys, &config);
     return rc == 0 ? 0 : 1;
 }

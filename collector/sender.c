@@ -60,6 +60,7 @@ struct sender_t {
     uint64_t careful_until;    // careful until the mark reaches this seq
     size_t careful_max;        // records per batch while careful
     size_t careful_batch;      // records of the careful batch in flight (0: none)
+    size_t careful_ceiling;    // a batch of this many records was refused (0: none since)
     int strikes;               // INVALID answers to the oldest record sent alone
     bool probe_due;            // an empty batch is to be sent before skipping it
     bool probing;              // the empty batch is out
@@ -72,28 +73,6 @@ static int64_t s_wall_ms(void)
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
-/*  Copies a peer's text into buf (size bytes) so it is safe in a log line and in 状态.txt:
- *  printable ASCII and well-formed UTF-8 as they are, anything else as \xNN. */
-static void s_escape(const char *text, char *buf, size_t size)
-{
-    size_t used = 0;
-    for (const char *p = text ? text : ""; *p && used + 5 < size;) {
-        size_t n = utf8_sequence_length(p, strlen(p));
-        unsigned char c = (unsigned char) *p;
-        if (n > 1 && used + n < size) {
-            memcpy(buf + used, p, n);
-            used += n;
-            p += n;
-        } else if (n == 1 && c >= 0x20 && c != 0x7f) {
-            buf[used++] = *p++;
-        } else {
-            used += (size_t) snprintf(buf + used, size - used, "\\x%02x", c);
-            p++;
-        }
-    }
-    buf[used] = '\0';
 }
 
 sender_t *sender_new(const sender_config_t *config, spool_t *spool, const sender_events_t *events,
@@ -323,6 +302,7 @@ static void s_skip(sender_t *self, const char *code, const char *detail)
         log_error("sender", "could not record the skip: %s", err);
     self->status.skipped++;
     self->strikes = 0;
+    self->careful_ceiling = 0;
     self->next_seq = spool_floor(self->spool);
 }
 
@@ -440,6 +420,7 @@ static void s_handle_invalid(sender_t *self, const char *detail)
         if (self->careful_until < spool_floor(self->spool))
             self->careful_until = spool_floor(self->spool);
         self->careful_max = self->config.batch_records;
+        self->careful_ceiling = 0;
         self->careful_batch = 0;
         self->strikes = 0;
         self->next_seq = spool_floor(self->spool);
@@ -463,7 +444,8 @@ static void s_handle_invalid(sender_t *self, const char *detail)
         return; // not the answer to the careful batch: a late one
     if (n > 1) {
         self->careful_max = n / 2;
-        return; // the first half next
+        self->careful_ceiling = n; // a batch too big for the county stays under it
+        return;                    // the first half next
     }
     self->careful_max = 1;
     if (++self->strikes >= SENDER_STRIKES)
@@ -481,9 +463,11 @@ static void s_careful_ok(sender_t *self, const char *detail)
         s_skip(self, "batch_refused", detail);
     } else if (self->careful_batch) {
         self->strikes = 0;
+        size_t top = self->careful_ceiling > 1 ? self->careful_ceiling - 1
+                                               : self->config.batch_records;
         self->careful_max *= 2;
-        if (self->careful_max > self->config.batch_records)
-            self->careful_max = self->config.batch_records;
+        if (self->careful_max > top)
+            self->careful_max = top;
     }
     self->careful_batch = 0;
     if (spool_acked(self->spool) >= self->careful_until || spool_pending(self->spool) == 0) {
@@ -497,8 +481,9 @@ static void s_careful_ok(sender_t *self, const char *detail)
 
 static void s_handle_ack(sender_t *self, const Edu__V1__Ack *ack)
 {
-    if (strcmp(ack->spool_id, spool_id(self->spool)) != 0 &&
-        ack->status != EDU__V1__ACK__STATUS__INVALID && ack->status != EDU__V1__ACK__STATUS__RETRY)
+    // an answer that moves the mark must be for this spool; the others may not know it
+    bool moves = ack->status == EDU__V1__ACK__STATUS__OK || ack->status == EDU__V1__ACK__STATUS__GAP;
+    if (moves && strcmp(ack->spool_id, spool_id(self->spool)) != 0)
         return;
     if (self->unanswered)
         self->unanswered--;
@@ -546,18 +531,33 @@ static void s_handle_ack(sender_t *self, const Edu__V1__Ack *ack)
         break;
     }
     case EDU__V1__ACK__STATUS__RETRY:
-        s_escape(ack->detail && *ack->detail ? ack->detail : "county asks to retry",
-                 self->status.detail, sizeof self->status.detail);
+        str_escape(ack->detail && *ack->detail ? ack->detail : "county asks to retry",
+                   self->status.detail, sizeof self->status.detail);
         self->careful_batch = 0;
         self->probing = false;
         s_rewind(self, self->status.detail);
         break;
+    case EDU__V1__ACK__STATUS__UNAUTHORIZED:
+        // the county no longer allows this school's key: nothing stored; keep and wait
+        str_escape(ack->detail && *ack->detail ? ack->detail : "key not allowed",
+                   self->status.detail, sizeof self->status.detail);
+        self->status.link = SENDER_LINK_KEY_REFUSED;
+        self->careful_batch = 0;
+        self->probing = false;
+        s_rewind(self, "county refuses this school's key (revoked at the county)");
+        break;
     case EDU__V1__ACK__STATUS__INVALID:
-    default:
-        s_escape(ack->detail && *ack->detail ? ack->detail : "(no detail)", self->invalid,
-                 sizeof self->invalid);
+        str_escape(ack->detail && *ack->detail ? ack->detail : "(no detail)", self->invalid,
+                   sizeof self->invalid);
         snprintf(self->status.detail, sizeof self->status.detail, "%s", self->invalid);
         s_handle_invalid(self, self->invalid);
+        break;
+    default:
+        // a status of a newer county: nothing is known to be stored; keep and try later
+        snprintf(self->status.detail, sizeof self->status.detail, "status %d", (int) ack->status);
+        self->careful_batch = 0;
+        self->probing = false;
+        s_rewind(self, "county answered a status this collector does not know");
         break;
     }
 }

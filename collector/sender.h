@@ -19,8 +19,15 @@
  *  so the records after it flow. A county that refuses even the probe refuses everything (a
  *  version mismatch, say): nothing is skipped, and the sender keeps trying with back-off.
  *
- *  A record larger than any batch may be (from a spool written before records were bounded) is
- *  skipped the same way when it is the oldest unacknowledged one (record_too_large).
+ *  A batch the county finds too big (its max_batch_bytes below this collector's) is answered
+ *  INVALID too: the halving makes it fit, and the batches stay below the size refused until the
+ *  isolation ends. A record larger than any batch may be (from a spool written before records
+ *  were bounded) is skipped like a refused one when it is the oldest unacknowledged one
+ *  (record_too_large).
+ *
+ *  UNAUTHORIZED (the county no longer allows this school's key) stores nothing: the records
+ *  stay, the link shows the key refused, and the sender tries again with back-off; so does an
+ *  answer of a status it does not know.
  *
  *  What the county sees of a skip: the next batch starts after the skipped record, and its
  *  `floor` (the oldest record the spool still holds) says the record is gone; the aggregator

@@ -45,8 +45,8 @@ static void s_cause(FILE *f, const status_t *s)
     switch (link->link) {
     case SENDER_LINK_KEY_REFUSED:
         fprintf(f,
-                "县级平台拒绝了本校的密钥：本校的公钥文件还没有在县教育局登记，或登记在了别的学校"
-                "名下。\n");
+                "县级平台拒绝了本校的密钥：本校的公钥文件还没有在县教育局登记、登记在了别的学校"
+                "名下，或已被撤销。\n");
         return;
     case SENDER_LINK_NO_ROUTE:
         fprintf(

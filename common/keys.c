@@ -10,19 +10,31 @@
 #include <sys/stat.h>
 
 struct keys_dir_t {
-    zhashx_t *names; // Z85 public key -> peer name (file name)
+    zhashx_t *names;   // Z85 public key -> peer name (file name)
+    zhashx_t *people;  // Z85 public key -> the certificate's `name` metadata (or file name)
+    size_t skipped;    // files that are not readable public certificates
+    char problem[512]; // why the first of them was skipped
 };
 
 static bool s_readable(const char *path, char *err, size_t errlen)
 {
-    // open it, so that a file this service may not read says so (not "not a certificate")
+    // open it, so that a file this service may not read says so (not "not a certificate"),
+    // and look for a CZMQ certificate's key line, so that CZMQ's parser never sees (and prints
+    // complaints about) a file that is something else, such as a README
     FILE *f = fopen(path, "r");
     if (!f) {
         errorf(err, errlen, "could not read certificate \"%s\": %s%s", path, strerror(errno),
                errno == EACCES ? " (is it owned by the service's user? chown it)" : "");
         return false;
     }
+    char head[4096];
+    size_t n = fread(head, 1, sizeof head - 1, f);
     fclose(f);
+    head[n] = '\0';
+    if (!strstr(head, "public-key")) {
+        errorf(err, errlen, "cannot load certificate \"%s\": not a CZMQ certificate", path);
+        return false;
+    }
     return true;
 }
 
@@ -82,27 +94,32 @@ keys_dir_t *keys_dir_load(const char *dir, char *err, size_t errlen)
     keys_dir_t *self = xcalloc(1, sizeof *self);
     self->names = zhashx_new();
     zhashx_set_destructor(self->names, (zhashx_destructor_fn *) zstr_free);
+    self->people = zhashx_new();
+    zhashx_set_destructor(self->people, (zhashx_destructor_fn *) zstr_free);
     struct dirent *e;
-    int rc = 0;
-    while (rc == 0 && (e = readdir(d))) {
+    while ((e = readdir(d))) {
         if (e->d_name[0] == '.' || str_ends_with(e->d_name, "_secret"))
             continue;
         char *path = xasprintf("%s/%s", dir, e->d_name);
         struct stat st;
         if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
-            zcert_t *cert = keys_load_public(path, err, errlen);
+            // one unreadable file (a README, a certificate the service may not read) is
+            // skipped: it must not lock every other peer out
+            char why[512];
+            zcert_t *cert = keys_load_public(path, why, sizeof why);
             if (cert) {
+                const char *person = zcert_meta(cert, "name");
                 zhashx_update(self->names, zcert_public_txt(cert), xstrdup(e->d_name));
+                zhashx_update(self->people, zcert_public_txt(cert),
+                              xstrdup(person && *person ? person : e->d_name));
                 zcert_destroy(&cert);
-            } else {
-                rc = -1;
+            } else if (self->skipped++ == 0) {
+                snprintf(self->problem, sizeof self->problem, "%s", why);
             }
         }
         free(path);
     }
     closedir(d);
-    if (rc != 0)
-        keys_dir_destroy(&self);
     return self;
 }
 
@@ -111,6 +128,7 @@ void keys_dir_destroy(keys_dir_t **self_p)
     if (!self_p || !*self_p)
         return;
     zhashx_destroy(&(*self_p)->names);
+    zhashx_destroy(&(*self_p)->people);
     free(*self_p);
     *self_p = NULL;
 }
@@ -123,4 +141,16 @@ const char *keys_dir_name(keys_dir_t *self, const char *public_txt)
 size_t keys_dir_count(keys_dir_t *self)
 {
     return zhashx_size(self->names);
+}
+
+size_t keys_dir_skipped(const keys_dir_t *self, const char **problem)
+{
+    if (problem)
+        *problem = self->problem;
+    return self->skipped;
+}
+
+const char *keys_dir_person(keys_dir_t *self, const char *public_txt)
+{
+    return zhashx_lookup(self->people, public_txt);
 }

@@ -25,11 +25,20 @@ int keys_curve_client(zsock_t *sock, const char *secret_path, const char *server
 typedef struct keys_dir_t keys_dir_t;
 
 /*  Reads every public certificate in dir (files ending in _secret and hidden files are
- *  skipped). Returns NULL with err when dir cannot be read or a certificate is malformed. */
+ *  skipped, and so is a file that is not a readable public certificate: see keys_dir_skipped).
+ *  Returns NULL with err when dir cannot be read. */
 keys_dir_t *keys_dir_load(const char *dir, char *err, size_t errlen);
 void keys_dir_destroy(keys_dir_t **self_p);
+
+/*  How many files of the directory were skipped because they are not readable public
+ *  certificates (a README, a secret, a file the service may not read); the first one's problem
+ *  in *problem (borrowed; may be NULL). The others' keys are loaded all the same. */
+size_t keys_dir_skipped(const keys_dir_t *self, const char **problem);
 /*  The name bound to a Z85 public key, or NULL. Borrowed. */
 const char *keys_dir_name(keys_dir_t *self, const char *public_txt);
 size_t keys_dir_count(keys_dir_t *self);
+/*  Who holds a key, as the certificate's `name` metadata says (edu-keygen --name), or its file
+ *  name; NULL when the key is not in the directory. Borrowed. */
+const char *keys_dir_person(keys_dir_t *self, const char *public_txt);
 
 #endif

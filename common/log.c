@@ -3,12 +3,33 @@
 
 #include "util.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static log_level_t s_level = LOG_LEVEL_INFO;
 static const char *s_names[] = {"error", "warn", "info", "debug"};
+static const int s_priorities[] = {3, 4, 6,
+                                   7}; // syslog's LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG
+static bool s_journal = false;         // stderr is the journal: priority prefixes
+static pthread_once_t s_once = PTHREAD_ONCE_INIT;
+
+void log_init(void)
+{
+    // JOURNAL_STREAM=DEVICE:INODE of the stream systemd connected; stderr may since have been
+    // redirected elsewhere (a shell inside the unit), so it must still be that file
+    const char *stream = getenv("JOURNAL_STREAM");
+    unsigned long long dev = 0, ino = 0;
+    struct stat st;
+    s_journal = stream && sscanf(stream, "%llu:%llu", &dev, &ino) == 2 &&
+                fstat(STDERR_FILENO, &st) == 0 && (unsigned long long) st.st_dev == dev &&
+                (unsigned long long) st.st_ino == ino;
+}
 
 void log_set_level(log_level_t level)
 {
@@ -21,16 +42,42 @@ bool log_enabled(log_level_t level)
 }
 
 __attribute__((format(printf, 3, 0))) static void s_vwrite(log_level_t level, const char *module,
-                                                         const char *fmt, va_list ap)
+                                                           const char *fmt, va_list ap)
 {
-    char stamp[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    pthread_once(&s_once, log_init);
     char line[2048];
     vsnprintf(line, sizeof line, fmt, ap);
-    fprintf(stderr, "%s %-5s %s: %s\n", stamp, s_names[level], module, line);
+    size_t len = strlen(line);
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+        line[--len] = '\0';
+    if (!s_journal) {
+        char stamp[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        fprintf(stderr, "%s %-5s %s: %s\n", stamp, s_names[level], module, line);
+        return;
+    }
+    // the journal makes one entry per line: a line of a multi-line message gets the prefix too
+    char out[4096];
+    size_t used = 0;
+    const char *rest = line;
+    for (bool first = true; rest; first = false) {
+        const char *nl = strchr(rest, '\n');
+        int n = snprintf(out + used, sizeof out - used, "<%d>%s%s%.*s\n", s_priorities[level],
+                         first ? module : "", first ? ": " : "  ",
+                         nl ? (int) (nl - rest) : (int) strlen(rest), rest);
+        if (n < 0 || (size_t) n >= sizeof out - used) {
+            out[sizeof out - 2] = '\n';
+            used = sizeof out - 1;
+            break;
+        }
+        used += (size_t) n;
+        rest = nl ? nl + 1 : NULL;
+    }
+    out[used] = '\0';
+    fputs(out, stderr); // one call: stdio's lock keeps another thread's line out of it
 }
 
 void log_write(log_level_t level, const char *module, const char *fmt, ...)
@@ -63,7 +110,8 @@ void log_complain(log_complain_t *c, log_level_t level, const char *module, cons
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     if (c->suppressed)
-        log_write(level, module, "%s (repeated %llu times)", line, (unsigned long long) c->suppressed);
+        log_write(level, module, "%s (repeated %llu times)", line,
+                  (unsigned long long) c->suppressed);
     else
         log_write(level, module, "%s", line);
     c->suppressed = 0;

@@ -1,8 +1,12 @@
 /*  log - one line per event on stderr, with a level and the module as prefix
  *
- *  Lines look like `2026-11-22T08:00:00Z info  spool: recovered 3 segments`. journald captures
- *  stderr, so services need nothing more. Macros check the level before formatting, so a debug
- *  line costs nothing at the default level.
+ *  Lines look like `2026-11-22T08:00:00Z info  spool: recovered 3 segments`. Under systemd,
+ *  when stderr is the journal's stream (JOURNAL_STREAM names stderr's device and inode, as
+ *  systemd documents), a line is `<6>spool: recovered 3 segments` instead: the journal stamps
+ *  the time itself and takes the priority from the prefix (`<3>` error, `<4>` warn, `<6>` info,
+ *  `<7>` debug), so `journalctl -p warning` shows warnings and errors. A message's trailing
+ *  newlines are dropped (libpq's messages end in one). Macros check the level before formatting,
+ *  so a debug line costs nothing at the default level.
  *
  *  A failure that repeats (the aggregator unreachable, the database down) is reported once,
  *  then once more when it recovers, through a log_complain_t (after collectd's
@@ -16,6 +20,10 @@
 #include <stdint.h>
 
 typedef enum { LOG_LEVEL_ERROR = 0, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG } log_level_t;
+
+/*  Chooses the line format from the environment (see above). The first line written calls it;
+ *  call it again after stderr was redirected. */
+void log_init(void);
 
 /*  Sets the level below which lines are dropped (default info). */
 void log_set_level(log_level_t level);

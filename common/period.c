@@ -1,6 +1,8 @@
 /*  period - academic years (学年) and the clock that decides deadlines */
 #include "period.h"
 
+#include "util.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,5 +76,30 @@ int period_now(time_t *out)
     if (env && *env)
         return period_parse_time(env, out);
     *out = time(NULL);
+    return 0;
+}
+
+int period_current_year(time_t now)
+{
+    time_t china = now + 8 * 3600;
+    struct tm tm;
+    gmtime_r(&china, &tm);
+    return tm.tm_year + 1900 - (tm.tm_mon < 8); // tm_mon 8 is September
+}
+
+int period_parse_duration(const char *text, long *seconds, char *err, size_t errlen)
+{
+    char *end = NULL;
+    long n = strtol(text, &end, 10);
+    long unit = !*end                    ? 86400
+                : strcmp(end, "d") == 0 ? 86400
+                : strcmp(end, "h") == 0 ? 3600
+                : strcmp(end, "m") == 0 ? 60
+                : strcmp(end, "s") == 0 ? 1
+                                        : 0;
+    if (end == text || n < 0 || !unit || n > 3650L * 86400 / unit)
+        return errorf(err, errlen, "\"%s\" is not a duration like 7d, 12h or 30m (days when no "
+                      "unit is given; at most 10 years; 0 = never)", text);
+    *seconds = n * unit;
     return 0;
 }

@@ -2,8 +2,11 @@
 #include "pg.h"
 
 #include "log.h"
+#include "redact.h"
 #include "util.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /*  PostgreSQL's notices ("schema edu already exists, skipping") go to the debug log, not stderr. */
@@ -20,8 +23,9 @@ PGconn *pg_connect(const char *conninfo, const char *app, char *err, size_t errl
     const char *values[] = {"5", app, conninfo, NULL};
     PGconn *conn = PQconnectdbParams(keys, values, 1);
     if (PQstatus(conn) != CONNECTION_OK) {
-        errorf(err, errlen, "could not connect to database \"%s\": %s", conninfo,
-               PQerrorMessage(conn));
+        char shown[512];
+        errorf(err, errlen, "could not connect to database \"%s\": %s",
+               redact_conninfo(conninfo, shown, sizeof shown), PQerrorMessage(conn));
         PQfinish(conn);
         return NULL;
     }
@@ -49,4 +53,169 @@ int pg_exec_params(PGconn *conn, const char *sql, int n, const char *const *para
                    size_t errlen)
 {
     return s_result(PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0), err, errlen);
+}
+
+/*  Records migration m in table (a quoted SCHEMA.schema_version) and commits. Returns 0, or -1
+ *  with err. */
+static int s_record(PGconn *conn, const char *table, const pg_migration_t *m, char *err,
+                    size_t errlen)
+{
+    char version[16];
+    snprintf(version, sizeof version, "%d", m->version);
+    const char *params[] = {version, m->description};
+    char *sql = xasprintf("INSERT INTO %s (version, description) VALUES ($1::integer, $2)", table);
+    int rc = pg_exec_params(conn, sql, 2, params, err, errlen);
+    free(sql);
+    return rc == 0 ? pg_exec(conn, "COMMIT", err, errlen) : -1;
+}
+
+int pg_migrate(PGconn *conn, const char *schema, long long lock_key, const pg_migration_t *list,
+               size_t count, const char *program, char *err, size_t errlen)
+{
+    char inner[1024], lock[80], *sql = NULL;
+    snprintf(lock, sizeof lock, "SELECT pg_advisory_lock(%lld)", lock_key);
+    if (pg_exec(conn, lock, inner, sizeof inner) != 0)
+        return errorf(err, errlen, "could not lock for migration: %s", inner);
+    int applied = 0, rc = 0;
+    // the schema's name is the program's constant, quoted all the same
+    char *name = PQescapeIdentifier(conn, schema, strlen(schema));
+    char *table = name ? xasprintf("%s.schema_version", name) : NULL;
+    if (!table) {
+        rc = errorf(err, errlen, "could not quote the schema name %s", schema);
+        goto cleanup;
+    }
+    sql = xasprintf("SET client_min_messages = warning;"
+                    "CREATE SCHEMA IF NOT EXISTS %s;"
+                    "CREATE TABLE IF NOT EXISTS %s ("
+                    "  version integer PRIMARY KEY,"
+                    "  description text NOT NULL,"
+                    "  applied_at timestamptz NOT NULL DEFAULT now());"
+                    "RESET client_min_messages",
+                    name, table);
+    if (pg_exec(conn, sql, inner, sizeof inner) != 0) {
+        rc = errorf(err, errlen, "could not create %s.schema_version: %s", schema, inner);
+        goto cleanup;
+    }
+    free(sql);
+    sql = xasprintf("SELECT coalesce(max(version), 0) FROM %s", table);
+    PGresult *res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = errorf(err, errlen, "could not read schema version: %s", PQresultErrorMessage(res));
+        PQclear(res);
+        goto cleanup;
+    }
+    int current = atoi(PQgetvalue(res, 0, 0)), latest = count ? list[count - 1].version : 0;
+    PQclear(res);
+    if (current > latest) {
+        rc = errorf(err, errlen,
+                    "cannot use schema version %d: this program knows versions up to %d "
+                    "(upgrade %s)", current, latest, program);
+        goto cleanup;
+    }
+    for (size_t i = 0; i < count; i++) {
+        const pg_migration_t *m = &list[i];
+        if (m->version <= current)
+            continue;
+        if (pg_exec(conn, "BEGIN", inner, sizeof inner) != 0 ||
+            pg_exec(conn, m->sql, inner, sizeof inner) != 0) {
+            rc = errorf(err, errlen, "could not apply migration %d (%s): %s", m->version,
+                        m->description, inner);
+            pg_exec(conn, "ROLLBACK", inner, sizeof inner);
+            goto cleanup;
+        }
+        if (s_record(conn, table, m, inner, sizeof inner) != 0) {
+            rc = errorf(err, errlen, "could not record migration %d: %s", m->version, inner);
+            pg_exec(conn, "ROLLBACK", inner, sizeof inner);
+            goto cleanup;
+        }
+        log_info("migrate", "applied migration %d of %s: %s", m->version, schema,
+                 m->description);
+        applied++;
+    }
+cleanup:
+    snprintf(lock, sizeof lock, "SELECT pg_advisory_unlock(%lld)", lock_key);
+    pg_exec(conn, lock, inner, sizeof inner);
+    PQfreemem(name);
+    free(table);
+    free(sql);
+    return rc == 0 ? applied : -1;
+}
+
+/*  Appends s to buf as a COPY text field: backslash escapes for the four special bytes,
+ *  invalid UTF-8 replaced by '?', at most `limit` bytes of input. */
+void pg_copy_field(zchunk_t *buf, const char *s, size_t limit)
+{
+    size_t n = strnlen(s, limit);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char) s[i];
+        const char *esc = c == '\\' ? "\\\\" : c == '\t' ? "\\t" : c == '\n' ? "\\n"
+                        : c == '\r' ? "\\r" : NULL;
+        if (esc) {
+            zchunk_extend(buf, esc, 2);
+            continue;
+        }
+        size_t len = utf8_sequence_length(s + i, n - i);
+        if (len == 0) {
+            zchunk_extend(buf, "?", 1);
+            continue;
+        }
+        zchunk_extend(buf, s + i, len);
+        i += len - 1;
+    }
+}
+
+void pg_array_put(pg_array_t *self, const char *text, bool quote)
+{
+    size_t need = self->len + 2 * (text ? strlen(text) : 4) + 8;
+    if (need > self->cap) {
+        self->cap = need * 2;
+        self->data = xrealloc(self->data, self->cap);
+    }
+    char separator = self->len ? ',' : '{';
+    self->data[self->len++] = separator;
+    if (!text) {
+        memcpy(self->data + self->len, "NULL", 4);
+        self->len += 4;
+        return;
+    }
+    if (quote)
+        self->data[self->len++] = '"';
+    for (const char *c = text; *c; c++) {
+        if (quote && (*c == '"' || *c == '\\'))
+            self->data[self->len++] = '\\';
+        self->data[self->len++] = *c;
+    }
+    if (quote)
+        self->data[self->len++] = '"';
+}
+
+const char *pg_array_end(pg_array_t *self)
+{
+    if (!self->data)
+        return "{}";
+    self->data[self->len] = '}';
+    self->data[self->len + 1] = '\0';
+    return self->data;
+}
+
+void pg_array_free(pg_array_t *self)
+{
+    free(self->data);
+    *self = (pg_array_t){0};
+}
+
+char *pg_lines(const PGresult *res, const char *none)
+{
+    zchunk_t *out = zchunk_new(NULL, 1024);
+    for (int i = 0; i < PQntuples(res); i++) {
+        zchunk_extend(out, PQgetvalue(res, i, 0), strlen(PQgetvalue(res, i, 0)));
+        zchunk_extend(out, "\n", 1);
+    }
+    if (PQntuples(res) == 0 && none) {
+        zchunk_extend(out, none, strlen(none));
+        zchunk_extend(out, "\n", 1);
+    }
+    char *text = xstrndup((const char *) zchunk_data(out), zchunk_size(out));
+    zchunk_destroy(&out);
+    return text;
 }

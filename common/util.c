@@ -163,3 +163,41 @@ bool utf8_valid(const char *s, size_t n)
     }
     return true;
 }
+
+const char *str_escape(const char *s, char *buf, size_t size)
+{
+    if (size < 4) { // no room for anything but the terminator
+        if (size)
+            *buf = '\0';
+        return buf;
+    }
+    size_t used = 0, n = s ? strlen(s) : 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char) s[i];
+        size_t seq = utf8_sequence_length(s + i, n - i);
+        char piece[8];
+        const char *from = piece;
+        size_t take;
+        if (c == '\\' || c == '\n' || c == '\r' || c == '\t') {
+            take = (size_t) snprintf(piece, sizeof piece, "\\%c",
+                                     c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : '\\');
+            seq = 1;
+        } else if (c < 0x20 || c == 0x7f || seq == 0) {
+            take = (size_t) snprintf(piece, sizeof piece, "\\x%02x", c);
+            seq = 1;
+        } else {
+            from = s + i; // a printable character or a whole UTF-8 sequence, as it is
+            take = seq;
+        }
+        if (used + take > size - 4) { // keep room for "..." and the terminator
+            memcpy(buf + used, "...", 3);
+            used += 3;
+            break;
+        }
+        memcpy(buf + used, from, take);
+        used += take;
+        i += seq;
+    }
+    buf[used] = '\0';
+    return buf;
+}

@@ -46,4 +46,9 @@ size_t utf8_sequence_length(const char *s, size_t n);
 /*  True when s[0..n) is well-formed UTF-8. */
 bool utf8_valid(const char *s, size_t n);
 
+/*  s made safe for one log line, into buf (size bytes, always terminated): control characters
+ *  and backslashes as C escapes (\n, \x1b, \\), invalid UTF-8 bytes as \xNN, cut with "..."
+ *  when it does not fit. For every string a peer sends before it reaches a log. Returns buf. */
+const char *str_escape(const char *s, char *buf, size_t size);
+
 #endif

@@ -4,6 +4,7 @@
 #include "keys.h"
 #include "log.h"
 #include "pg.h"
+#include "query.h"
 #include "service.h"
 #include "util.h"
 
@@ -104,10 +105,11 @@ void province_config_free(province_config_t *config)
 //  --------------------------------------------------------------------------
 //  The province database
 
-static const char *s_schema =
+/*  The province's schema, in versioned migrations like the county's (common/pg.h). The first
+ *  one creates only what is missing, so a database made before versioning adopts it as it is. */
+static const pg_migration_t s_migrations[] = {
+    {1, "every county's aggregates and county-level warnings, and each county's cursor",
     "SET LOCAL client_min_messages = warning;"
-    "SELECT pg_advisory_xact_lock(7306075157148184681);"
-    "CREATE SCHEMA IF NOT EXISTS province;"
     // every county's aggregates per stage × indicator × period, as the county last said
     "CREATE TABLE IF NOT EXISTS province.indicator_row ("
     "  county_code text NOT NULL, stage text NOT NULL, indicator text NOT NULL,"
@@ -129,18 +131,12 @@ static const char *s_schema =
     // where each county's next pull starts
     "CREATE TABLE IF NOT EXISTS province.county_cursor ("
     "  county_code text PRIMARY KEY, cursor bigint NOT NULL,"
-    "  pulled_at timestamptz NOT NULL DEFAULT now());";
+    "  pulled_at timestamptz NOT NULL DEFAULT now());"},
+};
 
 static PGconn *s_connect(const char *conninfo, char *err, size_t errlen)
 {
-    PGconn *conn = PQconnectdb(conninfo);
-    if (PQstatus(conn) != CONNECTION_OK) {
-        errorf(err, errlen, "could not connect to the province database \"%s\": %s", conninfo,
-               PQerrorMessage(conn));
-        PQfinish(conn);
-        return NULL;
-    }
-    return conn;
+    return pg_connect(conninfo, "edu-province", err, errlen);
 }
 
 int province_migrate(const province_config_t *config, char *err, size_t errlen)
@@ -148,13 +144,14 @@ int province_migrate(const province_config_t *config, char *err, size_t errlen)
     PGconn *conn = s_connect(config->database, err, errlen);
     if (!conn)
         return -1;
-    char inner[512];
-    int rc = pg_exec(conn, "BEGIN", inner, sizeof inner) == 0 &&
-                     pg_exec(conn, s_schema, inner, sizeof inner) == 0 &&
-                     pg_exec(conn, "COMMIT", inner, sizeof inner) == 0
-                 ? 0
-                 : errorf(err, errlen, "could not bring the province schema up to date: %s",
-                          inner);
+    char inner[1024];
+    // a fixed key for "province schema migration" (the county's key + 1)
+    int rc = pg_migrate(conn, "province", 7306075157148184681LL, s_migrations,
+                        sizeof s_migrations / sizeof *s_migrations, "edu-province", inner,
+                        sizeof inner) < 0
+                 ? errorf(err, errlen, "could not bring the province schema up to date: %s",
+                          inner)
+                 : 0;
     PQfinish(conn);
     return rc;
 }
@@ -270,7 +267,7 @@ static size_t s_lines(zframe_t *frame)
 
 static void s_request(const province_config_t *config, s_pull_t *p)
 {
-    zstr_sendm(p->dealer, "pull");
+    zstr_sendm(p->dealer, QUERY_PULL);
     zstr_sendm(p->dealer, p->county->code);
     zstr_sendm(p->dealer, p->cursor);
     zstr_sendf(p->dealer, "%ld", config->page_rows);
@@ -312,8 +309,8 @@ static void s_answer(const province_config_t *config, PGconn *conn, s_pull_t *p)
         return;
     char *status = zmsg_popstr(msg);
     char err[512];
-    if (!status || strcmp(status, "ok") != 0 || zmsg_size(msg) != 5) {
-        char *why = status && strcmp(status, "error") == 0 ? zmsg_popstr(msg) : NULL;
+    if (!status || strcmp(status, QUERY_OK) != 0 || zmsg_size(msg) != 5) {
+        char *why = status && strcmp(status, QUERY_ERROR) == 0 ? zmsg_popstr(msg) : NULL;
         snprintf(p->error, sizeof p->error, "county refused the pull: %s",
                  why ? why : "malformed answer");
         free(why);

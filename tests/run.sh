@@ -1,11 +1,13 @@
 #!/bin/bash
-# run.sh - installs what eduwatch needs, builds it twice (normal, and ASan + UBSan), starts a
-# throwaway PostgreSQL and runs every test of both builds through ctest
+# run.sh - installs what eduwatch needs, builds it twice (normal, and ASan + UBSan) with warnings
+# as errors, checks that Release builds with gcc and with clang compile, starts a throwaway
+# PostgreSQL and runs every test of both builds through ctest
 #
 #   tests/run.sh [ctest arguments...]     e.g. tests/run.sh -L unit, tests/run.sh -R it_fixture
 #
 # Exit status 0 only if every test of both builds passed. Builds go to build/ (the one
-# deploy/quickstart.sh uses too) and build-asan/; the cluster lives in a temporary directory
+# deploy/quickstart.sh uses too; it turns EDU_WERROR off again), build-asan/ and
+# build-release-gcc/, build-release-clang/; the cluster lives in a temporary directory
 # and is removed at the end.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,6 +17,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 echo "== dependencies"
 edu_install_deps $EDU_TEST_PACKAGES
+# it_metrics runs `promtool check metrics` on the programs' /metrics when it has it
+EDU_PROMTOOL=${EDU_PROMTOOL:-$(edu_promtool "$root/build-tools/prometheus")}
+export EDU_PROMTOOL
+echo "promtool: ${EDU_PROMTOOL:-not to be had (tests/lib/promcheck.py checks the metrics alone)}"
 
 jobs=$(nproc)
 build() { # build DIR [cmake options...]
@@ -23,11 +29,30 @@ build() { # build DIR [cmake options...]
   echo "== build $dir $*"
   cmake -S "$root" -B "$root/$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >"$root/$dir.cmake.log" 2>&1 ||
     { cat "$root/$dir.cmake.log"; return 1; }
-  cmake --build "$root/$dir" -j "$jobs" 2>&1 | grep -Ev '^\[ *[0-9]+%\]|^-- ' || true
-  [ -x "$root/$dir/bin/edu-aggregator" ]
+  compile "$dir"
 }
-build build -DEDU_TESTS=ON
-build build-asan -DEDU_SANITIZE=ON -DEDU_TESTS=ON
+compile() { # compile DIR [--target T...]: the compiler's output without the progress lines
+  local dir=$1 status
+  shift
+  cmake --build "$root/$dir" -j "$jobs" "$@" >"$root/$dir/build.log" 2>&1 && status=0 || status=$?
+  grep -Ev '^\[ *[0-9]+%\]|^-- ' "$root/$dir/build.log" || true
+  [ $status = 0 ] || echo "build of $dir failed"
+  return $status
+}
+build build -DEDU_TESTS=ON -DEDU_WERROR=ON
+build build-asan -DEDU_SANITIZE=ON -DEDU_TESTS=ON -DEDU_WERROR=ON
+
+# What a distribution builds: Release (-O3 finds warnings -O2 does not), with gcc and with clang,
+# warnings as errors. Only the programs, no tests: this is a compile check.
+release() { # release CC
+  local dir=build-release-$1
+  echo "== build $dir (Release, CC=$1, the programs only)"
+  CC=$1 cmake -S "$root" -B "$root/$dir" -DCMAKE_BUILD_TYPE=Release -DEDU_TESTS=OFF \
+    -DEDU_WERROR=ON >"$root/$dir.cmake.log" 2>&1 || { cat "$root/$dir.cmake.log"; return 1; }
+  compile "$dir" --target edu-collector edu-aggregator edu-province edu-alerts edu-keygen
+}
+release gcc
+release clang
 
 echo "== PostgreSQL"
 pgdir=$(mktemp -d /tmp/edu-tests-pg.XXXXXX)

@@ -2,7 +2,11 @@
 # latency.sh - how long a file waits: from landing in a school's inbox until its records and
 # the warnings they change are committed, at a steady rate
 #
-#   tests/bench/latency.sh [BIN_DIR] [RECORDS_PER_SECOND] [SECONDS] [SCHOOLS]
+#   tests/bench/latency.sh [BIN_DIR] [RECORDS_PER_SECOND] [SECONDS] [SCHOOLS] [PULL]
+#
+# PULL=pull: meanwhile a province pulls 100 000 aggregate rows from the county again and again
+# (one page of 100 000 rows each time), to show that the county's query endpoint does not hold
+# up the batches (compare the figures with and without).
 #
 # SCHOOLS collectors (default 10) each receive one file per second of RECORDS_PER_SECOND /
 # SCHOOLS records (default 10 000 records/s in all) for SECONDS (default 20), warnings on. A
@@ -17,6 +21,7 @@ bin=${1:-$root/build/bin}
 rate=${2:-10000}
 seconds=${3:-20}
 nschools=${4:-10}
+mode=${5:-}
 . "$root/tests/lib/pg.sh"
 . "$root/tests/lib/county.sh"
 . "$root/tests/lib/check.sh"
@@ -41,6 +46,38 @@ for code in $schools; do
         2001 + i % 20, (s * n + i) % 2000 }' >"$work/f-$code-$s.csv"
   done
 done
+if [ "$mode" = pull ]; then
+  # 100 000 rows to pull, in approved years (the province sees approved years only)
+  county_sql "$c" "insert into edu.county_aggregate (stage, indicator, period, schools, mean,
+      min, max, cv, red, yellow, green)
+    select 'primary', 'bench_' || (i % 5000), (1990 + i / 5000) || '-' || (1991 + i / 5000), 10,
+      1, 0, 2, 0.1, 0, 0, 10 from generate_series(0, 99999) i" >/dev/null
+  county_sql "$c" "insert into edu.period_log (period, at, actor, action)
+    select distinct period, now(), 'bench', 'approved' from edu.county_aggregate" >/dev/null 2>&1 || true
+  "$bin/edu-keygen" --out "$work/keys" province >/dev/null
+  cp "$work/keys/province" "$c/keys/readers/province"
+  createdb -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" province_bench
+  cat >"$work/province.ini" <<INI
+[province]
+database = dbname=province_bench host=$PGHOST port=$PGPORT user=$PGUSER
+timeout_ms = 60000
+page_rows = 100000
+[curve]
+secret = $work/keys/province_secret
+[county.$(county_sql "$c" "select value from edu.setting where key = 'county'")]
+endpoint = tcp://127.0.0.1:$(($(cat "$c/port") + 2))
+server = $c/keys/aggregator
+INI
+  (while :; do
+     psql -X -qAt -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d province_bench \
+       -c "delete from province.county_cursor" >/dev/null 2>&1 || true
+     "$bin/edu-province" -c "$work/province.ini" pull --once >>"$work/pulls.log" 2>&1
+     echo pulled >>"$work/pulls"
+   done) &
+  puller=$!
+  trap 'kill $puller 2>/dev/null; county_stop_all "$work/county" 2>/dev/null; pg_stop "$work/pg" >/dev/null 2>&1; rm -rf "$work"' EXIT
+  sleep 2
+fi
 : >"$work/landed"
 start=$(date +%s.%N)
 for s in $(seq 1 "$seconds"); do
@@ -65,3 +102,7 @@ p() { awk -v q="$1" -v n="$n" 'NR == int((n - 1) * q) + 1 { print; exit }' "$wor
 echo "$n files of $per_file records from $nschools collectors over ${seconds}s:" \
   "$(awk -v t="$total" -v s="$start" -v e="$end" 'BEGIN { printf "%.0f", t / (e - s) }') records/s achieved (asked $rate)"
 echo "latency from inbox to committed warnings: p50 $(p 0.5) ms, p99 $(p 0.99) ms, worst $(tail -1 "$work/latency") ms"
+if [ "$mode" = pull ]; then
+  kill $puller 2>/dev/null || true
+  echo "meanwhile the province pulled 100 000 rows $(cat "$work/pulls" 2>/dev/null | wc -l) times"
+fi

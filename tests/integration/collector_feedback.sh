@@ -25,7 +25,7 @@ work=$(mktemp -d /tmp/edu-cfeedback.XXXXXX)
 trap 'county_stop_all "$work"; check_keep_on_failure "$work"' EXIT
 port=$(check_free_port)
 county_init "$work" "$bin" "$fixture" "cfeedback_$$" "$port" || check_fail "county setup"
-printf '[aggregator]\nmax_batch_bytes = 65536\n' >>"$work/aggregator.ini"
+county_set "$work/aggregator.ini" aggregator 'max_batch_bytes = 65536'
 county_aggregator_start "$work" || check_fail "aggregator start"
 header='school_code,indicator,period,value'
 
@@ -98,8 +98,8 @@ check_grep "UTF-16.*CSV UTF-8" "$inbox_a/rejected/u16.csv.errors.csv" "saying wh
 
 # 5 000 records under the county's smallest max_batch_bytes
 b=2143004053
-sed -i 's/^batch_records = .*/batch_records = 5000\nmax_batch_bytes = 65536/' \
-  "$work/schools/$b/collector.ini"
+county_set "$work/schools/$b/collector.ini" collector 'batch_records = 5000' \
+  'max_batch_bytes = 65536'
 awk -v code=$b 'BEGIN { print "school_code,indicator,period,value"
   for (i = 0; i < 5000; i++) printf "%s,training_hours,2025-2026,%d\n", code, i % 2000 }' \
   >"$work/many.csv"

@@ -73,7 +73,7 @@ check_eq "$(ls "$inbox_a/done" | grep -c '^pieces.csv')" 1 "taken once, whole"
 # 2. closed and reopened to append between pieces, pauses 2 s and 5 s, settle_ms 8000
 b=2143004053
 inbox_b="$work/schools/$b/inbox"
-sed -i 's/^\[collector\]$/[collector]\nsettle_ms = 8000/' "$work/schools/$b/collector.ini"
+county_set "$work/schools/$b/collector.ini" collector 'settle_ms = 8000'
 county_collector_start "$work" "$b"
 check_wait_for "sending to" "$work/log/collector-$b.log" 10 || check_fail "collector $b start"
 stored=$(county_stored "$work")

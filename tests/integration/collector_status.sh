@@ -26,8 +26,8 @@ county_init "$work" "$bin" "$fixture" "cstatus_$$" "$port" || check_fail "county
 
 w=2143004052
 inbox_w="$work/schools/$w/inbox"
-sed -i "s/^\[collector\]\$/[collector]\nstall_s = 10\ncontact = 县电教馆 王老师 0731-12345678\nmetrics = 127.0.0.1:$metrics/" \
-  "$work/schools/$w/collector.ini"
+county_set "$work/schools/$w/collector.ini" collector 'stall_s = 10' \
+  'contact = 县电教馆 王老师 0731-12345678' "metrics = 127.0.0.1:$metrics"
 county_collector_start "$work" "$w"
 printf 'school_code,indicator,period,value\n%s,training_hours,2025-2026,80\n' "$w" >"$work/w.csv"
 county_drop "$work" "$w" "$work/w.csv"
@@ -35,8 +35,8 @@ county_drop "$work" "$w" "$work/w.csv"
 # a key the county does not know
 k=2143004053
 "$bin/edu-keygen" --out "$work/keys/stranger" "$k" >/dev/null
-sed -i "s|^secret = .*|secret = $work/keys/stranger/${k}_secret|" "$work/schools/$k/collector.ini"
-sed -i 's/^\[collector\]$/[collector]\nstall_s = 10/' "$work/schools/$k/collector.ini"
+county_set "$work/schools/$k/collector.ini" curve "secret = $work/keys/stranger/${k}_secret"
+county_set "$work/schools/$k/collector.ini" collector 'stall_s = 10'
 county_collector_start "$work" "$k"
 printf 'school_code,indicator,period,value\n%s,training_hours,2025-2026,81\n' "$k" >"$work/k.csv"
 county_drop "$work" "$k" "$work/k.csv"

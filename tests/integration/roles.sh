@@ -65,6 +65,15 @@ denied "$writer" "drop table edu.alert"
 denied "$writer" "create table edu.extra (a int)"
 denied "$writer" "alter table edu.current_value add column extra int"
 denied "$writer" "select edu.grant_roles('$writer', '$writer')"
+# the response loop's and the sign-off's events: added, never changed nor removed
+allowed "$writer" "select count(*) from edu.case"
+for table in case_log period_log late_change_log; do
+  denied "$writer" "delete from edu.$table"
+  denied "$writer" "truncate edu.$table"
+done
+denied "$writer" "update edu.case_log set actor = 'someone else'"
+denied "$writer" "update edu.period_log set action = 'approved'"
+denied "$writer" "update edu.late_change_log set new_value = 0"
 check_eq "$(as "$db" "select count(*) from edu.observation_log")" "$stored" "the history is untouched"
 
 # the readers' role: aggregates and warnings, nothing of the schools' records, no writes
@@ -92,6 +101,9 @@ endpoint = tcp://127.0.0.1:$(($(cat "$work/port") + 2))
 server = $work/keys/aggregator
 INI
 createdb "province_$$" || check_fail "province database"
+# the province sees approved years only: approve them all, as the owner would record it
+as "$db" "insert into edu.period_log (period, at, actor, action)
+  select distinct period, now(), 'test', 'approved' from edu.county_aggregate" >/dev/null
 "$bin/edu-province" -c "$work/province.ini" pull --once >"$work/log/province.log" 2>&1
 check_eq $? 0 "the province pulls the county through the readers' role"
 check_eq "$(psql -X -qAt -d "province_$$" -c "select count(*) from province.county_indicator")" \

@@ -20,6 +20,8 @@
 #                                        history, so a benchmark does not slow what it measures
 #   county_wait_inbox_empty DIR CODE     waits until the school's inbox holds no waiting file
 #   county_feed DIR FIXTURE              starts every school's collector and feeds the sample
+#   county_set FILE SECTION 'k = v'...   puts keys into [SECTION] of an INI file (added at the
+#                                        end when missing): a section or key may appear once
 
 county_init() {
   local dir=$1 bin=$2 fixture=$3 db=$4 port=$5 code
@@ -232,4 +234,15 @@ county_feed() {
     county_wait_stored "$dir" "$n" 60 || return 1
   fi
   COUNTY_FED=$n
+}
+
+county_set() {
+  local file=$1 section=$2 line
+  shift 2
+  grep -q "^\[$section\]\$" "$file" || printf '[%s]\n' "$section" >>"$file"
+  for line in "$@"; do
+    # the same key set before is replaced
+    sed -i "/^\[$section\]\$/,/^\[/{/^${line%% *} *=/d}" "$file"
+    sed -i "/^\[$section\]\$/a $line" "$file"
+  done
 }

@@ -8,6 +8,8 @@
  *  paged like the aggregator (docs/protocol.md). Restarted with more ROWS it serves the extra
  *  rows as new versions, for an incremental pull. Runs until SIGINT or SIGTERM.
  */
+#include "query.h"
+
 #include <czmq.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +39,7 @@ static void s_page(zmsg_t *reply, const char *county, unsigned long long from, l
     }
     char cursor[24];
     snprintf(cursor, sizeof cursor, "%llu", to);
-    zmsg_addstr(reply, "ok");
+    zmsg_addstr(reply, QUERY_OK);
     zmsg_addstr(reply, county);
     zmsg_addstr(reply, cursor);
     zmsg_addstr(reply, to < (unsigned long long) rows ? "1" : "0");
@@ -81,10 +83,10 @@ int main(int argc, char **argv)
         char *cursor = zmsg_popstr(request), *limit = zmsg_popstr(request);
         zmsg_t *reply = zmsg_new();
         zmsg_append(reply, &id);
-        if (what && county && cursor && limit && strcmp(what, "pull") == 0)
+        if (what && county && cursor && limit && strcmp(what, QUERY_PULL) == 0)
             s_page(reply, county, strtoull(cursor, NULL, 10), atol(limit), rows);
         else {
-            zmsg_addstr(reply, "error");
+            zmsg_addstr(reply, QUERY_ERROR);
             zmsg_addstr(reply, "unknown request");
         }
         zmsg_send(&reply, router);

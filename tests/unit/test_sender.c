@@ -27,6 +27,10 @@ typedef struct {
     size_t invalid_alone; // INVALID answers to a batch of one record
     size_t probes;        // empty batches received
     bool refuse_all;      // INVALID to everything
+    size_t refuse_over;   // INVALID to a message over this many bytes (0: none), as a county
+                          // whose max_batch_bytes is below the collector's
+    bool revoked;         // UNAUTHORIZED to everything
+    size_t unauthorized;  // UNAUTHORIZED answers
 } s_county_t;
 
 typedef struct {
@@ -76,7 +80,15 @@ static void s_county_answer(s_county_t *c)
         poison = poison || strcmp(batch->records[i]->indicator, "poison") == 0;
     if (n == 0)
         c->probes++;
-    if (poison) {
+    if (c->revoked) {
+        ack.status = EDU__V1__ACK__STATUS__UNAUTHORIZED;
+        ack.spool_id = ""; // the county answers before it looks at the batch
+        ack.detail = "this school's key is no longer allowed";
+        c->unauthorized++;
+    } else if (c->refuse_over && zframe_size(body) > c->refuse_over) {
+        ack.status = EDU__V1__ACK__STATUS__INVALID;
+        ack.detail = "batch exceeds max_batch_bytes: send smaller batches";
+    } else if (poison) {
         ack.status = EDU__V1__ACK__STATUS__INVALID;
         ack.detail = "record has a malformed field";
         c->invalid_alone += n == 1;
@@ -352,5 +364,42 @@ Test(sender, refusals_reported_once)
     s_rig_run(&rig, NULL);
     for (size_t seq = 1; seq <= 400; seq++)
         cr_expect_eq(rig.events.refused[seq], seq % 40 == 3 ? 1 : 0, "seq %zu", seq);
+    s_rig_destroy(&rig);
+}
+
+static bool s_refused_key_thrice(const s_rig_t *rig)
+{
+    return rig->county.unauthorized >= 3;
+}
+
+//  UNAUTHORIZED (the county no longer allows the key) stores nothing: nothing is skipped, the
+//  records stay, the link says the key is refused; once allowed again, everything flows.
+Test(sender, unauthorized_keeps_everything)
+{
+    s_rig_t rig;
+    s_rig_new(&rig, 120, NULL, 1u << 20, 0);
+    rig.county.revoked = true;
+    s_rig_run(&rig, s_refused_key_thrice);
+    cr_expect_eq(rig.events.skipped, 0);
+    cr_expect_eq(spool_pending(rig.spool), 120);
+    cr_expect_eq(sender_status(rig.sender)->link, SENDER_LINK_KEY_REFUSED);
+    cr_expect_not(sender_status(rig.sender)->isolating, "no record is suspected");
+    cr_expect_str_eq(sender_status(rig.sender)->detail, "this school\'s key is no longer allowed");
+    rig.county.revoked = false;
+    s_rig_run(&rig, NULL);
+    s_expect_stored_once(&rig, 120, NULL, 0);
+    s_rig_destroy(&rig);
+}
+
+//  A county whose max_batch_bytes is below the collector's answers INVALID to the big batches:
+//  they are halved until they fit, nothing is skipped, everything is stored once.
+Test(sender, county_limit_below_ours)
+{
+    s_rig_t rig;
+    s_rig_new(&rig, 1000, NULL, 65536, 0);
+    rig.county.refuse_over = 5000; // about 18 records of the longest file name
+    s_rig_run(&rig, NULL);
+    cr_expect_eq(rig.events.skipped, 0);
+    s_expect_stored_once(&rig, 1000, NULL, 0);
     s_rig_destroy(&rig);
 }

@@ -1,4 +1,5 @@
 /*  test_validate - the registry, the catalog, and each refusal reason in the contract's order */
+#include "period.h"
 #include "rules.h"
 #include "schools.h"
 #include "util.h"
@@ -13,6 +14,7 @@
 
 static schools_t *s_schools;
 static rules_t *s_rules;
+static const validate_window_t s_window = {2000, 2026}; // as at 2025-11-08 with the defaults
 
 static void s_setup(void)
 {
@@ -62,11 +64,18 @@ Test(validate, each_reason_in_order)
         {"2143004052", "2143004052", "training_hours", "2025-2026", NAN, "not_finite", "value"},
         {"2143004052", "2143004052", "Training_Hours", "2025-2026", 1, "unknown_indicator", "indicator"},
         {"2143004052", "", "training_hours", "2025-2026", 1, "unknown_school", "school_code"},
+        // the years a county accepts, at each end
+        {"2143004052", "2143004052", "training_hours", "2000-2001", 90, NULL, ""},
+        {"2143004052", "2143004052", "training_hours", "1999-2000", 90, "bad_period", "period"},
+        {"2143004052", "2143004052", "training_hours", "2026-2027", 90, NULL, ""},
+        {"2143004052", "2143004052", "training_hours", "2027-2028", 90, "bad_period", "period"},
+        {"2143004052", "2143004052", "training_hours", "2998-2999", 90, "bad_period", "period"},
+        {"2143004052", "2143004052", "training_hours", "2998-2999", NAN, "bad_period", "period"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const s_case_t *c = &cases[i];
         verdict_t v;
-        validate_record(s_schools, s_rules, c->sender, c->school, c->indicator, c->period,
+        validate_record(s_schools, s_rules, &s_window, c->sender, c->school, c->indicator, c->period,
                         c->value, &v);
         if (!c->reason) {
             cr_expect_eq(v.reason, REFUSE_NONE, "case %zu refused: %s", i, v.detail);
@@ -96,7 +105,7 @@ Test(validate, fixture_bad_csv_reasons)
         cr_assert_eq(sscanf(line, "%15[^,],%15[^,],%63[^,],%15[^,],%lf,%31s", sender, school,
                             indicator, period, &value, reason), 6, "%s", line);
         verdict_t v;
-        validate_record(s_schools, s_rules, sender, school, indicator, period, value, &v);
+        validate_record(s_schools, s_rules, &s_window, sender, school, indicator, period, value, &v);
         cr_expect_str_eq(refusal_name(v.reason) ? refusal_name(v.reason) : "(none)", reason, "%s",
                          line);
         rows++;
@@ -226,4 +235,35 @@ Test(validate, rules_refusals)
     rules_destroy(&r);
     unlink(path);
     free(path);
+}
+
+Test(validate, window_follows_the_present_academic_year)
+{
+    time_t now;
+    const struct {
+        const char *now;
+        int last;
+    } cases[] = {
+        {"2025-11-08T12:00:00+08:00", 2026}, // 2025-2026 under way, one ahead
+        {"2026-03-01T00:00:00+08:00", 2026}, // still 2025-2026
+        {"2026-08-31T23:59:59+08:00", 2026}, // its last second, China time
+        {"2026-09-01T00:00:00+08:00", 2027}, // 2026-2027 begins
+        {"2026-08-31T16:00:00Z", 2027},      // the same instant, UTC
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        cr_assert_eq(period_parse_time(cases[i].now, &now), 0);
+        validate_window_t w = validate_window(s_rules, now);
+        cr_expect_eq(w.first, 2000, "%s", cases[i].now);
+        cr_expect_eq(w.last, cases[i].last, "%s", cases[i].now);
+    }
+}
+
+Test(validate, window_detail_names_the_years)
+{
+    verdict_t v;
+    validate_record(s_schools, s_rules, &s_window, "2143004052", "2143004052", "training_hours",
+                    "2100-2101", 1, &v);
+    cr_assert_eq(v.reason, REFUSE_BAD_PERIOD);
+    cr_expect_not_null(strstr(v.detail, "2000-2001"), "%s", v.detail);
+    cr_expect_not_null(strstr(v.detail, "2026-2027"), "%s", v.detail);
 }

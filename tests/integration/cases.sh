@@ -1,0 +1,221 @@
+#!/bin/bash
+# cases.sh - the response loop on the sample county (监测 → 预警 → 响应 → 评估), with EDU_NOW
+# moved forward: cases open on red, a supervisor acknowledges and assigns, an overdue case is
+# escalated with an alert, a correction resolves it, 销号 is refused while red and accepted
+# once green, red again within the window reopens it; a yellow item opens a case after
+# case_yellow_days; each class of key on each act; the first judgement reaches people as one
+# digest; the evaluation (评估) sums it up.
+#
+#   cases.sh BIN_DIR FIXTURE_DIR
+set -u
+bin=$1 fixture=$2
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/county.sh"
+. "$here/../lib/check.sh"
+
+export EDU_NOW=2025-11-08T12:00:00+08:00
+work=$(mktemp -d /tmp/edu-cases.XXXXXX)
+pids=()
+trap 'county_stop_all "$work"; kill "${pids[@]}" 2>/dev/null; check_keep_on_failure "$work"' EXIT
+port=$(check_free_port)
+county_init "$work" "$bin" "$fixture" "cases_$$" "$port" || check_fail "county setup"
+python3 "$here/../lib/sinks.py" http 0 "$work/robot.jsonl" >"$work/log/robot.ready" \
+  2>"$work/log/robot.log" &
+pids+=($!)
+check_wait_for ready "$work/log/robot.ready" 5 || check_fail "the robot sink did not start"
+robot=$(awk '{ print $2 }' "$work/log/robot.ready")
+python3 "$here/../lib/sinks.py" http 0 "$work/hook.jsonl" >"$work/log/hook.ready" \
+  2>"$work/log/hook.log" &
+pids+=($!)
+check_wait_for ready "$work/log/hook.ready" 5 || check_fail "the JSON sink did not start"
+hook=$(awk '{ print $2 }' "$work/log/hook.ready")
+mkdir -p "$work/keys/supervisors" "$work/keys/province"
+county_set "$work/aggregator.ini" aggregator 'alert_group_wait_ms = 500' \
+  "http = 127.0.0.1:$((port + 3))"
+county_set "$work/aggregator.ini" curve "supervisors = $work/keys/supervisors" \
+  "province = $work/keys/province"
+cat >>"$work/aggregator.ini" <<INI
+[webhook.robot]
+url = http://127.0.0.1:$robot/robot
+format = dingtalk
+[webhook.json]
+url = http://127.0.0.1:$hook/hook
+format = json
+INI
+# a key of each class: a supervisor (named), a reader, the province, and a school's
+"$bin/edu-keygen" --out "$work/keys/secret" --name 张督学 supervisor >/dev/null
+cp "$work/keys/secret/supervisor" "$work/keys/supervisors/"
+"$bin/edu-keygen" --out "$work/keys/secret" reader >/dev/null
+cp "$work/keys/secret/reader" "$work/keys/readers/"
+"$bin/edu-keygen" --out "$work/keys/secret" province >/dev/null
+cp "$work/keys/secret/province" "$work/keys/province/"
+for who in supervisor reader province 2143004052; do
+  cat >"$work/$who.ini" <<INI
+[alerts]
+endpoint = tcp://127.0.0.1:$((port + 1))
+query = tcp://127.0.0.1:$((port + 2))
+timeout_ms = 3000
+[curve]
+secret = $work/keys/secret/${who}_secret
+server = $work/keys/aggregator
+INI
+done
+alerts() { # alerts WHO ARGS... - edu-alerts with WHO's key; output in $work/out, errors in $work/err
+  "$bin/edu-alerts" -c "$work/$1.ini" "${@:2}" >"$work/out" 2>"$work/err"
+}
+restart_at() { # restart_at TIME - the county's clock moves to TIME
+  export EDU_NOW=$1
+  county_stop "$work" aggregator
+  county_aggregator_restart "$work" || check_fail "aggregator restart at $1"
+  check_wait_for "judged everything" "$work/log/aggregator.log" 20 || check_fail "judgement at $1"
+  sleep 0.5 # the response loop's clock runs right after the judgement
+}
+"$bin/edu-aggregator" -c "$work/aggregator.ini" --check >/dev/null || check_fail "config with supervisors"
+
+county_aggregator_start "$work" || check_fail "aggregator start"
+county_feed "$work" "$fixture" >/dev/null || check_fail "the sample county not stored"
+sleep 1
+
+# every red warning has its case, each kept at the warning's level
+check_eq "$(county_sql "$work" "select count(*) from edu.current_warning w where level = 'red'
+  and not exists (select 1 from edu.case c where c.kind = w.kind and c.subject = w.subject
+    and c.indicator = w.indicator and c.period = w.period and c.state <> 'closed')")" 0 \
+  "every red warning has an open case"
+check_eq "$(county_sql "$work" "select count(*) from edu.case c join edu.current_warning w
+  on w.kind = c.kind and w.subject = c.subject and w.indicator = c.indicator
+  and w.period = c.period where c.state <> 'closed' and c.level <> w.level")" 0 \
+  "each open case has its warning's level"
+check_ne "$(county_sql "$work" "select count(*) from edu.case where case_type = 'verify'")" 0 \
+  "data_quality warnings open verification cases (核查)"
+check_eq "$(county_sql "$work" "select count(*) from edu.case where kind = 'data_quality'
+  and case_type <> 'verify'")" 0 "and only those"
+
+# the item to follow: a school's threshold red on fitness_pass_pct
+item=$(county_sql "$work" "select c.id, c.subject, c.period from edu.case c
+  where c.kind = 'threshold' and c.indicator = 'fitness_pass_pct' and c.level = 'red'
+  order by c.id limit 1")
+IFS='|' read -r id school period <<<"$item"
+[ -n "$id" ] || check_fail "no red fitness_pass_pct case in the sample"
+name=$(awk -F, -v c="$school" '$1 == c { print $2 }' "$fixture/schools.csv" | tr -d '\r')
+
+# reading: a reader's key may list, in Chinese, red first, names beside codes
+alerts reader cases --school "$school"
+check_eq "$?" 0 "a reader lists the school's cases"
+check_grep "^#$id 红色 整改 待确认 $name（$school）$period学年 学生体质健康合格率（fitness_pass_pct）" \
+  "$work/out" "in Chinese, names beside codes"
+check_eq "$(head -1 "$work/out" | grep -c 红色)" 1 "red first"
+alerts reader --format json cases --state open
+check_grep '^\{"id" : [0-9]+, "kind" : ' "$work/out" "--format json prints one object a line"
+
+# acting: refused to every class but supervisors
+for who in reader province; do
+  alerts "$who" ack "$id"
+  check_eq "$?" 1 "a $who's key cannot acknowledge"
+  check_grep "不能办理整改" "$work/err" "and is told why ($who)"
+done
+alerts 2143004052 cases
+check_eq "$?" 1 "a school's key cannot even read the cases"
+alerts province cases
+check_eq "$?" 1 "nor can the province's"
+alerts province silence --match kind=missing --until 1d --comment x
+check_eq "$?" 1 "the province cannot silence"
+
+alerts supervisor ack "$id" --note 已收到
+check_eq "$?" 0 "a supervisor acknowledges"
+check_grep "已确认 #$id（张督学）" "$work/out" "named as the certificate says"
+alerts supervisor assign "$id" --to 王五 --due 2025-11-30 --plan 补足培训学时
+check_eq "$?" 0 "and assigns it"
+check_eq "$(county_sql "$work" "select state || ' ' || assignee || ' ' || due from edu.case where id = $id")" \
+  "assigned 王五 2025-11-30" "the case is assigned, with its responsible person and due date"
+check_eq "$(county_sql "$work" "select string_agg(actor || ':' || action, ',' order by id)
+  from edu.case_log where case_id = $id")" "system:opened,张督学:acknowledged,张督学:assigned" \
+  "every act is an event with its actor"
+alerts supervisor close "$id" --note 已整改
+check_eq "$?" 1 "销号 is refused while the warning is red"
+check_grep '不能销号.*仍为红色' "$work/err" "and says why"
+alerts supervisor assign "$id" --to 王五 --due 2025-13-01
+check_eq "$?" 1 "a due date that is not a date is refused"
+alerts supervisor ack 999999
+check_eq "$?" 1 "an unknown case is refused"
+check_grep '没有编号为 #999999' "$work/err" "by its number"
+
+# overdue: the due date passes, the case is escalated (督办), with a red alert
+restart_at 2025-12-02T09:00:00+08:00
+check_eq "$(county_sql "$work" "select escalated from edu.case where id = $id")" t \
+  "past its due date, the case is escalated"
+check_eq "$(county_sql "$work" "select count(*) from edu.alert where kind = 'case_overdue'
+  and level = 'red' and message like '%#$id %'")" 1 "with one red case_overdue alert"
+check_ne "$(county_sql "$work" "select count(*) from edu.case where escalated and acknowledged_at is null")" 0 \
+  "cases not acknowledged within case_ack_days are escalated too"
+check_wait_for "case_overdue" "$work/hook.jsonl" 10
+check_eq "$?" 0 "the JSON webhook got the case_overdue alert"
+alerts supervisor cases --overdue
+check_grep "^#$id .*已逾期 · 挂牌督办" "$work/out" "cases --overdue lists it, marked 督办"
+restart_at 2025-12-03T09:00:00+08:00
+check_eq "$(county_sql "$work" "select count(*) from edu.alert where kind = 'case_overdue'
+  and message like '%#$id %'")" 1 "escalated once, not again the next day"
+
+# a correction makes the warning green: the case is resolved, and then 销号 is accepted
+stored=$(county_stored "$work")
+printf 'school_code,indicator,period,value\n%s,fitness_pass_pct,%s,96\n' "$school" "$period" \
+  >"$work/fix.csv"
+county_drop "$work" "$school" "$work/fix.csv"
+county_wait_stored "$work" $((stored + 1)) 20 || check_fail "the correction not stored"
+sleep 0.5
+check_eq "$(county_sql "$work" "select state from edu.case where id = $id")" resolved \
+  "green data resolve the case"
+alerts supervisor close "$id" --note 已补足培训学时，核实无误
+check_eq "$?" 0 "销号 is accepted once green"
+check_eq "$(county_sql "$work" "select state from edu.case where id = $id")" closed "the case is closed"
+alerts supervisor ack "$id"
+check_eq "$?" 1 "a closed case cannot be acknowledged again"
+
+# 回头看: red again within case_reopen_days reopens the same case, with an alert
+printf 'school_code,indicator,period,value\n%s,fitness_pass_pct,%s,40\n' "$school" "$period" \
+  >"$work/again.csv"
+county_drop "$work" "$school" "$work/again.csv"
+county_wait_stored "$work" $((stored + 2)) 20 || check_fail "the relapse not stored"
+sleep 0.5
+check_eq "$(county_sql "$work" "select state || ' ' || reopened from edu.case where id = $id")" \
+  "open 1" "red again reopens the same case (reopened 1)"
+check_eq "$(county_sql "$work" "select count(*) from edu.alert where kind = 'case_reopened'
+  and message like '%#$id %'")" 1 "with a case_reopened alert"
+check_eq "$(county_sql "$work" "select count(*) from edu.case where kind = 'threshold'
+  and subject = '$school' and indicator = 'fitness_pass_pct' and period = '$period'")" 1 \
+  "still one case for the item"
+
+# a yellow warning opens a case after case_yellow_days (30)
+yellow=$(county_sql "$work" "select count(*) from edu.current_warning w where level = 'yellow'
+  and kind <> 'data_quality' and not exists (select 1 from edu.case c where c.kind = w.kind
+  and c.subject = w.subject and c.indicator = w.indicator and c.period = w.period)")
+check_ne "$yellow" 0 "yellow warnings without a case after a few weeks"
+restart_at 2025-12-09T12:00:00+08:00
+check_eq "$(county_sql "$work" "select count(*) from edu.current_warning w where level = 'yellow'
+  and kind <> 'data_quality' and not exists (select 1 from edu.case c where c.kind = w.kind
+  and c.subject = w.subject and c.indicator = w.indicator and c.period = w.period)")" 0 \
+  "after 30 days yellow, each has its case"
+
+# 评估
+alerts reader cases --summary
+check_grep '^全县：开单 [0-9]+ 项，按期销号 [0-9]+ 项，逾期督办 [0-9]+ 项' "$work/out" \
+  "the evaluation for the county"
+check_grep "^$name（$school）：开单" "$work/out" "and per school"
+
+# the first judgement of the empty county reached people as one digest
+check_grep '【预警汇总】全县研判完成' "$work/robot.jsonl" "people got a digest of the first judgement"
+check_eq "$(head -1 "$work/robot.jsonl" | grep -c '【预警汇总】')" 1 "as its first message"
+missing_items=$(grep -o '【红色预警】[^】]*逾期两周以上仍未报送' "$work/robot.jsonl" | wc -l)
+check_eq "$([ "$missing_items" -lt 50 ] && echo few)" few \
+  "people read $missing_items missing items, not the first judgement's 1 530"
+machines=$(county_sql "$work" "select count(*) from edu.alert where audience = 'machines'")
+for i in $(seq 1 100); do
+  [ "$(grep -c '"kind" : "missing"' "$work/hook.jsonl")" -ge "$machines" ] && break
+  sleep 0.1
+done
+check_eq "$([ "$(grep -c '"kind" : "missing"' "$work/hook.jsonl")" -ge "$machines" ] && echo yes)" yes \
+  "the JSON webhook still got each of the $machines items"
+
+
+county_stop_all "$work"
+check_logs_clean "$work"
+check_done
