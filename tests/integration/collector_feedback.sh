@@ -5,7 +5,8 @@
 #   - rejected/<file>.errors.csv: UTF-8 with a BOM, a Chinese header beside the column names,
 #     the reason code in its own column beside a Chinese explanation, in row order with the
 #     county's refusals among the rows the collector could not read; hints for an indicator
-#     given by its Chinese name and a school code in Excel's scientific notation;
+#     given by its Chinese name and a school code in Excel's scientific notation; a record for
+#     a year the county has approved (period_locked) explained;
 #   - a workbook (.xlsx) and a UTF-16 file dropped in the inbox go to rejected/ with a sentence
 #     saying to save as CSV UTF-8;
 #   - a value pasted from a 10 MB cell, and 130 rows with Excel's largest cell (32 767
@@ -26,6 +27,14 @@ trap 'county_stop_all "$work"; check_keep_on_failure "$work"' EXIT
 port=$(check_free_port)
 county_init "$work" "$bin" "$fixture" "cfeedback_$$" "$port" || check_fail "county setup"
 county_set "$work/aggregator.ini" aggregator 'max_batch_bytes = 65536'
+# a supervisor, to approve (lock) a year
+mkdir -p "$work/keys/supervisors"
+county_set "$work/aggregator.ini" curve "supervisors = $work/keys/supervisors"
+"$bin/edu-keygen" --out "$work/keys/secret" --name 李督学 supervisor >/dev/null
+cp "$work/keys/secret/supervisor" "$work/keys/supervisors/"
+printf '[alerts]\nendpoint = tcp://127.0.0.1:%s\nquery = tcp://127.0.0.1:%s\n[curve]\nsecret = %s\nserver = %s\n' \
+  $((port + 1)) $((port + 2)) "$work/keys/secret/supervisor_secret" "$work/keys/aggregator" \
+  >"$work/supervisor.ini"
 county_aggregator_start "$work" || check_fail "aggregator start"
 header='school_code,indicator,period,value'
 
@@ -65,6 +74,18 @@ check_eq "$(county_sql "$work" "select indicator || '=' || value from edu.curren
   "the good rows of the same file are stored"
 check_eq "$(county_sql "$work" "select count(*) from edu.rejected_record where school_code = '2.143E+09'")" 1 \
   "the county judged the school code itself"
+
+# a year the county has approved (locked): refused as period_locked, explained
+"$bin/edu-alerts" -c "$work/supervisor.ini" approve 2023-2024 --note "县级审核" >"$work/approve.out" 2>&1 ||
+  check_fail "approve 2023-2024: $(cat "$work/approve.out")"
+printf '%s\n%s,training_hours,2023-2024,70\n' "$header" "$a" >"$work/locked.csv"
+stored=$(county_stored "$work")
+county_drop "$work" "$a" "$work/locked.csv"
+county_wait_stored "$work" $((stored + 1)) 30 || check_fail "the record for a locked year"
+check_wait_for ",period_locked," "$inbox_a/rejected/locked.csv.errors.csv" 10
+check_eq "$?" 0 "a record for an approved year: period_locked in errors.csv"
+check_grep "^2,period,period_locked,.*审核.*解锁" "$inbox_a/rejected/locked.csv.errors.csv" \
+  "saying the year is approved and the county must unlock it"
 
 # Excel's largest cell as indicator on 130 rows: refused row by row, the next file flows
 cell=$(head -c 32767 /dev/zero | tr '\0' x)
