@@ -38,9 +38,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define S_IN_FLIGHT 2        // batches handed to the writer at once: one stored, one waiting
+#define S_IN_FLIGHT 64         // most batches handed to the writer at once (a group, and the next)
+#define S_IN_FLIGHT_RECORDS 10000 // ... unless they already hold this many records
 #define S_DRAIN_MS 30000     // at stop, longest wait for the writer's last answers
 #define S_KEYS_CHECK_MS 1000 // the schools' certificates are looked at again at most this often
+#define S_KEYS_RECHECK_MS 100 // ... or this often for a key not among them
 #define S_HOUR_MS 3600000    // the window of max_refusals_per_hour
 
 struct aggregator_t {
@@ -54,6 +56,7 @@ struct aggregator_t {
     writer_reload_t reload;            // the reload handed to the writer
     zactor_t *writer;                  // stores, evaluates and sweeps (writer.h)
     size_t in_flight;                  // batches handed to the writer and not yet answered
+    size_t in_flight_records;          // their records
     uint64_t batches;                  // batches committed since start
     uint64_t records;                  // records committed (accepted + refused)
     log_complain_t garbage;            // undecodable messages, reported with back-off
@@ -178,10 +181,11 @@ static int s_start_delivery(aggregator_t *self, char *err, size_t errlen)
         char *started = zstr_recv(actor);
         bool ok = started && strcmp(started, "READY") == 0;
         free(started);
+        if (!ok && i == 0) // the actor has logged why
+            return errorf(err, errlen, "could not bind alerts on \"%s\" (the error above says why)",
+                          config->alerts);
         if (!ok)
-            return errorf(err, errlen, "could not start delivering alerts to %s%s%s", dc.dest->name,
-                          i == 0 ? " (could not bind alerts on " : "",
-                          i == 0 ? config->alerts : "");
+            return errorf(err, errlen, "could not start delivering alerts to %s", dc.dest->name);
         zsock_set_rcvtimeo(actor, -1);
     }
     return 0;
@@ -229,6 +233,11 @@ static bool s_self_key_allowed(aggregator_t *self, const char *school, const cha
         return true;
     s_self_check_clients(self, false);
     const char *name = self->clients ? keys_dir_name(self->clients, key) : NULL;
+    if (!name && clock_mono_ms() - self->clients_checked_ms >= S_KEYS_RECHECK_MS) {
+        // the gate let the key in, so its certificate may be newer than what was read here
+        s_self_check_clients(self, true);
+        name = self->clients ? keys_dir_name(self->clients, key) : NULL;
+    }
     return name && strcmp(name, school) == 0;
 }
 
@@ -550,6 +559,7 @@ static void s_self_handle_batch(aggregator_t *self, const char *school, const ch
     metrics_add(self->metrics, "edu_records_received_total", NULL, (double) batch->n_records);
     zsock_send(self->writer, "sp", "BATCH", job);
     self->in_flight++;
+    self->in_flight_records += batch->n_records;
 }
 
 /*  A batch the writer is done with: counted, answered, freed. */
@@ -602,6 +612,7 @@ static void s_self_handle_writer(aggregator_t *self)
         return; // interrupted
     if (strcmp(command, "DONE") == 0 && pointer) {
         self->in_flight--;
+        self->in_flight_records -= ((writer_job_t *) pointer)->batch->n_records;
         s_self_finish_batch(self, pointer);
     } else if (strcmp(command, "RELOADED") == 0) {
         rules_destroy(&self->retired_rules);
@@ -648,7 +659,10 @@ int aggregator_run(aggregator_t *self)
             s_self_reload(self);
         }
         // read the collectors only while the writer has room: the rest waits in the socket
-        items[0].events = self->in_flight < S_IN_FLIGHT ? ZMQ_POLLIN : 0;
+        items[0].events =
+            self->in_flight < S_IN_FLIGHT && self->in_flight_records < S_IN_FLIGHT_RECORDS
+                ? ZMQ_POLLIN
+                : 0;
         int n = zmq_poll(items, 2, 1000);
         if (n < 0 && zmq_errno() != EINTR)
             break;

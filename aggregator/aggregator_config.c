@@ -5,6 +5,7 @@
 
 #include "keys.h"
 #include "period.h"
+#include "pg.h"
 #include "receiver.h"
 #include "rules.h"
 #include "schools.h"
@@ -17,6 +18,9 @@
 
 #define S_KEY(sec, k, t, def, lo, hi, field, desc)                                                 \
     {sec, k, t, def, lo, hi, offsetof(aggregator_config_t, field), desc, NULL}
+// a key whose text is checked too (an endpoint, a connection string)
+#define S_CHECKED(sec, k, def, field, desc, check)                                                 \
+    {sec, k, CONFIG_STRING, def, 0, 0, offsetof(aggregator_config_t, field), desc, check}
 
 static int s_check_county(const char *value, char *err, size_t errlen)
 {
@@ -32,29 +36,34 @@ static int s_check_duration(const char *value, char *err, size_t errlen)
 const config_key_t aggregator_config_keys[] = {
     {"aggregator", "county", CONFIG_STRING, NULL, 0, 0, offsetof(aggregator_config_t, county),
      "6-digit administrative division code (行政区划代码) of the county", s_check_county},
-    S_KEY("aggregator", "listen", CONFIG_STRING, "tcp://*:5555", 0, 0, listen,
-          "endpoint the collectors connect to"),
-    S_KEY("aggregator", "alerts", CONFIG_STRING, "tcp://*:5556", 0, 0, alerts,
-          "PUB endpoint for supervisors (edu-alerts)"),
-    S_KEY("aggregator", "query", CONFIG_STRING, "tcp://*:5557", 0, 0, query,
-          "endpoint the province pulls from"),
-    S_KEY("aggregator", "database", CONFIG_STRING, "dbname=edu host=/var/run/postgresql", 0, 0,
-          database, "libpq connection string of the county database (the working role)"),
-    S_KEY("aggregator", "owner_database", CONFIG_STRING, "", 0, 0, owner_database,
-          "libpq connection string of the role that owns the schema, used only to migrate it "
-          "and grant the roles below what they need (empty = the database role owns it)"),
-    S_KEY("aggregator", "query_database", CONFIG_STRING, "", 0, 0, query_database,
-          "libpq connection string of a role that only reads aggregates and warnings, used to "
-          "answer `query` (the province, edu-alerts current) (empty = the database role)"),
+    S_CHECKED("aggregator", "listen", "tcp://*:5555", listen,
+              "endpoint the collectors connect to (tcp://HOST:PORT; HOST * for every interface)",
+              config_check_bind),
+    S_CHECKED("aggregator", "alerts", "tcp://*:5556", alerts,
+              "PUB endpoint for supervisors (edu-alerts)", config_check_bind),
+    S_CHECKED("aggregator", "query", "tcp://*:5557", query, "endpoint the province pulls from",
+              config_check_bind),
+    S_CHECKED("aggregator", "database", "dbname=edu host=/var/run/postgresql", database,
+              "libpq connection string of the county database (the working role)",
+              pg_check_conninfo),
+    S_CHECKED("aggregator", "owner_database", "", owner_database,
+              "libpq connection string of the role that owns the schema, used only to migrate it "
+              "and grant the roles below what they need (empty = the database role owns it)",
+              pg_check_conninfo),
+    S_CHECKED("aggregator", "query_database", "", query_database,
+              "libpq connection string of a role that only reads aggregates and warnings, used to "
+              "answer `query` (the province, edu-alerts current) (empty = the database role)",
+              pg_check_conninfo),
     S_KEY("aggregator", "rules", CONFIG_STRING, "/etc/edu/rules.ini", 0, 0, rules,
           "indicator catalog and warning rules"),
     S_KEY("aggregator", "schools", CONFIG_STRING, "/etc/edu/schools.csv", 0, 0, schools,
           "registry of the county's schools"),
     S_KEY("aggregator", "evaluate", CONFIG_BOOL, "true", 0, 0, evaluate,
           "judge the red/yellow/green warnings after every batch (false: store only)"),
-    S_KEY("aggregator", "http", CONFIG_STRING, "", 0, 0, http,
-          "ADDRESS:PORT for Prometheus metrics (/metrics) and the dashboard (/), e.g. "
-          "127.0.0.1:9101 (empty = none)"),
+    S_CHECKED("aggregator", "http", "", http,
+              "ADDRESS:PORT for Prometheus metrics (/metrics) and the dashboard (/), e.g. "
+              "127.0.0.1:9101 (empty = none)",
+              config_check_http),
     S_KEY("aggregator", "case_yellow_days", CONFIG_INT, "30", 1, 3650, case_yellow_days,
           "a warning yellow this many days opens a case (a red one opens it at once)"),
     S_KEY("aggregator", "case_ack_days", CONFIG_INT, "7", 1, 3650, case_ack_days,
@@ -155,6 +164,66 @@ static int s_on_named(void *arg, const char *prefix, const char *name, const cha
     return 0;
 }
 
+/*  The binds: each its own port (two on one port would fail at the start), and without CURVE
+ *  only loopback ones. Returns 0, or -1 with err naming the file, line and key. */
+static int s_check_ports(const char *path, const aggregator_config_t *config, char *err,
+                         size_t errlen)
+{
+    const char *keys[] = {"listen", "alerts", "query", "http"};
+    const char *values[] = {config->listen, config->alerts, config->query, config->http};
+    config_endpoint_t binds[4];
+    char where[512], other[512];
+    for (size_t i = 0; i < 4 && *values[i]; i++) {
+        char inner[512];
+        if (config_endpoint_parse(values[i], i == 3 ? CONFIG_HTTP : CONFIG_BIND, &binds[i], inner,
+                                  sizeof inner) != 0) // checked as it was read: cannot fail
+            return errorf(err, errlen, "%s: %s",
+                          config_where(path, "aggregator", keys[i], where, sizeof where), inner);
+        for (size_t j = 0; j < i; j++)
+            if (config_endpoint_overlap(&binds[i], &binds[j]))
+                return errorf(err, errlen,
+                              "%s = \"%s\": port %u is taken by %s = \"%s\" already (%s): "
+                              "give each endpoint a port of its own",
+                              config_where(path, "aggregator", keys[i], where, sizeof where),
+                              values[i], binds[i].port, keys[j], values[j],
+                              config_where(path, "aggregator", keys[j], other, sizeof other));
+        if (i < 3 && !config->curve_enabled && !receiver_is_loopback(values[i]))
+            return errorf(err, errlen,
+                          "%s: cannot use %s = \"%s\" without CURVE: only loopback addresses may "
+                          "go without encryption ([curve] enabled = false)",
+                          config_where(path, "aggregator", keys[i], where, sizeof where), keys[i],
+                          values[i]);
+    }
+    return 0;
+}
+
+/*  The aggregator's secret certificate and the two directories of public ones. */
+static int s_check_curve(const char *path, const aggregator_config_t *config, char *err,
+                         size_t errlen)
+{
+    if (!config->curve_enabled)
+        return 0;
+    char where[512], inner[512];
+    zcert_t *cert = keys_load_secret(config->curve_secret, inner, sizeof inner);
+    if (!cert)
+        return errorf(err, errlen, "%s: %s",
+                      config_where(path, "curve", "secret", where, sizeof where), inner);
+    zcert_destroy(&cert);
+    const char *keys[] = {"clients", "readers", "supervisors", "province"};
+    const char *dirs[] = {config->curve_clients, config->curve_readers,
+                          config->curve_supervisors, config->curve_province};
+    for (size_t i = 0; i < 4; i++) {
+        if (i >= 2 && !*dirs[i])
+            continue; // supervisors and province are optional
+        keys_dir_t *dir = keys_dir_load(dirs[i], inner, sizeof inner);
+        if (!dir)
+            return errorf(err, errlen, "%s: %s",
+                          config_where(path, "curve", keys[i], where, sizeof where), inner);
+        keys_dir_destroy(&dir);
+    }
+    return 0;
+}
+
 int aggregator_config_load(const char *path, aggregator_config_t *config, char *err,
                            size_t errlen)
 {
@@ -172,33 +241,9 @@ int aggregator_config_load(const char *path, aggregator_config_t *config, char *
             d->from = xstrdup(config->smtp_from);
         }
     }
-    const char *endpoints[][2] = {
-        {"listen", config->listen}, {"alerts", config->alerts}, {"query", config->query}};
-    for (size_t i = 0; !config->curve_enabled && i < 3; i++)
-        if (!receiver_is_loopback(endpoints[i][1]))
-            return errorf(err, errlen,
-                          "%s: cannot use %s = \"%s\" without CURVE: only loopback addresses may "
-                          "go without encryption ([curve] enabled = false)",
-                          path, endpoints[i][0], endpoints[i][1]);
-    if (config->curve_enabled) {
-        zcert_t *cert = keys_load_secret(config->curve_secret, err, errlen);
-        if (!cert)
-            return -1;
-        zcert_destroy(&cert);
-        const char *dirs[][2] = {{"clients", config->curve_clients},
-                                 {"readers", config->curve_readers},
-                                 {"supervisors", config->curve_supervisors},
-                                 {"province", config->curve_province}};
-        for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
-            if (!*dirs[i][1] && i >= 2)
-                continue; // supervisors and province are optional
-            char inner[512];
-            keys_dir_t *keys = keys_dir_load(dirs[i][1], inner, sizeof inner);
-            if (!keys)
-                return errorf(err, errlen, "%s: [curve] %s: %s", path, dirs[i][0], inner);
-            keys_dir_destroy(&keys);
-        }
-    }
+    if (s_check_ports(path, config, err, errlen) != 0 ||
+        s_check_curve(path, config, err, errlen) != 0)
+        return -1;
     rules_t *rules = rules_load(config->rules, err, errlen);
     if (!rules)
         return -1;
@@ -219,4 +264,28 @@ void aggregator_config_free(aggregator_config_t *config)
     free(config->destinations);
     config->destinations = NULL;
     config->destination_count = 0;
+}
+
+int aggregator_config_check_keys(const char *path, const aggregator_config_t *config, char *err,
+                                 size_t errlen)
+{
+    if (!config->curve_enabled)
+        return 0;
+    const char *keys[] = {"clients", "readers", "supervisors", "province"};
+    const char *dirs[] = {config->curve_clients, config->curve_readers,
+                          config->curve_supervisors, config->curve_province};
+    for (size_t i = 0; i < 4; i++) {
+        char where[512], inner[512];
+        keys_dir_t *dir = *dirs[i] ? keys_dir_load(dirs[i], inner, sizeof inner) : NULL;
+        const char *problem;
+        size_t skipped = dir ? keys_dir_skipped(dir, &problem) : 0;
+        if (skipped)
+            errorf(err, errlen, "%s: %zu file(s) of the directory are no public certificate of a "
+                   "peer (move them out; the service skips them and keeps the others): %s",
+                   config_where(path, "curve", keys[i], where, sizeof where), skipped, problem);
+        keys_dir_destroy(&dir);
+        if (skipped)
+            return -1;
+    }
+    return 0;
 }

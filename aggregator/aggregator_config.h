@@ -2,8 +2,9 @@
  *
  *  The keys as a table (common/config.h): the table is what `--help` and `--example` print and
  *  what cmake turns into the example file /etc/edu/aggregator.ini. Loading also checks what
- *  would otherwise fail only after the start: the certificates and key directories, the rules
- *  and the registry it names, and that an endpoint without CURVE is a loopback one.
+ *  would otherwise fail only after the start: the endpoints (tcp://HOST:PORT, each bind on a
+ *  port of its own, loopback ones only without CURVE), the connection strings, the
+ *  certificates and key directories, and the rules and the registry it names.
  */
 #ifndef EDU_AGGREGATOR_CONFIG_H
 #define EDU_AGGREGATOR_CONFIG_H
@@ -56,5 +57,11 @@ extern const config_key_t aggregator_config_keys[];
 int aggregator_config_load(const char *path, aggregator_config_t *config, char *err,
                            size_t errlen);
 void aggregator_config_free(aggregator_config_t *config);
+
+/*  For --check: every file of the key directories is a peer's public certificate. (At run time
+ *  a file that is not is skipped and logged, and the others stay in force: one stray file
+ *  locks nobody out.) Returns 0, or -1 with err naming the directory's key and the file. */
+int aggregator_config_check_keys(const char *path, const aggregator_config_t *config, char *err,
+                                 size_t errlen);
 
 #endif

@@ -69,7 +69,10 @@ int main(int argc, char **argv)
         return 1;
     }
     int rc = 0;
-    if (check) {
+    if (check && aggregator_config_check_keys(path, &config, err, sizeof err) != 0) {
+        fprintf(stderr, "edu-aggregator: %s\n", err);
+        rc = -1;
+    } else if (check) {
         if (*config.http && !http_is_loopback(config.http))
             fprintf(stderr, "edu-aggregator: warning: %s: http = %s serves the dashboard and "
                     "metrics beyond this machine without a password; put it behind a proxy with "

@@ -70,7 +70,7 @@ receiver_t *receiver_new(const receiver_config_t *config, char *err, size_t errl
         zcert_destroy(&cert);
     }
     if (zsock_bind(self->router, "%s", config->endpoint) < 0) {
-        errorf(err, errlen, "could not listen on \"%s\": %s", config->endpoint,
+        errorf(err, errlen, "could not bind listen on \"%s\": %s", config->endpoint,
                zmq_strerror(zmq_errno()));
         goto failed;
     }

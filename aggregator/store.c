@@ -45,6 +45,7 @@ struct store_t {
     PGconn *conn;            // NULL while disconnected
     int64_t next_connect_ms; // monotonic time of the next connection attempt
     bool in_txn;             // store_begin opened a transaction not yet ended
+    bool stage_dirty;        // the open transaction's stage holds an earlier batch's rows
     log_complain_t down;     // "database unavailable", reported once with back-off
 };
 
@@ -414,6 +415,13 @@ store_status_t store_batch(store_t *self, const char *sender, const Edu__V1__Bat
                                          verdicts[i].column, verdicts[i].detail, r->source_file,
                                          r->source_row));
     }
+    if (self->stage_dirty) { // an earlier batch of the same transaction (a group)
+        rc = s_command(self, "empty the stage", PQexec(self->conn, "TRUNCATE edu_stage"), err,
+                       errlen);
+        if (rc != STORE_OK)
+            return rc;
+        self->stage_dirty = false;
+    }
     res = PQexec(self->conn, "COPY edu_stage (seq, school_code, indicator, period, value,"
                              " source_file, source_row, reason, column_name, detail, latest)"
                              " FROM STDIN");
@@ -432,6 +440,7 @@ store_status_t store_batch(store_t *self, const char *sender, const Edu__V1__Bat
         errorf(err, errlen, "could not send COPY data: %s", PQerrorMessage(self->conn));
         return STORE_RETRY;
     }
+    self->stage_dirty = true;
     rc = s_command(self, "copy the batch", PQgetResult(self->conn), err, errlen);
     while ((res = PQgetResult(self->conn)))
         PQclear(res);
@@ -460,6 +469,7 @@ store_status_t store_commit(store_t *self, char *err, size_t errlen)
     if (!self->in_txn)
         return errorf(err, errlen, "no transaction to commit"), STORE_ERROR;
     self->in_txn = false;
+    self->stage_dirty = false; // ON COMMIT DELETE ROWS
     store_status_t rc =
         s_command(self, "commit the transaction", PQexec(self->conn, "COMMIT"), err, errlen);
     if (rc == STORE_OK)
@@ -476,5 +486,6 @@ void store_rollback(store_t *self, const char *why)
         PQclear(PQexec(self->conn, "ROLLBACK"));
         self->in_txn = false;
     }
+    self->stage_dirty = false;
     s_check_connection(self, why);
 }

@@ -20,6 +20,8 @@
 
 #define S_SWEEP_RETRY_MS 2000 // after a failed sweep, the next try waits this long
 #define S_CASES_EVERY_MS 10000 // the response loop's clock is read this often
+#define S_GROUP_MAX 64         // most batches stored in one transaction
+#define S_GROUP_WAIT_MS 2      // how long the first batch of a group waits for company
 
 typedef struct {
     zsock_t *pipe;               // to the aggregator's main thread
@@ -33,6 +35,7 @@ typedef struct {
     int64_t next_sweep_ms;       // no sweep before this (after a failed one)
     log_complain_t sweep_trouble; // failing sweeps, reported with back-off
     zsock_t *kick;               // PUB: tells the delivery actors that alerts may wait
+    zpoller_t *group_poller;     // the pipe alone, to wait a moment for a group's company
     bool terminated;             // $TERM received
 } s_self_t;
 
@@ -47,6 +50,8 @@ static s_self_t *s_self_new(zsock_t *pipe, const writer_config_t *config)
     self->rules = config->rules;
     self->schools = config->schools;
     self->kick = zsock_new_pub("@" DELIVER_KICK_ENDPOINT);
+    self->group_poller = zpoller_new(pipe, NULL);
+    zpoller_set_nonstop(self->group_poller, true);
     return self;
 }
 
@@ -55,6 +60,7 @@ static void s_self_destroy(s_self_t **self_p)
     if (!self_p || !*self_p)
         return;
     zsock_destroy(&(*self_p)->kick);
+    zpoller_destroy(&(*self_p)->group_poller);
     free((*self_p)->county);
     free(*self_p);
     *self_p = NULL;
@@ -160,24 +166,22 @@ static store_status_t s_self_end(s_self_t *self, store_status_t st, char *err, s
     return st;
 }
 
-/*  The accepted records a batch stored (resent and refused ones left out), for the evaluator.
- *  Returns the array (caller frees) and their number in *count. */
-static evaluate_record_t *s_stored_records(const writer_job_t *job, size_t *count)
+/*  The accepted records a batch stored (resent and refused ones left out), for the evaluator,
+ *  into records (room for every record the batch stored). Returns how many. */
+static size_t s_stored_records(const writer_job_t *job, evaluate_record_t *records)
 {
     const Edu__V1__Batch *batch = job->batch;
-    evaluate_record_t *records = xcalloc(batch->n_records ? batch->n_records : 1,
-                                         sizeof *records);
-    *count = 0;
+    size_t count = 0;
     for (size_t i = 0; i < batch->n_records; i++) {
         const Edu__V1__Record *r = batch->records[i];
         if (r->seq > job->outcome.stored_from && r->seq <= job->outcome.through &&
             job->verdicts[i].reason == REFUSE_NONE)
-            records[(*count)++] = (evaluate_record_t){.school = r->school_code,
-                                                      .indicator = r->indicator,
-                                                      .period = r->period,
-                                                      .value = r->value};
+            records[count++] = (evaluate_record_t){.school = r->school_code,
+                                                   .indicator = r->indicator,
+                                                   .period = r->period,
+                                                   .value = r->value};
     }
-    return records;
+    return count;
 }
 
 /*  Refuses as period_locked the accepted records of the years in locked (approved at the
@@ -202,44 +206,81 @@ static void s_self_lock_records(writer_job_t *job, const char *locked)
     }
 }
 
-/*  One batch in one transaction: BEGIN, store, judge the warnings, COMMIT (or ROLLBACK). */
-static void s_self_handle_batch(s_self_t *self, writer_job_t *job)
+/*  A group of batches in one transaction: BEGIN, store each, judge the warnings of all,
+ *  follow the cases, COMMIT (or ROLLBACK). Batches of different spools share a transaction
+ *  without harm to exactly-once (each spool's mark moves with its own rows); one fsync then
+ *  commits them all, which is what a deadline-day rush of small files needs. A failure is each
+ *  batch's status (RETRY, or ERROR where a batch cannot be stored), and its err. */
+static void s_self_store_group(s_self_t *self, writer_job_t **jobs, size_t n)
 {
     int64_t started = clock_mono_ms();
-    char *err = job->err;
-    size_t errlen = sizeof job->err;
+    char *err = jobs[0]->err;
+    size_t errlen = sizeof jobs[0]->err;
     store_status_t st = store_begin(self->store, err, errlen);
     char *locked = st == STORE_OK ? approval_locked(store_conn(self->store), err, errlen) : NULL;
     if (st == STORE_OK && !locked)
         st = STORE_RETRY;
-    if (locked && *locked)
-        s_self_lock_records(job, locked);
-    free(locked);
     const rule_params_t *rp = rules_params(self->rules);
     store_clock_t clock = {.deadline_month = rp->deadline_month, .deadline_day = rp->deadline_day};
     if (st == STORE_OK && period_now(&clock.now) != 0)
         clock.now = time(NULL); // EDU_NOW was checked at start
-    if (st == STORE_OK)
-        st = store_batch(self->store, job->school, job->batch, job->verdicts, job->prepared,
-                         &clock, &job->outcome, err, errlen);
-    if (st == STORE_OK && self->evaluate && job->outcome.through > job->outcome.stored_from) {
-        size_t count;
-        evaluate_record_t *records = s_stored_records(job, &count);
-        time_t now;
-        if (evaluate_batch(self->evaluate, store_conn(self->store), records, count, err,
+    size_t failed = n; // the batch that failed, if one did
+    for (size_t i = 0; st == STORE_OK && i < n; i++) {
+        if (*locked)
+            s_self_lock_records(jobs[i], locked);
+        st = store_batch(self->store, jobs[i]->school, jobs[i]->batch, jobs[i]->verdicts,
+                         jobs[i]->prepared, &clock, &jobs[i]->outcome, jobs[i]->err,
+                         sizeof jobs[i]->err);
+        if (st != STORE_OK) {
+            failed = i;
+            err = jobs[i]->err;
+            errlen = sizeof jobs[i]->err;
+        }
+    }
+    free(locked);
+    size_t count = 0;
+    for (size_t i = 0; st == STORE_OK && self->evaluate && i < n; i++)
+        count += jobs[i]->outcome.through - jobs[i]->outcome.stored_from;
+    if (st == STORE_OK && count > 0) {
+        evaluate_record_t *records = xcalloc(count, sizeof *records);
+        size_t used = 0;
+        for (size_t i = 0; i < n; i++)
+            used += s_stored_records(jobs[i], records + used);
+        if (evaluate_batch(self->evaluate, store_conn(self->store), records, used, err,
                            errlen) != 0 ||
-            period_now(&now) != 0 ||
-            cases_apply(store_conn(self->store), self->cases, now, false, err, errlen) != 0)
-            st = STORE_RETRY; // the batch is sent again; the evaluator reloads before it
+            cases_apply(store_conn(self->store), self->cases, clock.now, false, err, errlen) != 0)
+            st = STORE_RETRY; // the batches are sent again; the evaluator reloads before them
         free(records);
     }
     st = s_self_end(self, st, err, errlen);
-    if (st == STORE_OK)
-        job->outcome.acked_through = job->outcome.through;
-    else
-        store_outcome_clear(&job->outcome);
-    job->status = st;
-    job->commit_seconds = (double) (clock_mono_ms() - started) / 1000;
+    double seconds = (double) (clock_mono_ms() - started) / 1000;
+    for (size_t i = 0; i < n; i++) {
+        writer_job_t *job = jobs[i];
+        if (st == STORE_OK) {
+            job->outcome.acked_through = job->outcome.through;
+        } else {
+            store_outcome_clear(&job->outcome);
+            if (i != failed && job->err != err)
+                snprintf(job->err, sizeof job->err, "%s", err);
+        }
+        // a batch that can never be stored fails alone; the others of its group are retried
+        job->status = st == STORE_ERROR && i != failed ? STORE_RETRY : st;
+        job->commit_seconds = seconds;
+    }
+}
+
+/*  Stores a group; when the group as a whole fails for one batch that can never be stored,
+ *  the others are stored again each in a transaction of its own, so one bad batch never holds
+ *  up another school. */
+static void s_self_handle_group(s_self_t *self, writer_job_t **jobs, size_t n)
+{
+    s_self_store_group(self, jobs, n);
+    bool poisoned = false;
+    for (size_t i = 0; n > 1 && i < n; i++)
+        poisoned |= jobs[i]->status == STORE_ERROR;
+    for (size_t i = 0; poisoned && i < n; i++)
+        if (jobs[i]->status != STORE_ERROR)
+            s_self_store_group(self, &jobs[i], 1);
 }
 
 static void s_self_handle_reload(s_self_t *self, writer_reload_t *reload)
@@ -252,17 +293,40 @@ static void s_self_handle_reload(s_self_t *self, writer_reload_t *reload)
                                         reload->err, sizeof reload->err);
 }
 
+/*  One message of the pipe; a BATCH gathers the batches waiting behind it (within
+ *  S_GROUP_WAIT_MS, at most S_GROUP_MAX) into one transaction. A RELOAD or $TERM that comes
+ *  among them waits until the group is done, so the order stays the one handed. */
 static void s_self_handle_pipe(s_self_t *self)
 {
     char *command = NULL;
     void *pointer = NULL;
     if (writer_recv(self->pipe, &command, &pointer) != 0)
         return; // interrupted
-    if (strcmp(command, "$TERM") == 0) {
+    writer_job_t *group[S_GROUP_MAX];
+    size_t n = 0;
+    int64_t until = clock_mono_ms() + S_GROUP_WAIT_MS;
+    while (command && strcmp(command, "BATCH") == 0 && pointer && n < S_GROUP_MAX) {
+        group[n++] = pointer;
+        free(command);
+        command = NULL;
+        int64_t left = until - clock_mono_ms();
+        bool more = n < S_GROUP_MAX &&
+                    ((zsock_events(self->pipe) & ZMQ_POLLIN) ||
+                     (left > 0 && zpoller_wait(self->group_poller, (int) left) == self->pipe));
+        if (!more)
+            break; // nothing more waits: store what is here
+        if (writer_recv(self->pipe, &command, &pointer) != 0)
+            break;
+    }
+    if (n) {
+        s_self_handle_group(self, group, n);
+        for (size_t i = 0; i < n; i++)
+            zsock_send(self->pipe, "sp", "DONE", group[i]);
+    }
+    if (!command) {
+        // the group is done
+    } else if (strcmp(command, "$TERM") == 0) {
         self->terminated = true;
-    } else if (strcmp(command, "BATCH") == 0 && pointer) {
-        s_self_handle_batch(self, pointer);
-        zsock_send(self->pipe, "sp", "DONE", pointer);
     } else if (strcmp(command, "RELOAD") == 0 && pointer) {
         s_self_handle_reload(self, pointer);
         zsock_send(self->pipe, "sp", "RELOADED", pointer);

@@ -32,12 +32,12 @@ typedef struct {
     {sec, k, t, def, lo, hi, offsetof(s_config_t, field), desc, NULL}
 
 static const config_key_t s_keys[] = {
-    S_KEY("alerts", "endpoint", CONFIG_STRING, "tcp://127.0.0.1:5556", 0, 0, endpoint,
-          "the aggregator's alerts endpoint"),
+    {"alerts", "endpoint", CONFIG_STRING, "tcp://127.0.0.1:5556", 0, 0,
+     offsetof(s_config_t, endpoint), "the aggregator's alerts endpoint", config_check_connect},
     S_KEY("alerts", "subscribe", CONFIG_STRING, "", 0, 0, subscribe,
           "topic prefix <county>.<level>.<kind>, e.g. 430405.red; empty = everything"),
-    S_KEY("alerts", "query", CONFIG_STRING, "tcp://127.0.0.1:5557", 0, 0, query,
-          "the aggregator's query endpoint, for `current`"),
+    {"alerts", "query", CONFIG_STRING, "tcp://127.0.0.1:5557", 0, 0, offsetof(s_config_t, query),
+     "the aggregator's query endpoint, for `current`", config_check_connect},
     S_KEY("alerts", "timeout_ms", CONFIG_INT, "10000", 100, 600000, timeout_ms,
           "how long `current` waits for the aggregator"),
     S_KEY("curve", "enabled", CONFIG_BOOL, "true", 0, 0, curve_enabled, "CURVE encryption"),
@@ -377,11 +377,15 @@ int main(int argc, char **argv)
     char err[1024];
     int rc = config_load(path, s_keys, &config, NULL, NULL, err, sizeof err);
     if (rc == 0 && config.curve_enabled) {
-        zcert_t *secret = keys_load_secret(config.curve_secret, err, sizeof err);
-        zcert_t *server = secret ? keys_load_public(config.curve_server, err, sizeof err) : NULL;
-        rc = secret && server ? 0 : -1;
-        zcert_destroy(&secret);
-        zcert_destroy(&server);
+        char inner[512], where[512];
+        bool server_bad = false;
+        rc = keys_check_client(config.curve_secret, config.curve_server, &server_bad, inner,
+                               sizeof inner);
+        if (rc != 0)
+            snprintf(
+                err, sizeof err, "%s: %s",
+                config_where(path, "curve", server_bad ? "server" : "secret", where, sizeof where),
+                inner);
     }
     if (rc != 0)
         fprintf(stderr, "edu-alerts: %s\n", err);

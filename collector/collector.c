@@ -30,8 +30,9 @@ static int s_check_school(const char *value, char *err, size_t errlen)
 const config_key_t collector_config_keys[] = {
     {"collector", "school", CONFIG_STRING, NULL, 0, 0, offsetof(collector_config_t, school),
      "10-digit school identification code (学校标识码) of this school", s_check_school},
-    S_KEY("collector", "endpoint", CONFIG_STRING, "tcp://127.0.0.1:5555", 0, 0, endpoint,
-          "the county aggregator"),
+    {"collector", "endpoint", CONFIG_STRING, "tcp://127.0.0.1:5555", 0, 0,
+     offsetof(collector_config_t, endpoint), "the county aggregator (tcp://HOST:PORT)",
+     config_check_connect},
     S_KEY("collector", "inbox", CONFIG_STRING, "/var/lib/edu-collector/inbox", 0, 0, inbox,
           "folder where staff drop CSV files (done/, delivered/, rejected/ and 状态.txt are "
           "made inside)"),
@@ -65,8 +66,9 @@ const config_key_t collector_config_keys[] = {
           "longest pause between tries while the county is unreachable"),
     S_KEY("collector", "scan_interval_ms", CONFIG_INT, "5000", 100, 3600000, scan_interval_ms,
           "how often the inbox is scanned besides file-system events"),
-    S_KEY("collector", "metrics", CONFIG_STRING, "", 0, 0, metrics,
-          "ADDRESS:PORT for Prometheus metrics at /metrics, e.g. 127.0.0.1:9102 (empty = none)"),
+    {"collector", "metrics", CONFIG_STRING, "", 0, 0, offsetof(collector_config_t, metrics),
+     "ADDRESS:PORT for Prometheus metrics at /metrics, e.g. 127.0.0.1:9102 (empty = none)",
+     config_check_http},
     S_KEY("curve", "enabled", CONFIG_BOOL, "true", 0, 0, curve_enabled,
           "CURVE encryption and authentication"),
     S_KEY("curve", "secret", CONFIG_STRING, "/etc/edu/keys/school_secret", 0, 0, curve_secret,
@@ -83,12 +85,15 @@ int collector_config_load(const char *path, collector_config_t *config, char *er
         return -1;
     if (!config->curve_enabled)
         return 0;
-    zcert_t *secret = keys_load_secret(config->curve_secret, err, errlen);
-    zcert_t *server = secret ? keys_load_public(config->curve_server, err, errlen) : NULL;
-    int rc = secret && server ? 0 : -1;
-    zcert_destroy(&secret);
-    zcert_destroy(&server);
-    return rc;
+    char inner[512], where[512];
+    bool server_bad = false;
+    if (keys_check_client(config->curve_secret, config->curve_server, &server_bad, inner,
+                          sizeof inner) != 0)
+        return errorf(
+            err, errlen, "%s: %s",
+            config_where(path, "curve", server_bad ? "server" : "secret", where, sizeof where),
+            inner);
+    return 0;
 }
 
 void collector_config_free(collector_config_t *config)

@@ -9,7 +9,10 @@
  *  gives their keys with the section written as the prefix and a star (`webhook.*`); each one
  *  found is handed to a callback, which may store it as it likes.
  *
- *  Files are read with inih; line numbers come from counting the lines inih reads.
+ *  Files are read with inih; line numbers come from counting the lines inih reads. A section
+ *  or a key given twice, an indented line (which inih would glue to the value before it) and
+ *  a line too long for inih's buffer are refused with their lines, in every INI file read here
+ *  (program configs and the rules file alike).
  */
 #ifndef EDU_CONFIG_H
 #define EDU_CONFIG_H
@@ -67,6 +70,46 @@ typedef int(config_line_fn)(void *arg, unsigned line, unsigned section_line, con
                             const char *key, const char *value, char *err, size_t errlen);
 int config_parse_lines(const char *path, config_line_fn *handler, void *arg, char *err,
                        size_t errlen);
+
+/*  The line of path on which [section] gives key, or 0 when it does not (the key is at its
+ *  default); with key NULL, the line of the section's header (0: no key in it). For messages
+ *  about a value found wrong after loading; section is the whole name of a named section
+ *  ("county.430405"). */
+unsigned config_key_line(const char *path, const char *section, const char *key);
+
+/*  "path:LINE: [section] key", or "path: [section] key (not set: its default)", into buf (size
+ *  bytes); returns buf. The start of a message about a value found wrong after loading. */
+const char *config_where(const char *path, const char *section, const char *key, char *buf,
+                         size_t size);
+
+/*  What an endpoint is for: bound by ZeroMQ, connected to by ZeroMQ, or bound by the HTTP
+ *  server (written ADDRESS:PORT without a scheme). */
+typedef enum { CONFIG_BIND, CONFIG_CONNECT, CONFIG_HTTP } config_endpoint_use_t;
+
+typedef struct {
+    char host[256]; // as written ("*", "127.0.0.1", "county.example", "eth0")
+    unsigned port;  // 1 to 65535
+    bool any;       // every interface: * or 0.0.0.0
+} config_endpoint_t;
+
+/*  Parses and checks an endpoint: tcp://HOST:PORT (or ADDRESS:PORT for CONFIG_HTTP), PORT
+ *  from 1 to 65535 (0 and ZeroMQ's * and ! ports, which pick a random port, are refused). To
+ *  connect, HOST is an IPv4 address or a host name; to bind, * or an IPv4 address or a network
+ *  interface of this machine (ZeroMQ does not look names up to bind); for HTTP, an IPv4
+ *  address of this machine or 0.0.0.0. IPv6 is refused: the sockets are IPv4 only. Other
+ *  transports (ipc://, inproc://) are refused. Returns 0 and fills out, or -1 with err. */
+int config_endpoint_parse(const char *value, config_endpoint_use_t use, config_endpoint_t *out,
+                          char *err, size_t errlen);
+
+/*  config_check_fn's for the table: an endpoint to bind, one to connect to, and an HTTP
+ *  ADDRESS:PORT (empty allowed: no HTTP). */
+int config_check_bind(const char *value, char *err, size_t errlen);
+int config_check_connect(const char *value, char *err, size_t errlen);
+int config_check_http(const char *value, char *err, size_t errlen);
+
+/*  True when two bound endpoints would take the same port (same port, and the same host or
+ *  one of them every interface). */
+bool config_endpoint_overlap(const config_endpoint_t *a, const config_endpoint_t *b);
 
 /*  Parses a boolean word; returns 0 and sets *out, or -1. */
 int config_parse_bool(const char *text, bool *out);

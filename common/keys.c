@@ -1,4 +1,10 @@
-/*  keys - CURVE certificates in CZMQ's format, and directories of them */
+/*  keys - CURVE certificates in CZMQ's format, and directories of them
+ *
+ *  Certificates are read from exactly the file named (through zconfig, not zcert_load, which
+ *  prefers NAME_secret when asked for NAME), and their kind is checked: a secret where a public
+ *  certificate belongs is refused as firmly as the reverse, and the two halves of a pair found
+ *  side by side must match.
+ */
 #include "keys.h"
 
 #include "util.h"
@@ -8,6 +14,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+// a certificate is a few hundred bytes; a file far larger is something else
+#define S_CERT_MAX_BYTES 65536
 
 struct keys_dir_t {
     zhashx_t *names;   // Z85 public key -> peer name (file name)
@@ -16,54 +26,136 @@ struct keys_dir_t {
     char problem[512]; // why the first of them was skipped
 };
 
-static bool s_readable(const char *path, char *err, size_t errlen)
+/*  The certificate in exactly this file. (zcert_load reads NAME_secret instead of NAME when it
+ *  exists, so a public certificate asked for on a machine that holds the pair would come back
+ *  with the secret, and a secret certificate asked for by its public name would be found.)
+ *  Checks that the keys are Z85 and that a secret key belongs to its public key. */
+static zcert_t *s_load(const char *path, char *err, size_t errlen)
 {
-    // open it, so that a file this service may not read says so (not "not a certificate"),
-    // and look for a CZMQ certificate's key line, so that CZMQ's parser never sees (and prints
-    // complaints about) a file that is something else, such as a README
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        errorf(err, errlen, "could not read certificate \"%s\": %s%s", path, strerror(errno),
-               errno == EACCES ? " (is it owned by the service's user? chown it)" : "");
-        return false;
+    // read it here, so that a file this service may not read says so (not "not a certificate"),
+    // and parse it from memory: zconfig_load leaks when the file is not ZPL
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > S_CERT_MAX_BYTES) {
+        errorf(err, errlen,
+               "cannot load certificate \"%s\": not a CZMQ certificate (%lld bytes; edu-keygen "
+               "writes them)",
+               path, (long long) st.st_size);
+        return NULL;
     }
-    char head[4096];
-    size_t n = fread(head, 1, sizeof head - 1, f);
-    fclose(f);
-    head[n] = '\0';
-    if (!strstr(head, "public-key")) {
-        errorf(err, errlen, "cannot load certificate \"%s\": not a CZMQ certificate", path);
-        return false;
+    size_t size = 0;
+    char inner[256];
+    char *text = file_read_all(path, &size, inner, sizeof inner);
+    if (!text) {
+        errorf(err, errlen, "could not read certificate: %s", inner);
+        return NULL;
     }
-    return true;
+    if (!strstr(text, "public-key")) { // not even worth CZMQ's parser, which complains on stderr
+        free(text);
+        errorf(err, errlen,
+               "cannot load certificate \"%s\": not a CZMQ certificate (edu-keygen writes them)",
+               path);
+        return NULL;
+    }
+    zchunk_t *chunk = zchunk_new(text, size);
+    free(text);
+    zconfig_t *root = zconfig_chunk_load(chunk);
+    zchunk_destroy(&chunk);
+    const char *public_txt = root ? zconfig_get(root, "/curve/public-key", NULL) : NULL;
+    const char *secret_txt = root ? zconfig_get(root, "/curve/secret-key", NULL) : NULL;
+    byte public_key[32] = {0}, secret_key[32] = {0};
+    zcert_t *cert = NULL;
+    if (!public_txt || strlen(public_txt) != 40 || !zmq_z85_decode(public_key, public_txt) ||
+        (secret_txt && (strlen(secret_txt) != 40 || !zmq_z85_decode(secret_key, secret_txt)))) {
+        errorf(err, errlen,
+               "cannot load certificate \"%s\": not a CZMQ certificate (edu-keygen writes them)",
+               path);
+        goto cleanup;
+    }
+    char derived[41];
+    if (secret_txt &&
+        (zmq_curve_public(derived, secret_txt) != 0 || strcmp(derived, public_txt) != 0)) {
+        errorf(err, errlen,
+               "cannot load certificate \"%s\": its secret key does not belong to its public key "
+               "(the file is damaged: make a new pair with edu-keygen)",
+               path);
+        goto cleanup;
+    }
+    cert = zcert_new_from(public_key, secret_key);
+    zconfig_t *meta = zconfig_locate(root, "/metadata");
+    for (zconfig_t *item = meta ? zconfig_child(meta) : NULL; item; item = zconfig_next(item))
+        zcert_set_meta(cert, zconfig_name(item), "%s", zconfig_value(item));
+cleanup:
+    zconfig_destroy(&root);
+    return cert;
+}
+
+static bool s_has_secret(zcert_t *cert)
+{
+    static const char zero[41] = "0000000000000000000000000000000000000000";
+    return strcmp(zcert_secret_txt(cert), zero) != 0;
 }
 
 zcert_t *keys_load_secret(const char *path, char *err, size_t errlen)
 {
-    if (!s_readable(path, err, errlen))
-        return NULL;
-    zcert_t *cert = zcert_load(path);
-    if (!cert) {
-        errorf(err, errlen, "cannot load certificate \"%s\": not a CZMQ certificate", path);
-        return NULL;
-    }
-    static const char zero[41] = "0000000000000000000000000000000000000000";
-    if (strcmp(zcert_secret_txt(cert), zero) == 0) {
-        errorf(err, errlen, "cannot use \"%s\": it holds no secret key (give the _secret file)",
-               path);
+    zcert_t *cert = s_load(path, err, errlen);
+    if (cert && !s_has_secret(cert)) {
+        errorf(
+            err, errlen,
+            "cannot use \"%s\" as a secret certificate: it is a public one (give the NAME_secret "
+            "file that edu-keygen wrote beside it)",
+            path);
         zcert_destroy(&cert);
+    }
+    // the public half beside it (NAME next to NAME_secret), if there, must be the same pair
+    if (cert && str_ends_with(path, "_secret")) {
+        char *public_path = xstrndup(path, strlen(path) - strlen("_secret"));
+        char inner[16];
+        zcert_t *pub =
+            access(public_path, F_OK) == 0 ? s_load(public_path, inner, sizeof inner) : NULL;
+        if (pub && strcmp(zcert_public_txt(pub), zcert_public_txt(cert)) != 0) {
+            errorf(err, errlen,
+                   "cannot use \"%s\": the public certificate \"%s\" beside it is not its "
+                   "public half (the two files are not one pair: make a new pair with edu-keygen "
+                   "--force and hand out its public certificate)",
+                   path, public_path);
+            zcert_destroy(&cert);
+        }
+        zcert_destroy(&pub);
+        free(public_path);
     }
     return cert;
 }
 
 zcert_t *keys_load_public(const char *path, char *err, size_t errlen)
 {
-    if (!s_readable(path, err, errlen))
-        return NULL;
-    zcert_t *cert = zcert_load(path);
-    if (!cert)
-        errorf(err, errlen, "cannot load certificate \"%s\": not a CZMQ certificate", path);
+    zcert_t *cert = s_load(path, err, errlen);
+    if (cert && s_has_secret(cert)) {
+        errorf(err, errlen,
+               "cannot use \"%s\" as a public certificate: it holds a secret key (give the public "
+               "file, NAME without _secret; a secret key never leaves its owner)",
+               path);
+        zcert_destroy(&cert);
+    }
     return cert;
+}
+
+int keys_check_client(const char *secret_path, const char *server_path, bool *server_bad, char *err,
+                      size_t errlen)
+{
+    zcert_t *mine = keys_load_secret(secret_path, err, errlen);
+    *server_bad = mine != NULL;
+    if (!mine)
+        return -1;
+    zcert_t *server = keys_load_public(server_path, err, errlen);
+    int rc = server ? 0 : -1;
+    if (server && strcmp(zcert_public_txt(server), zcert_public_txt(mine)) == 0)
+        rc = errorf(err, errlen,
+                    "\"%s\" is the public half of the secret certificate \"%s\" itself: give "
+                    "the server's public certificate (each side has a pair of its own)",
+                    server_path, secret_path);
+    zcert_destroy(&server);
+    zcert_destroy(&mine);
+    return rc;
 }
 
 int keys_curve_client(zsock_t *sock, const char *secret_path, const char *server_path, char *err,
@@ -84,6 +176,30 @@ int keys_curve_client(zsock_t *sock, const char *secret_path, const char *server
     return 0;
 }
 
+/*  A secret certificate found in a keys directory: when its public half NAME is there too,
+ *  the two must be one pair. (One this service may not read is left alone: the directory is
+ *  for public certificates, and NAME is read on its own.) Returns 0, or -1 with err. */
+static int s_dir_pair(const char *dir, const char *secret_name, char *err, size_t errlen)
+{
+    char *secret_path = xasprintf("%s/%s", dir, secret_name);
+    char *public_path = xstrndup(secret_path, strlen(secret_path) - strlen("_secret"));
+    char inner[16];
+    zcert_t *secret = s_load(secret_path, inner, sizeof inner);
+    zcert_t *pub = secret ? s_load(public_path, inner, sizeof inner) : NULL;
+    int rc = 0;
+    if (pub && strcmp(zcert_public_txt(pub), zcert_public_txt(secret)) != 0)
+        rc = errorf(err, errlen,
+                    "\"%s\" and \"%s\" are not one pair: the secret certificate's public key is "
+                    "not the public certificate's (remove the stale one, or make a new pair with "
+                    "edu-keygen --force)",
+                    secret_path, public_path);
+    zcert_destroy(&pub);
+    zcert_destroy(&secret);
+    free(public_path);
+    free(secret_path);
+    return rc;
+}
+
 keys_dir_t *keys_dir_load(const char *dir, char *err, size_t errlen)
 {
     DIR *d = opendir(dir);
@@ -98,8 +214,14 @@ keys_dir_t *keys_dir_load(const char *dir, char *err, size_t errlen)
     zhashx_set_destructor(self->people, (zhashx_destructor_fn *) zstr_free);
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (e->d_name[0] == '.' || str_ends_with(e->d_name, "_secret"))
+        if (e->d_name[0] == '.')
             continue;
+        if (str_ends_with(e->d_name, "_secret")) { // NAME_secret beside NAME: one pair
+            char why[512];
+            if (s_dir_pair(dir, e->d_name, why, sizeof why) != 0 && self->skipped++ == 0)
+                snprintf(self->problem, sizeof self->problem, "%s", why);
+            continue;
+        }
         char *path = xasprintf("%s/%s", dir, e->d_name);
         struct stat st;
         if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {

@@ -10,12 +10,22 @@
 
 #include <czmq.h>
 
-/*  Loads a secret certificate (the NAME_secret file). Returns the certificate (caller
- *  destroys it) or NULL with err when the file is missing, malformed or has no secret key. */
+/*  Loads a secret certificate (the NAME_secret file), from exactly that file (CZMQ's
+ *  zcert_load would read NAME_secret when asked for NAME). Returns the certificate (caller
+ *  destroys it) or NULL with err when the file is missing or unreadable, not a certificate,
+ *  damaged (its secret key does not give its public key), a public certificate, or when the
+ *  public certificate NAME beside it is not its public half. */
 zcert_t *keys_load_secret(const char *path, char *err, size_t errlen);
 
-/*  Loads a public certificate. Returns it or NULL with err. */
+/*  Loads a public certificate, from exactly that file. Returns it or NULL with err, also when
+ *  the file holds a secret key (a secret certificate given where a public one belongs). */
 zcert_t *keys_load_public(const char *path, char *err, size_t errlen);
+
+/*  Checks a CURVE client's two certificates: secret_path a secret one, server_path the
+ *  server's public one, and not the public half of the client's own pair. Returns 0, or -1
+ *  with err and *server_bad saying which of the two is wrong. */
+int keys_check_client(const char *secret_path, const char *server_path, bool *server_bad, char *err,
+                      size_t errlen);
 
 /*  Makes sock a CURVE client of the server whose public certificate is at server_path, with
  *  the secret certificate at secret_path. Returns 0, or -1 with err. */
@@ -24,9 +34,11 @@ int keys_curve_client(zsock_t *sock, const char *secret_path, const char *server
 
 typedef struct keys_dir_t keys_dir_t;
 
-/*  Reads every public certificate in dir (files ending in _secret and hidden files are
- *  skipped, and so is a file that is not a readable public certificate: see keys_dir_skipped).
- *  Returns NULL with err when dir cannot be read. */
+/*  Reads every public certificate in dir. Hidden files are skipped, and so is — counted in
+ *  keys_dir_skipped, with its problem — a file that is not a readable public certificate (a
+ *  README, a certificate holding a secret key) and a NAME_secret that is not the pair of the
+ *  NAME beside it: one bad file must not lock every other peer out. Returns NULL with err
+ *  only when dir cannot be read. */
 keys_dir_t *keys_dir_load(const char *dir, char *err, size_t errlen);
 void keys_dir_destroy(keys_dir_t **self_p);
 

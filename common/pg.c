@@ -219,3 +219,68 @@ char *pg_lines(const PGresult *res, const char *none)
     zchunk_destroy(&out);
     return text;
 }
+
+/*  True when word stands in conninfo as a key (followed by "="): a name, never a secret. */
+static bool s_is_key(const char *conninfo, const char *word, size_t n)
+{
+    for (const char *at = conninfo; n && (at = strstr(at, word)); at++) {
+        const char *after = at + n + strspn(at + n, " \t");
+        if ((at == conninfo || at[-1] == ' ' || at[-1] == '\t') && *after == '=')
+            return true;
+    }
+    return false;
+}
+
+/*  libpq's message about a connection string it cannot parse, with what it quotes from the
+ *  string hidden unless it is a keyword (libpq's, or a key of the string): the quoted text may
+ *  be a password (a URI's userinfo, a stray word). Into buf. */
+static void s_conninfo_message(const char *conninfo, const char *message, char *buf, size_t size)
+{
+    PQconninfoOption *known = PQconndefaults();
+    size_t used = 0;
+    buf[0] = '\0';
+    for (const char *m = message; *m && *m != '\n' && used + 1 < size;) {
+        const char *close = *m == '"' ? strchr(m + 1, '"') : NULL;
+        if (!close) {
+            buf[used++] = *m++;
+            buf[used] = '\0';
+            continue;
+        }
+        size_t n = (size_t) (close - m - 1);
+        bool keyword = false;
+        for (PQconninfoOption *o = known; o && o->keyword && !keyword; o++)
+            keyword = strlen(o->keyword) == n && strncmp(o->keyword, m + 1, n) == 0;
+        char *word = xstrndup(m + 1, n);
+        bool shown = keyword || n == 0 || (n == 1 && strchr("=:/@[]?&", m[1])) ||
+                     (!strpbrk(word, " \t=") && s_is_key(conninfo, word, n));
+        free(word);
+        used += (size_t) snprintf(buf + used, size - used, "\"%.*s\"", shown ? (int) n : 3,
+                                  shown ? m + 1 : "***");
+        if (used >= size)
+            used = size - 1;
+        m = close + 1;
+    }
+    PQconninfoFree(known);
+}
+
+int pg_check_conninfo(const char *conninfo, char *err, size_t errlen)
+{
+    // what pg_connect does with it: a string without "=" that is not a URI is a database name
+    bool uri =
+        strncmp(conninfo, "postgresql://", 13) == 0 || strncmp(conninfo, "postgres://", 11) == 0;
+    if (!uri && !strchr(conninfo, '=') && !strpbrk(conninfo, " \t'\\"))
+        return 0;
+    char *error = NULL;
+    PQconninfoOption *options = PQconninfoParse(conninfo, &error);
+    if (options) {
+        PQconninfoFree(options);
+        return 0;
+    }
+    char shown[512], why[512];
+    s_conninfo_message(conninfo, error ? error : "out of memory", why, sizeof why);
+    PQfreemem(error);
+    return errorf(err, errlen,
+                  "%s: %s (write key=value pairs like dbname=edu host=/var/run/postgresql, or a "
+                  "postgresql:// URI)",
+                  redact_conninfo(conninfo, shown, sizeof shown), why);
+}

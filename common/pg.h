@@ -63,4 +63,10 @@ void pg_array_put(pg_array_t *self, const char *text, bool quote);
 const char *pg_array_end(pg_array_t *self);
 void pg_array_free(pg_array_t *self);
 
+/*  A config_check_fn for libpq connection strings: what pg_connect would be given must be a
+ *  database name alone (no "=", no space) or something PQconninfoParse reads (key=value pairs,
+ *  a postgresql:// URI). The message shows the string through redact_conninfo and hides what
+ *  libpq quotes from it, so no password reaches it. Returns 0, or -1 with err. */
+int pg_check_conninfo(const char *conninfo, char *err, size_t errlen);
+
 #endif

@@ -78,7 +78,7 @@ rm -rf "$county"
 county_port=$(check_free_port 4) # the county's three and the dashboard's
 county_init "$county" "$bin" "$sample" edu "$county_port"
 http=$((county_port + 3))
-printf '[aggregator]\nhttp = 127.0.0.1:%s\n' "$http" >>"$county/aggregator.ini"
+sed -i "s/^\[aggregator\]$/[aggregator]\nhttp = 127.0.0.1:$http/" "$county/aggregator.ini"
 county_aggregator_start "$county"
 county_feed "$county" "$sample"
 echo "all $COUNTY_FED records stored"

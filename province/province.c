@@ -17,8 +17,9 @@
     {sec, k, t, def, lo, hi, offsetof(province_config_t, field), desc, NULL}
 
 const config_key_t province_config_keys[] = {
-    S_KEY("province", "database", CONFIG_STRING, "dbname=province host=/var/run/postgresql", 0, 0,
-          database, "libpq connection string of the province database"),
+    {"province", "database", CONFIG_STRING, "dbname=province host=/var/run/postgresql", 0, 0,
+     offsetof(province_config_t, database), "libpq connection string of the province database",
+     pg_check_conninfo},
     S_KEY("province", "interval_s", CONFIG_INT, "60", 1, 86400, interval_s,
           "seconds between two rounds (without --once)"),
     S_KEY("province", "timeout_ms", CONFIG_INT, "10000", 100, 600000, timeout_ms,
@@ -45,6 +46,9 @@ static int s_on_county(void *arg, const char *prefix, const char *name, const ch
     province_config_t *config = arg;
     if (config_check_digits(name, 6, err, errlen) != 0)
         return errorf(err, errlen, "[county.%s]: the county code must be 6 digits", name);
+    char inner[512];
+    if (strcmp(key, "endpoint") == 0 && config_check_connect(value, inner, sizeof inner) != 0)
+        return errorf(err, errlen, "endpoint: %s", inner);
     county_t *county = NULL;
     for (size_t i = 0; i < config->county_count && !county; i++)
         if (strcmp(config->counties[i].code, name) == 0)
@@ -68,22 +72,23 @@ int province_config_load(const char *path, province_config_t *config, char *err,
         return -1;
     if (config->county_count == 0)
         return errorf(err, errlen, "%s: no [county.CODE] section", path);
-    zcert_t *cert = config->curve_enabled ? keys_load_secret(config->curve_secret, err, errlen)
-                                          : NULL;
-    if (config->curve_enabled && !cert)
-        return -1;
-    zcert_destroy(&cert);
+    char where[512], inner[512], section[64];
     for (size_t i = 0; i < config->county_count; i++) {
         county_t *c = &config->counties[i];
-        if (!c->endpoint)
-            return errorf(err, errlen, "%s: [county.%s] has no endpoint", path, c->code);
+        snprintf(section, sizeof section, "county.%s", c->code);
+        if (!c->endpoint || (config->curve_enabled && !c->server))
+            return errorf(err, errlen, "%s:%u: [county.%s] has no %s: add it", path,
+                          config_key_line(path, section, NULL), c->code,
+                          c->endpoint ? "server" : "endpoint");
         if (config->curve_enabled) {
-            if (!c->server)
-                return errorf(err, errlen, "%s: [county.%s] has no server", path, c->code);
-            zcert_t *server = keys_load_public(c->server, err, errlen);
-            if (!server)
-                return -1;
-            zcert_destroy(&server);
+            bool server_bad = false;
+            if (keys_check_client(config->curve_secret, c->server, &server_bad, inner,
+                                  sizeof inner) != 0)
+                return errorf(err, errlen, "%s: %s",
+                              server_bad
+                                  ? config_where(path, section, "server", where, sizeof where)
+                                  : config_where(path, "curve", "secret", where, sizeof where),
+                              inner);
         }
     }
     return 0;

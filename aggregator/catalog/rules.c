@@ -87,10 +87,16 @@ static int s_param(rules_t *self, const char *key, const char *value, char *err,
     if (strcmp(key, "accept_ahead_years") == 0)
         return s_int(key, value, 0, 10, &p->accept_ahead_years, err, errlen);
     if (strcmp(key, "deadline") == 0) {
+        // a day of every year: 02-29 would be no day in three years out of four
+        static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
         int m = 0, d = 0, n = 0;
-        if (sscanf(value, "%2d-%2d%n", &m, &d, &n) != 2 || value[n] || m < 1 || m > 12 || d < 1 ||
-            d > 31)
-            return errorf(err, errlen, "deadline = \"%s\" is not a month-day like 10-31", value);
+        if (sscanf(value, "%2d-%2d%n", &m, &d, &n) != 2 || value[n] || n != 5 || m < 1 || m > 12 ||
+            d < 1 || d > days[m - 1])
+            return errorf(err, errlen,
+                          "deadline = \"%s\" is not a date: write the month and day of every "
+                          "year, MM-DD like 10-31%s",
+                          value,
+                          m == 2 && d == 29 ? " (02-29 is missing three years in four)" : "");
         p->deadline_month = m;
         p->deadline_day = d;
         return 0;
@@ -221,18 +227,80 @@ static int s_on_line(void *arg, unsigned line, unsigned section_line, const char
                   section);
 }
 
+/*  The line of [section] key, or of [section] other when key is at its default (one of two
+ *  keys in the wrong order was given). 0 when neither is in the file. */
+static unsigned s_line(const rules_t *self, const char *section, const char *key, const char *other)
+{
+    unsigned line = config_key_line(self->path, section, key);
+    return line || !other ? line : config_key_line(self->path, section, other);
+}
+
+/*  " (line N)" where [section] key is given, " (the default)" where it is not. Into buf. */
+static const char *s_at(const rules_t *self, const char *section, const char *key, char *buf,
+                        size_t size)
+{
+    unsigned line = config_key_line(self->path, section, key);
+    if (line)
+        snprintf(buf, size, " (line %u)", line);
+    else
+        snprintf(buf, size, " (the default)");
+    return buf;
+}
+
+/*  An indicator's target per stage within its bounds: one outside would judge every value
+ *  that may be stored (a target above max can never be met). */
+static int s_check_target(const rules_t *self, const indicator_t *ind, char *err, size_t errlen)
+{
+    for (int s = 0; s < STAGE_COUNT; s++) {
+        if (!ind->has_target[s] || (ind->target[s] >= ind->min && ind->target[s] <= ind->max))
+            continue;
+        // target_primary / target_junior, or target for both stages
+        char section[128], key[32];
+        snprintf(section, sizeof section, "indicator.%s", ind->code);
+        snprintf(key, sizeof key, "target_%s", stage_name((stage_t) s));
+        if (!config_key_line(self->path, section, key))
+            snprintf(key, sizeof key, "target");
+        return errorf(err, errlen,
+                      "%s:%u: [indicator.%s] %s = %g is outside the bounds min = %g, max = %g: "
+                      "a target must be a value the indicator can take",
+                      self->path, config_key_line(self->path, section, key), ind->code, key,
+                      ind->target[s], ind->min, ind->max);
+    }
+    return 0;
+}
+
 static int s_check(rules_t *self, char *err, size_t errlen)
 {
     const rule_params_t *p = &self->params;
+    char at[32];
     if (p->fluctuation_red < p->fluctuation_yellow)
-        return errorf(err, errlen, "%s: [rules] fluctuation_red is below fluctuation_yellow",
-                      self->path);
+        return errorf(err, errlen,
+                      "%s:%u: [rules] fluctuation_red = %g is below fluctuation_yellow = %g%s: "
+                      "the worsening that turns red must be at least the one that turns yellow",
+                      self->path, s_line(self, "rules", "fluctuation_red", "fluctuation_yellow"),
+                      p->fluctuation_red, p->fluctuation_yellow,
+                      s_at(self, "rules", "fluctuation_yellow", at, sizeof at));
     if (p->jump_low >= 1 || p->jump_high <= 1)
-        return errorf(err, errlen, "%s: [rules] needs jump_low < 1 < jump_high", self->path);
-    for (int s = 0; s < STAGE_COUNT; s++)
-        if (p->dispersion_limit[s] < p->dispersion_target)
-            return errorf(err, errlen, "%s: [rules] dispersion_limit_%s is below dispersion_target",
-                          self->path, stage_name((stage_t) s));
+        return errorf(err, errlen,
+                      "%s:%u: [rules] jump_low = %g, jump_high = %g: jump_low must be below 1 "
+                      "and jump_high above 1 (ratios to the previous period)",
+                      self->path,
+                      p->jump_low >= 1 ? s_line(self, "rules", "jump_low", NULL)
+                                       : s_line(self, "rules", "jump_high", NULL),
+                      p->jump_low, p->jump_high);
+    for (int s = 0; s < STAGE_COUNT; s++) {
+        if (p->dispersion_limit[s] >= p->dispersion_target)
+            continue;
+        char key[64];
+        snprintf(key, sizeof key, "dispersion_limit_%s", stage_name((stage_t) s));
+        return errorf(err, errlen,
+                      "%s:%u: [rules] %s = %g is below dispersion_target = %g%s: the national "
+                      "limit (red above) must be at least the county's target (green at or "
+                      "below)",
+                      self->path, s_line(self, "rules", key, "dispersion_target"), key,
+                      p->dispersion_limit[s], p->dispersion_target,
+                      s_at(self, "rules", "dispersion_target", at, sizeof at));
+    }
     if (self->count == 0)
         return errorf(err, errlen, "%s: no [indicator.CODE] section", self->path);
     for (size_t i = 0; i < self->count; i++) {
@@ -242,8 +310,16 @@ static int s_check(rules_t *self, char *err, size_t errlen)
             problem = "has no name";
         else if (!ind->unit)
             problem = "has no unit";
-        else if (!(ind->min < ind->max))
-            problem = "needs min < max";
+        else if (!(ind->min < ind->max)) {
+            char section[128];
+            snprintf(section, sizeof section, "indicator.%s", ind->code);
+            unsigned line = s_line(self, section, "max", "min");
+            return errorf(err, errlen, "%s:%u: [indicator.%s] min = %g is not below max = %g: %s",
+                          self->path, line ? line : ind->line, ind->code, ind->min, ind->max,
+                          line ? "give the lower bound as min and the upper as max"
+                               : "add the bounds min and max");
+        } else if (s_check_target(self, ind, err, errlen) != 0)
+            return -1;
         else if ((ind->kinds & (KIND_THRESHOLD | KIND_BALANCED)) &&
                  !(ind->has_target[STAGE_PRIMARY] && ind->has_target[STAGE_JUNIOR]))
             problem = "has kind threshold or balanced but no target for each stage";

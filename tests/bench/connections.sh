@@ -20,7 +20,7 @@ export EDU_SOURCE_DIR=$root
 
 work=$(mktemp -d /tmp/edu-bench-conn.XXXXXX)
 chmod 755 "$work"
-trap 'exec 3>&- 2>/dev/null; county_stop_all "$work/county" 2>/dev/null; pg_stop "$work/pg" >/dev/null 2>&1; rm -rf "$work"' EXIT
+trap 'exec 3>&- 2>/dev/null; county_stop_all "$work/county" 2>/dev/null; pg_stop "$work/pg" >/dev/null 2>&1; [ -n "${EDU_KEEP:-}" ] || rm -rf "$work"' EXIT
 pg_start "$work/pg" "$(check_free_port)"
 mkdir -p "$work/sample"
 awk -v n="$n" 'BEGIN { print "school_code,name,county_code,stage,students,location"

@@ -28,9 +28,8 @@ start_sink hook http 0 "$work/hook.jsonl"
 start_sink robot http 0 "$work/robot.jsonl" 2
 start_sink smtp smtp 0 "$work/mail"
 start_sink wecom http 0 "$work/wecom.jsonl"
+sed -i 's/^\[aggregator\]$/[aggregator]\nalert_group_wait_ms = 4000/' "$work/aggregator.ini"
 cat >>"$work/aggregator.ini" <<INI
-[aggregator]
-alert_group_wait_ms = 4000
 [webhook.json]
 url = http://127.0.0.1:$hook/hook
 format = json

@@ -61,23 +61,22 @@ echo "$good" >"$cfg"
 run 0 "$bin/edu-collector" -c "$cfg" --check
 check_grep "ok" "$out" "a good collector config passes --check"
 
-# collector_bad LINE_TEXT_TO_APPEND EXPECTED_PATTERN WHAT
+# collector_bad SED_SCRIPT EXPECTED_PATTERN WHAT - the good config edited by SED_SCRIPT fails
 collector_bad() {
-  printf '%s\n%s\n' "$good" "$1" >"$cfg"
+  echo "$good" | sed "$1" >"$cfg"
   run 1 "$bin/edu-collector" -c "$cfg" --check
   check_grep "$2" "$out" "collector --check: $3"
 }
-collector_bad "colour = red" "$cfg:9: unknown key \"colour\" in section \[curve\]" "unknown key"
-collector_bad "[collector]
-batch_records = many" "$cfg:10: invalid value \"many\" for \"batch_records\"" "not a number"
-collector_bad "[collector]
-window_records = 0" "$cfg:10: value 0 for \"window_records\" is out of range" "out of range"
-collector_bad "[collector]
-school = 214300405" "$cfg:10: school: \"214300405\" is not a 10-digit code" "school code"
-collector_bad "[tls]
-cert = x" "$cfg:10: unknown section \[tls\]" "unknown section"
-collector_bad "[curve]
-server = $work/keys/nobody" "$work/keys/nobody" "missing server certificate"
+collector_bad '$a colour = red' "$cfg:9: unknown key \"colour\" in section \[curve\]" "unknown key"
+collector_bad '1a batch_records = many' "$cfg:2: invalid value \"many\" for \"batch_records\"" \
+  "not a number"
+collector_bad '1a window_records = 0' "$cfg:2: value 0 for \"window_records\" is out of range" \
+  "out of range"
+collector_bad 's/^school = .*/school = 214300405/' "$cfg:2: school: \"214300405\" is not a 10-digit code" \
+  "school code"
+collector_bad '$a [tls]\ncert = x' "$cfg:10: unknown section \[tls\]" "unknown section"
+collector_bad "s|^server = .*|server = $work/keys/nobody|" "$cfg:8: \[curve\] server: .*$work/keys/nobody" \
+  "missing server certificate"
 printf '[collector]\nendpoint = tcp://127.0.0.1:5555\n' >"$cfg"
 run 1 "$bin/edu-collector" -c "$cfg" --check
 check_grep "$cfg: missing key \"school\" in section \[collector\]" "$out" "collector --check: missing key"

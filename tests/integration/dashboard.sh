@@ -15,10 +15,10 @@ trap 'county_stop_all "$work"; check_keep_on_failure "$work"' EXIT
 port=$(check_free_port 4) # the county's three and the dashboard's
 county_init "$work" "$bin" "$fixture" "dashboard_$$" "$port" || check_fail "county setup"
 http=$((port + 3))
-printf '[aggregator]\nhttp = 127.0.0.1:%s\n' "$http" >>"$work/aggregator.ini"
+sed -i "s/^\[aggregator\]$/[aggregator]\nhttp = 127.0.0.1:$http/" "$work/aggregator.ini"
 school=2143004053 # a school with a refusal in bad.csv
 cmetrics=$((http + 1))
-printf '[collector]\nmetrics = 127.0.0.1:%s\n' "$cmetrics" >>"$work/schools/$school/collector.ini"
+sed -i "s/^\[collector\]$/[collector]\nmetrics = 127.0.0.1:$cmetrics/" "$work/schools/$school/collector.ini"
 county_aggregator_start "$work" || check_fail "aggregator start"
 county_feed "$work" "$fixture" >/dev/null || check_fail "the sample county not stored"
 

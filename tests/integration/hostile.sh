@@ -17,7 +17,7 @@ trap 'county_stop_all "$work"; check_keep_on_failure "$work"' EXIT
 port=$(check_free_port 4) # the county's three and the HTTP port
 county_init "$work" "$bin" "$fixture" "hostile_$$" "$port" || check_fail "county setup"
 http=$((port + 3))
-printf '[aggregator]\nmax_batch_bytes = 65536\nhttp = 127.0.0.1:%s\n' "$http" >>"$work/aggregator.ini"
+sed -i "s/^\[aggregator\]$/[aggregator]\nmax_batch_bytes = 65536\nhttp = 127.0.0.1:$http/" "$work/aggregator.ini"
 county_aggregator_start "$work" || check_fail "aggregator start"
 good=2143004052
 county_collector_start "$work" "$good"

@@ -102,8 +102,10 @@ served 93 "during a flood of 200 batches of 60 KiB"
 wait $flood
 check_eq "$(grep -c '^OK' "$work/flood")" 200 "every flooded batch is answered in turn"
 echo "# aggregator RSS ${before} MiB before the flood, ${peak} MiB at its peak"
-check_eq "$([ $((peak - before)) -lt 6 ] && echo bounded)" bounded \
-  "12 MB sent at once grew the aggregator by less than 6 MiB (${before} -> ${peak} MiB)"
+# what it holds is the batches in flight (at most 10 000 records, in a group commit) and two
+# queued per connection; with libzmq's default queue it grew by 18 MiB
+check_eq "$([ $((peak - before)) -lt 14 ] && echo bounded)" bounded \
+  "12 MB sent at once grew the aggregator by less than 14 MiB (${before} -> ${peak} MiB)"
 
 # 4. a flood of refusals cannot fill the disk
 rogue 2143004056 mismatch 10 >"$work/mismatch"
@@ -155,6 +157,10 @@ code=$(curl -s -o /dev/null -m 5 -w '%{http_code}' --interface 127.0.0.3 -H 'Hos
   "http://127.0.0.1:$http/metrics")
 check_eq "$code" 421 "a request for another host name is refused"
 kill "${slow[@]}" 2>/dev/null
+"$bin/edu-aggregator" -c "$work/aggregator.ini" --check >/dev/null 2>"$work/check-readme"
+check_grep 'are no public certificate of a peer.*README.txt' "$work/check-readme" \
+  "--check names the stray file among the certificates"
+rm "$work/keys/schools/README.txt"
 "$bin/edu-aggregator" -c "$work/aggregator.ini" --check >/dev/null 2>"$work/check-loopback"
 check_eq "$(grep -c warning "$work/check-loopback")" 0 "--check is quiet about a loopback http"
 sed -i "s/^http = 127.0.0.1:/http = 0.0.0.0:/" "$work/aggregator.ini"

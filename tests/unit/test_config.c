@@ -114,6 +114,21 @@ Test(config, refusals_name_line_and_problem)
         // 50 characters: more than inih keeps of a section's name
         {"[main]\nname = a\n[hook.123456789012345678901234567890123456789012345]\nurl = x\n",
          ":3: section name \"hook.123456789012345...\" is longer than 49 characters"},
+        // given twice: the second one is named, with the first one's line
+        {"[main]\nname = a\nport = 1\n\nport = 2\n",
+         ":5: key \"port\" is given twice in section [main] (lines 3 and 5): keep one"},
+        {"[main]\nname = a\n[other]\non = yes\n[main]\nport = 1\n",
+         ":5: section [main] is given twice (lines 1 and 5): merge them into one"},
+        {"[main]\nname = a\n[hook.r]\nurl = x\n[hook.r]\nurl = y\n",
+         ":5: section [hook.r] is given twice (lines 3 and 5)"},
+        {"[main]\n[main]\nname = a\n", ":2: section [main] is given twice (lines 1 and 2)"},
+        {"\xEF\xBB\xBF[main]\nname = a\n[main]\n",
+         ":3: section [main] is given twice (lines 1 and 3)"},
+        // an indented line would continue the value before it (inih's multi-line values)
+        {"[main]\nname = a\n  port = 1\n",
+         ":3: line is indented, so it would continue the value of \"name\" (line 2)"},
+        {"[main]\nname = a\n\n\tport = 1\n", ":4: line is indented, so it would continue"},
+        {"[main]\nname = a\n  [other]\n", ":3: line is indented, so it would continue"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         s_conf_t c;
@@ -137,6 +152,155 @@ Test(config, a_section_name_of_49_characters_is_kept_whole)
                  0, "%s", err);
     cr_expect_str_eq(c.hook_urls, "hook.12345678901234567890123456789012345678901234.url=x;");
     s_free(&c);
+}
+
+Test(config, what_inih_reads_whole_is_accepted)
+{
+    // indented lines that continue nothing, comments and blank lines after a key, a BOM
+    s_conf_t c;
+    char err[512] = "";
+    cr_assert_eq(s_load("\xEF\xBB\xBF[main]\n  name = a\n  ; a comment\n\n  # another\n"
+                        "port = 7\n[other]\n  on = false\n",
+                        &c, err, sizeof err),
+                 0, "%s", err);
+    cr_expect_str_eq(c.name, "a");
+    cr_expect_eq(c.port, 7);
+    cr_expect_eq(c.on, false);
+    s_free(&c);
+}
+
+Test(config, a_line_fits_inih_up_to_its_bound)
+{
+    // inih reads a line into 200 bytes with its newline: 198 bytes are read whole, a longer line
+    // is refused with its line instead of being read as two lines
+    for (size_t len = 196; len <= 200; len++) {
+        char line[256];
+        int n = snprintf(line, sizeof line, "name = ");
+        memset(line + n, 'x', len - (size_t) n);
+        line[len] = '\0';
+        char *text = xasprintf("[main]\n%s\nport = 2\n", line);
+        s_conf_t c;
+        char err[512] = "";
+        int rc = s_load(text, &c, err, sizeof err);
+        if (len <= 198) {
+            cr_expect_eq(rc, 0, "a line of %zu bytes: %s", len, err);
+            cr_expect(c.name && strlen(c.name) == len - 7, "a line of %zu bytes cut", len);
+        } else {
+            cr_expect_eq(rc, -1, "a line of %zu bytes accepted", len);
+            cr_expect(strstr(err, ":2: line is longer than 198 bytes"), "%zu: %s", len, err);
+        }
+        s_free(&c);
+        free(text);
+    }
+}
+
+Test(config, key_lines_for_later_messages)
+{
+    char *path = s_write("[main]\nname = a\n\nport = 5\n[hook.r]\nurl = x\n");
+    cr_expect_eq(config_key_line(path, "main", "port"), 4);
+    cr_expect_eq(config_key_line(path, "main", "ratio"), 0);
+    cr_expect_eq(config_key_line(path, "hook.r", "url"), 6);
+    cr_expect_eq(config_key_line(path, "hook.r", NULL), 5);
+    cr_expect_eq(config_key_line(path, "other", NULL), 0);
+    char buf[512], want[512];
+    snprintf(want, sizeof want, "%s:4: [main] port", path);
+    cr_expect_str_eq(config_where(path, "main", "port", buf, sizeof buf), want);
+    snprintf(want, sizeof want, "%s: [main] ratio (not set: its default)", path);
+    cr_expect_str_eq(config_where(path, "main", "ratio", buf, sizeof buf), want);
+    unlink(path);
+    free(path);
+}
+
+typedef struct {
+    const char *value;         // as written in the file
+    config_endpoint_use_t use; // bind, connect or HTTP
+    const char *expected;      // NULL: accepted; else a part of the refusal
+} s_endpoint_t;
+
+Test(config, endpoints)
+{
+    static const s_endpoint_t cases[] = {
+        {"tcp://*:5555", CONFIG_BIND, NULL},
+        {"tcp://127.0.0.1:1", CONFIG_BIND, NULL},
+        {"tcp://0.0.0.0:65535", CONFIG_BIND, NULL},
+        {"tcp://lo:5555", CONFIG_BIND, NULL}, // a network interface
+        {"tcp://127.0.0.1:5555", CONFIG_CONNECT, NULL},
+        {"tcp://county-430405.example:5557", CONFIG_CONNECT, NULL},
+        {"tcp://localhost:5555", CONFIG_CONNECT, NULL},
+        {"127.0.0.1:9101", CONFIG_HTTP, NULL},
+        {"0.0.0.0:9101", CONFIG_HTTP, NULL},
+        // ports
+        {"tcp://*:0", CONFIG_BIND, "port 0 would be a random port"},
+        {"tcp://*:*", CONFIG_BIND, "port * would be a random port"},
+        {"tcp://*:!", CONFIG_BIND, "port ! would be a random port"},
+        {"tcp://*:*[60000-]", CONFIG_BIND, "would be a random port"},
+        {"tcp://127.0.0.1:65536", CONFIG_CONNECT, "\"65536\" is not a port from 1 to 65535"},
+        {"tcp://127.0.0.1:99999999999", CONFIG_CONNECT, "is not a port from 1 to 65535"},
+        {"tcp://127.0.0.1:-1", CONFIG_CONNECT, "is not a port from 1 to 65535"},
+        {"tcp://127.0.0.1:+80", CONFIG_CONNECT, "is not a port from 1 to 65535"},
+        {"tcp://127.0.0.1:80 ", CONFIG_CONNECT, "is not a port from 1 to 65535"},
+        {"tcp://127.0.0.1", CONFIG_CONNECT, "has no port"},
+        {"tcp://127.0.0.1:", CONFIG_CONNECT, "is not a port"},
+        {"127.0.0.1:0", CONFIG_HTTP, "port 0 would be a random port"},
+        {"127.0.0.1:http", CONFIG_HTTP, "is not a port from 1 to 65535"},
+        // transports and forms
+        {"ipc:///run/edu.sock", CONFIG_BIND, "not a tcp:// endpoint (ipc:// is not supported)"},
+        {"inproc://x", CONFIG_CONNECT, "(inproc:// is not supported)"},
+        {"127.0.0.1:5555", CONFIG_CONNECT, "is not an endpoint: write tcp://HOST:PORT"},
+        {"", CONFIG_BIND, "is not an endpoint"},
+        {"tcp://:5555", CONFIG_CONNECT, "has no host"},
+        // hosts
+        {"tcp://*:5555", CONFIG_CONNECT, "* (every interface) can only be listened on"},
+        {"*:9101", CONFIG_HTTP, "give 0.0.0.0 for every interface"},
+        {"tcp://[::1]:5555", CONFIG_BIND, "IPv6 addresses are not supported"},
+        {"tcp://[::1]:5555", CONFIG_CONNECT, "IPv6 addresses are not supported"},
+        {"tcp://::1:5555", CONFIG_CONNECT, "IPv6 addresses are not supported"},
+        {"tcp://localhost:5555", CONFIG_BIND, "neither an IPv4 address nor a network interface"},
+        {"tcp://198.51.100.254:5555", CONFIG_BIND, "is not an address of this machine"},
+        {"198.51.100.254:9101", CONFIG_HTTP, "is not an address of this machine"},
+        {"localhost:9101", CONFIG_HTTP, "\"localhost\" is not an IPv4 address"},
+        {"tcp://300.1.1.1:5555", CONFIG_CONNECT, "\"300.1.1.1\" is not an IPv4 address"},
+        {"tcp://county_x.example:5555", CONFIG_CONNECT, "is not a host name or an IPv4 address"},
+        {"tcp://-x.example:5555", CONFIG_CONNECT, "is not a host name"},
+        {"tcp://a..b:5555", CONFIG_CONNECT, "is not a host name"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        config_endpoint_t ep = {0};
+        char err[512] = "";
+        int rc = config_endpoint_parse(cases[i].value, cases[i].use, &ep, err, sizeof err);
+        if (!cases[i].expected) {
+            cr_expect_eq(rc, 0, "case %zu \"%s\": %s", i, cases[i].value, err);
+            cr_expect(ep.port >= 1 && ep.port <= 65535, "case %zu: port %u", i, ep.port);
+        } else {
+            cr_expect_eq(rc, -1, "case %zu \"%s\" accepted", i, cases[i].value);
+            cr_expect(strstr(err, cases[i].expected), "case %zu: \"%s\" lacks \"%s\"", i, err,
+                      cases[i].expected);
+        }
+    }
+    cr_expect_eq(config_check_http("", NULL, 0), 0, "an empty http key means no HTTP");
+}
+
+Test(config, endpoints_that_take_the_same_port)
+{
+    static const struct {
+        const char *a, *b;
+        bool overlap;
+    } cases[] = {
+        {"tcp://*:5555", "tcp://127.0.0.1:5555", true},
+        {"tcp://127.0.0.1:5555", "tcp://127.0.0.1:5555", true},
+        {"tcp://0.0.0.0:5555", "tcp://127.0.0.1:5555", true},
+        {"tcp://127.0.0.1:5555", "tcp://127.0.0.1:5556", false},
+        {"tcp://127.0.0.1:5555", "tcp://127.0.0.2:5555", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        config_endpoint_t a, b;
+        char err[512];
+        cr_assert_eq(config_endpoint_parse(cases[i].a, CONFIG_BIND, &a, err, sizeof err), 0, "%s",
+                     err);
+        cr_assert_eq(config_endpoint_parse(cases[i].b, CONFIG_BIND, &b, err, sizeof err), 0, "%s",
+                     err);
+        cr_expect_eq(config_endpoint_overlap(&a, &b), cases[i].overlap, "case %zu", i);
+    }
 }
 
 Test(config, missing_file)

@@ -1,0 +1,43 @@
+/*  test_pg - what --check says of a connection string, and that it never shows a password */
+#include "pg.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+typedef struct {
+    const char *conninfo; // as written in the file
+    const char *expected; // NULL: accepted; else a part of the refusal
+} s_case_t;
+
+Test(pg, connection_strings)
+{
+    static const s_case_t cases[] = {
+        {"dbname=edu host=/var/run/postgresql", NULL},
+        {"dbname=edu host=127.0.0.1 user=edu password='a b\\'c'", NULL},
+        {"postgresql://edu:s3cret@db.example:5432/edu?sslmode=require", NULL},
+        {"postgres:///edu", NULL},
+        {"edu", NULL}, // a database name alone, as libpq takes it
+        {"", NULL},    // libpq's defaults (owner_database = "": the working role's)
+        {"dbname=edu hots=x", "invalid connection option \"hots\""},
+        {"dbname edu", "missing \"=\" after \"dbname\""},
+        {"dbname=edu password='s3cret", "unterminated quoted string"},
+        {"x y", "missing \"=\" after \"***\""},
+        {"dbname=edu password=s3cret extra", "missing \"=\" after \"***\""},
+        {"postgresql://u:s3cr%zzet@h/db", "invalid percent-encoded token: \"***\""},
+        {"postgresql://u:s3cret@[::1/db", "matching \"]\" in IPv6 host address in URI: \"***\""},
+        {"postgresql://u:s3cret@h/db?sslmode=a=b", "extra key/value separator \"=\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char err[1024] = "";
+        int rc = pg_check_conninfo(cases[i].conninfo, err, sizeof err);
+        if (!cases[i].expected) {
+            cr_expect_eq(rc, 0, "case %zu \"%s\": %s", i, cases[i].conninfo, err);
+            continue;
+        }
+        cr_expect_eq(rc, -1, "case %zu \"%s\" accepted", i, cases[i].conninfo);
+        cr_expect(strstr(err, cases[i].expected), "case %zu: \"%s\" lacks \"%s\"", i, err,
+                  cases[i].expected);
+        cr_expect(!strstr(err, "s3cr"), "case %zu shows the password: %s", i, err);
+        cr_expect(strstr(err, "libpq cannot parse"), "case %zu: %s", i, err);
+    }
+}
