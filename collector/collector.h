@@ -18,7 +18,12 @@ typedef struct {
     char *inbox;           // where staff drop CSV files
     char *spool;           // durable queue of records not yet acknowledged
     long spool_max_mb;     // cap of the spool; files wait in the inbox beyond it
+    long max_file_mb;      // largest CSV file taken
+    long settle_ms;        // how long a file written in place must stay unchanged
+    long stall_s;          // silence of the county, records waiting, before staff are told
+    char *contact;         // whom staff call then (shown in 状态.txt)
     long batch_records;    // records per batch
+    long max_batch_bytes;  // bytes per batch
     long window_records;   // most records unacknowledged at once
     long ack_timeout_ms;   // first wait for an acknowledgement before resending
     long max_backoff_ms;   // longest wait between tries

@@ -32,6 +32,17 @@ typedef enum { COL_SCHOOL_CODE = 0, COL_INDICATOR, COL_PERIOD, COL_VALUE, COL_CO
 
 static const char *s_column_names[COL_COUNT] = {"school_code", "indicator", "period", "value"};
 
+//  What staff call them (the template's second header line says the same).
+static const char *s_column_zh[COL_COUNT] = {"学校标识码", "指标代码", "学年", "数值"};
+
+//  The bound of each column, in bytes.
+static const size_t s_column_max[COL_COUNT] = {ROWS_MAX_SCHOOL_CODE, ROWS_MAX_INDICATOR,
+                                               ROWS_MAX_PERIOD, ROWS_MAX_VALUE};
+
+#define S_HEADER_ZH "第一行须是表头 school_code,indicator,period,value（学校标识码、指标代码、学年、数值），可照县里下发的模板填写"
+
+#define S_SAVE_AS_ZH "请在 Excel 中点“文件”→“另存为”，保存类型选“CSV UTF-8（逗号分隔）(*.csv)”或“CSV（逗号分隔）(*.csv)”，再把保存好的 .csv 文件放进收件夹"
+
 struct rows_t {
     bool fatal;              // the file as a whole could not be read
     rows_record_t *records;  // the good rows, in file order
@@ -40,11 +51,19 @@ struct rows_t {
     rows_error_t *errors;    // the problems, in file order
     size_t error_count;      // entries used in errors
     size_t error_cap;        // entries allocated in errors
+    size_t dropped;          // errors found beyond ROWS_MAX_ERRORS
 };
 
-//  Adds an error; takes ownership of reason. column is a static string.
-static void s_add_error(rows_t *self, unsigned line, const char *column, char *reason)
+//  Adds an error; takes ownership of reason and hint. column and code are static strings.
+static void s_add_error(rows_t *self, unsigned line, const char *column, const char *code,
+                        char *reason, char *hint)
 {
+    if (self->error_count == ROWS_MAX_ERRORS) {
+        self->dropped++;
+        free(reason);
+        free(hint);
+        return;
+    }
     if (self->error_count == self->error_cap) {
         self->error_cap = self->error_cap ? self->error_cap * 2 : 8;
         self->errors = xrealloc(self->errors, self->error_cap * sizeof *self->errors);
@@ -52,14 +71,17 @@ static void s_add_error(rows_t *self, unsigned line, const char *column, char *r
     self->errors[self->error_count++] = (rows_error_t){
         .line = line,
         .column = column,
+        .code = code,
         .reason = reason,
+        .hint = hint,
     };
 }
 
-static void s_add_fatal(rows_t *self, const char *column, char *reason)
+static void s_add_fatal(rows_t *self, const char *column, const char *code, char *reason,
+                        char *hint)
 {
     self->fatal = true;
-    s_add_error(self, 1, column, reason);
+    s_add_error(self, 1, column, code, reason, hint);
 }
 
 //  Maps the header's columns: index[c] gets the position of column c. Returns 0, or -1 after
@@ -74,10 +96,13 @@ static int s_map_header(rows_t *self, const csv_row_t *header, size_t index[COL_
                 continue;
             if (found[c]) {
                 free(name);
-                s_add_fatal(self, s_column_names[c],
+                s_add_fatal(self, s_column_names[c], "no_header",
                             xasprintf("column \"%s\" appears twice in the header (columns %zu "
                                       "and %zu)",
-                                      s_column_names[c], index[c] + 1, i + 1));
+                                      s_column_names[c], index[c] + 1, i + 1),
+                            xasprintf("表头中“%s”（%s）一列出现了两次（第 %zu 列和第 %zu 列）："
+                                      "请删去多余的一列",
+                                      s_column_names[c], s_column_zh[c], index[c] + 1, i + 1));
                 return -1;
             }
             found[c] = true;
@@ -101,23 +126,29 @@ static int s_map_header(rows_t *self, const csv_row_t *header, size_t index[COL_
         missing_count++;
     }
     if (first_missing) {
-        s_add_fatal(self, first_missing,
+        s_add_fatal(self, first_missing, "no_header",
                     xasprintf("header has no column%s %s (it needs school_code, indicator, "
                               "period and value)",
-                              missing_count > 1 ? "s" : "", missing));
+                              missing_count > 1 ? "s" : "", missing),
+                    xasprintf("表头缺少 %s 列：" S_HEADER_ZH, missing));
         return -1;
     }
     return 0;
 }
 
-//  Parses a value as strtod does, all of it. Returns 0, or -1 with a newly allocated reason.
-static int s_parse_value(const char *text, double *value, char **reason)
+//  Parses a value as strtod does, all of it. Returns 0, or -1 with a newly allocated reason
+//  and hint.
+static int s_parse_value(const char *text, double *value, char **reason, char **hint)
 {
     char *end = NULL;
     errno = 0;
     double v = strtod(text, &end);
     if (end == text || *end != '\0') {
         *reason = xasprintf("value \"%s\" is not a number", text);
+        const char *why = strchr(text, ',')   ? "小数点请用“.”（12,5 写作 12.5），也不要用千分位逗号"
+                          : strchr(text, '%') ? "不要带百分号（95% 填作 95）"
+                                              : "只填数字（如 95.5），不带单位、文字或空格";
+        *hint = xasprintf("数值“%s”不是数字：%s", text, why);
         return -1;
     }
     // Overflow gives ±HUGE_VAL (infinity) with ERANGE, underflow a tiny value: both are kept as
@@ -146,9 +177,12 @@ static void s_add_row(rows_t *self, const csv_row_t *row, const size_t index[COL
         bool filled = field[0] != '\0';
         free(field);
         if (filled) {
-            s_add_error(self, row->line, "",
+            s_add_error(self, row->line, "", "extra_data",
                         xasprintf("row has data in field %zu, but the header has only %zu "
                                   "columns",
+                                  i + 1, width),
+                        xasprintf("这一行第 %zu 格有内容，但表头只有 %zu 列：数值里如果带逗号"
+                                  "（如 12,5），请改成 12.5；备注请写在有表头名的列里",
                                   i + 1, width));
             bad = true;
             break;
@@ -157,25 +191,39 @@ static void s_add_row(rows_t *self, const csv_row_t *row, const size_t index[COL
 
     for (int c = 0; c < COL_COUNT; c++) {
         if (index[c] >= row->count) {
-            s_add_error(self, row->line, s_column_names[c],
+            s_add_error(self, row->line, s_column_names[c], "missing_field",
                         xasprintf("missing field: the row has only %zu of the header's %zu "
                                   "columns",
-                                  row->count, width));
+                                  row->count, width),
+                        xasprintf("这一行缺少“%s”（%s）：这一行只有 %zu 格，表头有 %zu 列",
+                                  s_column_zh[c], s_column_names[c], row->count, width));
             bad = true;
             continue;
         }
         trimmed[c] = csv_trim(row->fields[index[c]]);
-        if (trimmed[c][0] == '\0') {
-            s_add_error(self, row->line, s_column_names[c], xasprintf("field is empty"));
+        size_t len = strlen(trimmed[c]);
+        if (len == 0) {
+            s_add_error(self, row->line, s_column_names[c], "empty_field",
+                        xasprintf("field is empty"),
+                        xasprintf("“%s”（%s）没有填写", s_column_zh[c], s_column_names[c]));
             bad = true;
+        } else if (len > s_column_max[c]) {
+            s_add_error(self, row->line, s_column_names[c], "too_long",
+                        xasprintf("field has %zu bytes, more than the %zu allowed", len,
+                                  s_column_max[c]),
+                        xasprintf("“%s”（%s）太长（%zu 字节，最多 %zu 字节）：请检查是否填错了列"
+                                  "或粘贴进了多余的内容",
+                                  s_column_zh[c], s_column_names[c], len, s_column_max[c]));
+            bad = true;
+            trimmed[c][0] = '\0'; // judged: not parsed as a number too
         }
     }
 
     double value = 0;
-    char *reason = NULL;
+    char *reason = NULL, *hint = NULL;
     if (trimmed[COL_VALUE] && trimmed[COL_VALUE][0] != '\0'
-        && s_parse_value(trimmed[COL_VALUE], &value, &reason) != 0) {
-        s_add_error(self, row->line, s_column_names[COL_VALUE], reason);
+        && s_parse_value(trimmed[COL_VALUE], &value, &reason, &hint) != 0) {
+        s_add_error(self, row->line, s_column_names[COL_VALUE], "not_a_number", reason, hint);
         bad = true;
     }
 
@@ -198,24 +246,72 @@ static void s_add_row(rows_t *self, const csv_row_t *row, const size_t index[COL
     free(trimmed[COL_VALUE]);
 }
 
+//  The fatal error of a file csv_reader_new() refused.
+static void s_add_unreadable(rows_t *self, const char *data, size_t size, const char *err)
+{
+    switch (csv_sniff(data, size)) {
+    case CSV_KIND_XLSX:
+        s_add_fatal(self, "", "not_csv", xstrdup(err),
+                    xstrdup("这是 Excel 工作簿（.xlsx），不是 CSV 文件：" S_SAVE_AS_ZH));
+        return;
+    case CSV_KIND_XLS:
+        s_add_fatal(self, "", "not_csv", xstrdup(err),
+                    xstrdup("这是 Excel 97-2003 工作簿（.xls），不是 CSV 文件：" S_SAVE_AS_ZH));
+        return;
+    case CSV_KIND_UTF16:
+        s_add_fatal(self, "", "not_csv", xstrdup(err),
+                    xstrdup("这个文件是 UTF-16 编码（Excel 的“Unicode 文本”），收件夹不认：" S_SAVE_AS_ZH));
+        return;
+    case CSV_KIND_TEXT: break;
+    }
+    s_add_fatal(self, "", "bad_encoding", xstrdup(err),
+                xstrdup("文件里有既不是 UTF-8 也不是 GB18030（GBK）的字节，无法识别：文件可能已损坏，"
+                        "或是用别的编码保存的。" S_SAVE_AS_ZH));
+}
+
+//  The Chinese sentence for a row the CSV reader refused.
+static char *s_malformed_hint(csv_problem_t problem)
+{
+    switch (problem) {
+    case CSV_PROBLEM_QUOTE:
+        return xstrdup("这一行的英文双引号没有配对：请检查是否多打或少打了一个 \"");
+    case CSV_PROBLEM_AFTER_QUOTE:
+        return xstrdup("这一行有一格在右引号后面还有文字：格子里的引号请写成两个（\"\"），"
+                       "或去掉引号");
+    case CSV_PROBLEM_NUL:
+        return xstrdup("这一行里有空字符（NUL）：文件可能已损坏，请从 Excel 重新导出");
+    case CSV_PROBLEM_TOO_LONG:
+        return xasprintf("这一行太长（最多 %d 字节）：请检查是否把大段文字粘贴进了表格",
+                         ROWS_MAX_ROW);
+    case CSV_PROBLEM_NONE: break;
+    }
+    return xstrdup("这一行的格式不对");
+}
+
 rows_t *rows_parse(const char *data, size_t size)
 {
     rows_t *self = xcalloc(1, sizeof *self);
     char err[256];
     csv_reader_t *reader = csv_reader_new(data, size, err, sizeof err);
     if (!reader) {
-        s_add_fatal(self, "", xstrdup(err));
+        s_add_unreadable(self, data, size, err);
         return self;
     }
+    csv_reader_set_max_row(reader, ROWS_MAX_ROW);
 
     csv_row_t row;
     int rc = csv_reader_next(reader, &row, err, sizeof err);
     if (rc == 0)
-        s_add_fatal(self, "",
+        s_add_fatal(self, "", "no_header",
                     xasprintf("file is empty (it needs a header naming the columns school_code, "
-                              "indicator, period and value)"));
-    else if (rc < 0)
-        s_add_fatal(self, "", xasprintf("cannot read the header: %s", err));
+                              "indicator, period and value)"),
+                    xstrdup("文件是空的：" S_HEADER_ZH));
+    else if (rc < 0) {
+        char *hint = s_malformed_hint(csv_reader_problem(reader));
+        s_add_fatal(self, "", "no_header", xasprintf("cannot read the header: %s", err),
+                    xasprintf("第一行（表头）读不出来：%s", hint));
+        free(hint);
+    }
     if (rc <= 0) {
         csv_reader_destroy(&reader);
         return self;
@@ -229,10 +325,14 @@ rows_t *rows_parse(const char *data, size_t size)
     size_t width = row.count;
 
     while ((rc = csv_reader_next(reader, &row, err, sizeof err)) != 0) {
-        if (rc < 0)
-            s_add_error(self, row.line, "", xstrdup(err));
-        else
+        if (rc < 0) {
+            csv_problem_t problem = csv_reader_problem(reader);
+            s_add_error(self, row.line, "",
+                        problem == CSV_PROBLEM_TOO_LONG ? "too_long" : "malformed_row",
+                        xstrdup(err), s_malformed_hint(problem));
+        } else {
             s_add_row(self, &row, index, width);
+        }
     }
     csv_reader_destroy(&reader);
     return self;
@@ -248,8 +348,10 @@ void rows_destroy(rows_t **self_p)
         free((char *) self->records[i].indicator);
         free((char *) self->records[i].period);
     }
-    for (size_t i = 0; i < self->error_count; i++)
+    for (size_t i = 0; i < self->error_count; i++) {
         free((char *) self->errors[i].reason);
+        free((char *) self->errors[i].hint);
+    }
     free(self->records);
     free(self->errors);
     free(self);
@@ -279,4 +381,9 @@ size_t rows_error_count(const rows_t *self)
 const rows_error_t *rows_error(const rows_t *self, size_t i)
 {
     return i < self->error_count ? &self->errors[i] : NULL;
+}
+
+size_t rows_errors_dropped(const rows_t *self)
+{
+    return self->dropped;
 }

@@ -10,6 +10,14 @@
  *  A bad row never stops the file: it becomes an error naming the line, the column and the
  *  reason, and the good rows of the same file still go through. A file that has no usable
  *  header or cannot be decoded is "fatal": it yields no records and one error on line 1.
+ *
+ *  Every field has a bound, so that no record can grow past what one message to the county
+ *  may carry (a value pasted from a 10 MB cell is refused here, row by row, not dropped later
+ *  by the county's socket). The bounds judge only the form: a school code is 10 digits, but
+ *  any code up to 32 bytes goes on to the county, which says whether it knows it.
+ *
+ *  Each error carries a code for machines (the errors.csv "reason" column), an English
+ *  reason (logs, the "detail" column) and a Chinese sentence saying what to do about it.
  */
 #ifndef EDU_ROWS_H
 #define EDU_ROWS_H
@@ -18,6 +26,14 @@
 #include <stddef.h>
 
 typedef struct rows_t rows_t;
+
+#define ROWS_MAX_SCHOOL_CODE 32 // bytes of a school code (the contract's is 10 digits)
+#define ROWS_MAX_INDICATOR 64   // bytes of an indicator code (the catalog's longest is 27)
+#define ROWS_MAX_PERIOD 16      // bytes of a period (YYYY-YYYY is 9)
+#define ROWS_MAX_VALUE 64       // bytes of a value cell (a double needs at most 24)
+#define ROWS_MAX_ROW 131072     // bytes of a row, ignored columns included: one Excel cell at
+                                // its maximum (32 767 characters of 4 bytes) fits
+#define ROWS_MAX_ERRORS 1000    // errors kept per file; the rest are only counted
 
 typedef struct {
     unsigned line;           // line of the row in the file (header is line 1)
@@ -30,7 +46,10 @@ typedef struct {
 typedef struct {
     unsigned line;      // line of the row (1 for a file-level problem)
     const char *column; // the column concerned ("" when the whole row or file is at fault)
+    const char *code;   // for machines: no_header, bad_encoding, not_csv, malformed_row,
+                        // extra_data, missing_field, empty_field, not_a_number, too_long
     const char *reason; // lowercase, no final period, e.g. `value "12,5" is not a number`
+    const char *hint;   // a Chinese sentence for the school's staff: what is wrong, what to do
 } rows_error_t;
 
 /*  Parses data[0..size). Never returns NULL (out of memory aborts). */
@@ -42,7 +61,10 @@ bool rows_fatal(const rows_t *self);
 size_t rows_record_count(const rows_t *self);
 /*  Borrowed; i < rows_record_count(). */
 const rows_record_t *rows_record(const rows_t *self, size_t i);
+/*  Errors kept (at most ROWS_MAX_ERRORS), in file order. */
 size_t rows_error_count(const rows_t *self);
 const rows_error_t *rows_error(const rows_t *self, size_t i);
+/*  Errors found beyond the ROWS_MAX_ERRORS kept (counted, not kept). */
+size_t rows_errors_dropped(const rows_t *self);
 
 #endif

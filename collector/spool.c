@@ -41,6 +41,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -107,6 +108,7 @@ struct spool_t {
     char id[33];             // identity: 32 lowercase hex digits
     uint64_t cap_bytes;      // cap on segment bytes (0: no cap)
     uint64_t acked;          // highest acknowledged seq, as persisted in "acked"
+    int64_t acked_at_ms;     // when it last moved (wall clock, ms; 0: never)
     char *last_tag;          // tag of the last commit marker, or NULL
     uint64_t quarantined;    // records skipped because of quarantine since open
     s_segment_t *segs;       // index of the segments in seq order; the last one is live
@@ -834,6 +836,10 @@ static int s_load_acked(spool_t *self, bool *found, char *err, size_t errlen)
         return errorf(err, errlen, "cannot open spool \"%s\": acknowledgement mark \"%s/acked\" "
                       "is damaged", self->dir, self->dir);
     }
+    struct stat st;
+    if (rc > 0 && fstatat(self->dir_fd, "acked", &st, 0) == 0) {
+        self->acked_at_ms = (int64_t) st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+    }
     return 0;
 }
 
@@ -1314,6 +1320,9 @@ int spool_ack(spool_t *self, uint64_t seq, char *err, size_t errlen)
         return -1;
     }
     self->acked = seq;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    self->acked_at_ms = (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
     s_drop_acked(self);
     return 0;
 }
@@ -1400,6 +1409,12 @@ uint64_t spool_acked(const spool_t *self)
 {
     assert(self);
     return self->acked;
+}
+
+int64_t spool_acked_at_ms(const spool_t *self)
+{
+    assert(self);
+    return self->acked_at_ms;
 }
 
 uint64_t spool_last_seq(const spool_t *self)

@@ -75,6 +75,9 @@ const char *spool_last_tag(const spool_t *self);
 
 /*  Highest acknowledged seq (0 when none). */
 uint64_t spool_acked(const spool_t *self);
+/*  When the acknowledged mark last moved: wall clock, milliseconds since the epoch (from the
+ *  "acked" file's modification time after a restart); 0 when it never did. */
+int64_t spool_acked_at_ms(const spool_t *self);
 /*  Highest present (committed) seq, or spool_acked() when nothing newer is present. */
 uint64_t spool_last_seq(const spool_t *self);
 /*  Lowest present seq above spool_acked() (the oldest unacknowledged record), or

@@ -15,7 +15,12 @@
  *  Tokenizing: csv_reader_next() copies the fields of one row, unquoted, into a scratch buffer
  *  (each NUL-terminated) and points row->fields into it. A malformed row is read to its end all
  *  the same, so the next call starts on the next row; an unterminated quote, which would swallow
- *  the rest of the file, instead resumes on the line after the opening quote.
+ *  the rest of the file, instead resumes on the line after the opening quote. With a row bound
+ *  the scratch buffer stops growing at the bound: the rest of an overlong row is only skipped.
+ *
+ *  Sniffing: a workbook is known by its magic number (ZIP "PK\3\4", OLE2 D0 CF 11 E0), UTF-16
+ *  by its byte-order mark or, without one, by NUL bytes in every other position of the first
+ *  kilobyte (ASCII in UTF-16; neither UTF-8 nor GB18030 text has NULs).
  */
 #include "csv.h"
 
@@ -41,7 +46,32 @@ struct csv_reader_t {
     const char **fields;     // the current row's fields, pointing into scratch
     size_t field_count;      // fields of the current row
     size_t field_cap;        // entries allocated in offsets and fields
+    size_t max_row;          // longest row accepted, in bytes (0: no bound)
+    csv_problem_t problem;   // why the last row was refused
 };
+
+csv_kind_t csv_sniff(const char *data, size_t size)
+{
+    static const char zip[] = "PK\x03\x04";
+    static const char ole[] = "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1";
+    if (size >= 4 && memcmp(data, zip, 4) == 0)
+        return CSV_KIND_XLSX;
+    if (size >= 8 && memcmp(data, ole, 8) == 0)
+        return CSV_KIND_XLS;
+    if (size >= 2 && (memcmp(data, "\xFF\xFE", 2) == 0 || memcmp(data, "\xFE\xFF", 2) == 0))
+        return CSV_KIND_UTF16;
+    size_t n = size < 1024 ? size : 1024;
+    size_t nul[2] = {0, 0};
+    for (size_t i = 0; i < n; i++) {
+        if (data[i] == '\0')
+            nul[i % 2]++;
+    }
+    // ASCII in UTF-16 has a NUL in every other byte; ask for half of them, and a few
+    size_t half = n / 2;
+    if (half >= 2 && (nul[0] * 2 >= half || nul[1] * 2 >= half))
+        return CSV_KIND_UTF16;
+    return CSV_KIND_TEXT;
+}
 
 //  Returns the offset of the first byte that does not belong to a well-formed UTF-8 sequence
 //  (Unicode 15, table 3-7: no overlong forms, no surrogates, nothing above U+10FFFF), or size
@@ -162,6 +192,19 @@ csv_reader_t *csv_reader_new(const char *data, size_t size, char *err, size_t er
     size_t text_size = 0;
     char shown[32];
 
+    switch (csv_sniff(data, size)) {
+    case CSV_KIND_XLSX:
+        errorf(err, errlen, "file is a ZIP archive (an Excel .xlsx workbook?), not CSV text");
+        return NULL;
+    case CSV_KIND_XLS:
+        errorf(err, errlen, "file is an OLE2 document (an Excel .xls workbook?), not CSV text");
+        return NULL;
+    case CSV_KIND_UTF16:
+        errorf(err, errlen, "file is UTF-16 text; CSV must be UTF-8 or GB18030");
+        return NULL;
+    case CSV_KIND_TEXT: break;
+    }
+
     if (size >= 3 && memcmp(data, bom, 3) == 0) {
         size_t bad = s_utf8_invalid_at((const unsigned char *) data + 3, size - 3) + 3;
         if (bad < size) {
@@ -234,8 +277,22 @@ csv_encoding_t csv_reader_encoding(csv_reader_t *self)
     return self->encoding;
 }
 
+void csv_reader_set_max_row(csv_reader_t *self, size_t bytes)
+{
+    self->max_row = bytes;
+}
+
+csv_problem_t csv_reader_problem(const csv_reader_t *self)
+{
+    return self->problem;
+}
+
 static void s_scratch_put(csv_reader_t *self, char c)
 {
+    // A row within the bound never needs more than its bytes and a NUL per field: past that
+    // it is overlong, and the rest of it is only skipped.
+    if (self->max_row && self->scratch_len > 2 * self->max_row + 1)
+        return;
     if (self->scratch_len == self->scratch_cap) {
         self->scratch_cap = self->scratch_cap ? self->scratch_cap * 2 : 256;
         self->scratch = xrealloc(self->scratch, self->scratch_cap);
@@ -245,6 +302,10 @@ static void s_scratch_put(csv_reader_t *self, char c)
 
 static void s_field_begin(csv_reader_t *self)
 {
+    if (self->max_row && self->field_count > self->max_row) {
+        self->offsets[self->field_count - 1] = self->scratch_len; // overlong: not kept
+        return;
+    }
     if (self->field_count == self->field_cap) {
         self->field_cap = self->field_cap ? self->field_cap * 2 : 16;
         self->offsets = xrealloc(self->offsets, self->field_cap * sizeof *self->offsets);
@@ -311,8 +372,10 @@ int csv_reader_next(csv_reader_t *self, csv_row_t *row, char *err, size_t errlen
         return 0;
 
     unsigned row_line = self->line;
+    size_t row_start = self->pos;
     self->scratch_len = 0;
     self->field_count = 0;
+    self->problem = CSV_PROBLEM_NONE;
     // The first problem of the row, reported once the row has been read to its end.
     const char *problem = NULL;
     size_t problem_column = 0;
@@ -342,6 +405,7 @@ int csv_reader_next(csv_reader_t *self, csv_row_t *row, char *err, size_t errlen
                 else if (c == '\0' && !problem) {
                     problem = "NUL byte";
                     problem_column = column;
+                    self->problem = CSV_PROBLEM_NUL;
                 }
                 s_scratch_put(self, c);
                 self->pos++;
@@ -351,6 +415,7 @@ int csv_reader_next(csv_reader_t *self, csv_row_t *row, char *err, size_t errlen
                 row->line = row_line;
                 row->count = 0;
                 row->fields = NULL;
+                self->problem = CSV_PROBLEM_QUOTE;
                 if (quote_line != row_line)
                     return errorf(err, errlen,
                                   "unterminated quoted field in column %zu (opened on line %u)",
@@ -364,6 +429,7 @@ int csv_reader_next(csv_reader_t *self, csv_row_t *row, char *err, size_t errlen
                 && s_newline_at(self, self->pos) == 0 && !problem) {
                 problem = "text after closing quote";
                 problem_column = column;
+                self->problem = CSV_PROBLEM_AFTER_QUOTE;
             }
         }
         while (self->pos < self->size && self->text[self->pos] != ','
@@ -372,6 +438,7 @@ int csv_reader_next(csv_reader_t *self, csv_row_t *row, char *err, size_t errlen
             if (c == '\0' && !problem) {
                 problem = "NUL byte";
                 problem_column = column;
+                self->problem = CSV_PROBLEM_NUL;
             }
             s_scratch_put(self, c);
             self->pos++;
@@ -381,7 +448,16 @@ int csv_reader_next(csv_reader_t *self, csv_row_t *row, char *err, size_t errlen
             self->pos++;
             continue;
         }
+        size_t row_bytes = self->pos - row_start;
         s_consume_newline(self);
+        if (self->max_row && row_bytes > self->max_row) {
+            row->line = row_line;
+            row->count = 0;
+            row->fields = NULL;
+            self->problem = CSV_PROBLEM_TOO_LONG;
+            return errorf(err, errlen, "row has %zu bytes, more than the %zu allowed", row_bytes,
+                          self->max_row);
+        }
         break;
     }
 

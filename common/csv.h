@@ -12,6 +12,11 @@
  *
  *  Each row knows the physical line it starts on (1-based, the header is line 1), so errors
  *  can name it as a person sees it in an editor.
+ *
+ *  Files that are not CSV text at all are told apart before any decoding (csv_sniff()): an
+ *  Excel workbook (.xlsx is a ZIP archive, .xls an OLE2 compound file) and UTF-16 text (what
+ *  Excel's "Unicode text" and some exports write), so that the person who dropped one can be
+ *  told what to do instead of "cannot decode line 1".
  */
 #ifndef EDU_CSV_H
 #define EDU_CSV_H
@@ -30,10 +35,30 @@ typedef struct {
 /*  Which encoding the reader found. */
 typedef enum { CSV_UTF8 = 0, CSV_UTF8_BOM, CSV_GB18030 } csv_encoding_t;
 
+/*  What a file's first bytes say it is. */
+typedef enum {
+    CSV_KIND_TEXT = 0, // anything else: text in some 8-bit encoding, left to the reader
+    CSV_KIND_UTF16,    // UTF-16, with a byte-order mark or with NUL bytes every other byte
+    CSV_KIND_XLSX,     // a ZIP archive: .xlsx, .xlsm, .ods, WPS .et saved as XML
+    CSV_KIND_XLS,      // an OLE2 compound file: .xls (Excel 97-2003), WPS .et
+} csv_kind_t;
+
+/*  Looks at the first bytes of data[0..size) (at most 1024). Never fails. */
+csv_kind_t csv_sniff(const char *data, size_t size);
+
+/*  Why the last csv_reader_next() refused a row. */
+typedef enum {
+    CSV_PROBLEM_NONE = 0,
+    CSV_PROBLEM_QUOTE,      // an unterminated quoted field
+    CSV_PROBLEM_AFTER_QUOTE, // text after a closing quote
+    CSV_PROBLEM_NUL,        // a NUL byte
+    CSV_PROBLEM_TOO_LONG,   // the row is longer than csv_reader_set_max_row() allows
+} csv_problem_t;
+
 /*  Creates a reader over a copy of data[0..size). Returns NULL and fills err when the data is
- *  neither UTF-8 nor decodable GB18030, or starts with a UTF-8 byte-order mark and is not UTF-8
- *  (err names the line of the first bad byte; when both encodings fail, of the one that got
- *  further). */
+ *  a workbook or UTF-16 (see csv_sniff()), neither UTF-8 nor decodable GB18030, or starts with a
+ *  UTF-8 byte-order mark and is not UTF-8 (err names the line of the first bad byte; when both
+ *  encodings fail, of the one that got further). */
 csv_reader_t *csv_reader_new(const char *data, size_t size, char *err, size_t errlen);
 
 /*  Destroys the reader; accepts NULL, nulls the caller's pointer. */
@@ -41,11 +66,21 @@ void csv_reader_destroy(csv_reader_t **self_p);
 
 csv_encoding_t csv_reader_encoding(csv_reader_t *self);
 
+/*  Bounds a row: a row of more than bytes bytes (its line breaks excluded) is refused as
+ *  CSV_PROBLEM_TOO_LONG, and no more than bytes of it are ever held in memory. 0 (the
+ *  default) means no bound. */
+void csv_reader_set_max_row(csv_reader_t *self, size_t bytes);
+
 /*  Reads the next non-blank row into *row. Returns 1 when a row was read, 0 at end of data,
  *  -1 when the row is malformed (an unterminated quote, text after a closing quote, a NUL
- *  byte): err names the problem, row->line names the line, and the reader has moved past the
- *  bad row, so the caller may continue with the next one. */
+ *  byte, too long): err names the problem, row->line names the line, csv_reader_problem()
+ *  says which it was, and the reader has moved past the bad row, so the caller may continue
+ *  with the next one. */
 int csv_reader_next(csv_reader_t *self, csv_row_t *row, char *err, size_t errlen);
+
+/*  The problem of the row the last csv_reader_next() refused (CSV_PROBLEM_NONE after a row
+ *  that was read). */
+csv_problem_t csv_reader_problem(const csv_reader_t *self);
 
 /*  Returns a newly allocated copy of s without leading and trailing ASCII white space. */
 char *csv_trim(const char *s);

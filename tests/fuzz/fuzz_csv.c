@@ -16,7 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         total += strlen(r->school_code) + strlen(r->indicator) + strlen(r->period);
     }
     for (size_t i = 0; i < rows_error_count(rows); i++)
-        total += strlen(rows_error(rows, i)->reason) + strlen(rows_error(rows, i)->column);
+        total += strlen(rows_error(rows, i)->reason) + strlen(rows_error(rows, i)->column) +
+                 strlen(rows_error(rows, i)->code) + strlen(rows_error(rows, i)->hint);
     rows_destroy(&rows);
     return total == (size_t) -1; // keeps the reads
 }

@@ -430,3 +430,112 @@ Test(csv, trim)
         free(got);
     }
 }
+
+//  Workbooks and UTF-16 are told apart before decoding, so the message can say what they are.
+Test(csv, sniff)
+{
+    static const struct {
+        const char *name;  // what the case shows
+        const char *bytes; // the file's first bytes
+        size_t size;       // how many
+        csv_kind_t want;   // what csv_sniff() says
+    } cases[] = {
+        {"CSV text", "school_code,indicator\n", 22, CSV_KIND_TEXT},
+        {"empty", "", 0, CSV_KIND_TEXT},
+        {"one byte", "P", 1, CSV_KIND_TEXT},
+        {"xlsx (ZIP)", "PK\x03\x04\x14\x00\x06\x00", 8, CSV_KIND_XLSX},
+        {"PK as text", "PK,school\n", 10, CSV_KIND_TEXT},
+        {"xls (OLE2)", "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1\x00\x00", 10, CSV_KIND_XLS},
+        {"OLE2 cut short", "\xD0\xCF\x11\xE0\xA1\xB1\x1A", 7, CSV_KIND_TEXT},
+        {"UTF-16LE with BOM", "\xFF\xFEs\x00c\x00", 6, CSV_KIND_UTF16},
+        {"UTF-16BE with BOM", "\xFE\xFF\x00s\x00c", 6, CSV_KIND_UTF16},
+        {"UTF-16LE without BOM", "s\x00" "c\x00h\x00,\x00", 8, CSV_KIND_UTF16},
+        {"UTF-16BE without BOM", "\x00s\x00" "c\x00h\x00,", 8, CSV_KIND_UTF16},
+        {"a NUL byte in text is no UTF-16", "a,b\x00" "c,d,e\n", 10, CSV_KIND_TEXT},
+        {"UTF-8 BOM", "\xEF\xBB\xBFschool\n", 10, CSV_KIND_TEXT},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        cr_expect_eq(csv_sniff(cases[i].bytes, cases[i].size), cases[i].want, "case \"%s\"",
+                     cases[i].name);
+}
+
+Test(csv, workbooks_and_utf16_refused_with_what_they_are)
+{
+    static const dump_case_t cases[] = {
+        {"xlsx", "PK\x03\x04rest", 8,
+         "NEW!file is a ZIP archive (an Excel .xlsx workbook?), not CSV text"},
+        {"xls", "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1rest", 12,
+         "NEW!file is an OLE2 document (an Excel .xls workbook?), not CSV text"},
+        {"UTF-16", "\xFF\xFEs\x00,\x00", 6, "NEW!file is UTF-16 text; CSV must be UTF-8 or GB18030"},
+    };
+    s_run_cases(cases, sizeof cases / sizeof cases[0]);
+}
+
+//  A row bound counts the bytes of a row without its line break; the row at the bound is read,
+//  the one past it refused (and only skipped: the reader goes on with the next row).
+Test(csv, max_row_at_the_bound)
+{
+    size_t bound = 64;
+    char *at = xmalloc(bound + 1), *over = xmalloc(bound + 2);
+    memset(at, 'a', bound);
+    at[bound] = '\0';
+    at[10] = ',';
+    memset(over, 'b', bound + 1);
+    over[bound + 1] = '\0';
+    over[20] = ',';
+    char *data = xasprintf("h,i\r\n%s\r\n%s\r\n\"q\nq\",%.*s\nlast,row\n", at, over,
+                           (int) (bound - 5), at); // a quoted row of bound + 1
+    csv_reader_t *reader = csv_reader_new(data, strlen(data), NULL, 0);
+    cr_assert_not_null(reader);
+    csv_reader_set_max_row(reader, bound);
+    csv_row_t row;
+    char err[128];
+    cr_assert_eq(csv_reader_next(reader, &row, err, sizeof err), 1);
+    cr_assert_eq(csv_reader_next(reader, &row, err, sizeof err), 1, "the row at the bound");
+    cr_expect_eq(row.line, 2);
+    cr_expect_eq(strlen(row.fields[0]) + strlen(row.fields[1]) + 1, bound);
+    cr_expect_eq(csv_reader_problem(reader), CSV_PROBLEM_NONE);
+    cr_assert_eq(csv_reader_next(reader, &row, err, sizeof err), -1, "the row past it");
+    cr_expect_eq(row.line, 3);
+    cr_expect_eq(csv_reader_problem(reader), CSV_PROBLEM_TOO_LONG);
+    cr_expect_str_eq(err, "row has 65 bytes, more than the 64 allowed");
+    cr_assert_eq(csv_reader_next(reader, &row, err, sizeof err), -1, "a quoted row past it");
+    cr_expect_eq(row.line, 4);
+    cr_expect_eq(csv_reader_problem(reader), CSV_PROBLEM_TOO_LONG);
+    cr_assert_eq(csv_reader_next(reader, &row, err, sizeof err), 1, "the reader goes on");
+    cr_expect_eq(row.line, 6);
+    cr_expect_str_eq(row.fields[0], "last");
+    cr_expect_eq(csv_reader_problem(reader), CSV_PROBLEM_NONE);
+    cr_assert_eq(csv_reader_next(reader, &row, err, sizeof err), 0);
+    csv_reader_destroy(&reader);
+    free(data);
+    free(at);
+    free(over);
+}
+
+//  A 10 MB cell, and a row of ten million commas, with a bound: refused, and held in memory
+//  only up to the bound.
+Test(csv, max_row_bounds_memory)
+{
+    size_t big = 10u << 20;
+    char *data = xmalloc(big * 2);
+    int n = snprintf(data, 64, "a,b\n1,");
+    memset(data + n, 'x', big);
+    memcpy(data + n + big, "\n2,", 3);
+    memset(data + n + big + 3, ',', big / 2);
+    size_t size = (size_t) n + big + 3 + big / 2;
+    csv_reader_t *reader = csv_reader_new(data, size, NULL, 0);
+    cr_assert_not_null(reader);
+    csv_reader_set_max_row(reader, 1024);
+    csv_row_t row;
+    char err[128];
+    cr_assert_eq(csv_reader_next(reader, &row, err, sizeof err), 1);
+    cr_assert_eq(csv_reader_next(reader, &row, err, sizeof err), -1);
+    cr_expect_eq(csv_reader_problem(reader), CSV_PROBLEM_TOO_LONG);
+    cr_assert_eq(csv_reader_next(reader, &row, err, sizeof err), -1);
+    cr_expect_eq(row.line, 3);
+    cr_expect_eq(csv_reader_problem(reader), CSV_PROBLEM_TOO_LONG);
+    cr_assert_eq(csv_reader_next(reader, &row, err, sizeof err), 0);
+    csv_reader_destroy(&reader);
+    free(data);
+}

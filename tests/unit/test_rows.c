@@ -294,3 +294,191 @@ Test(rows, accessors_and_destroy)
     rows_destroy(&rows);
     rows_destroy(NULL);
 }
+
+//  Each error's code (what machines read in errors.csv) and the words its Chinese hint must
+//  hold (what a person needs to fix it).
+Test(rows, codes_and_hints)
+{
+    static const struct {
+        const char *name;   // what the case shows
+        const char *input;  // the file
+        size_t size;        // its size when it holds NUL bytes (else 0)
+        const char *code;   // the first error's code
+        const char *column; // and column
+        const char *hint;   // words its hint must hold
+    } cases[] = {
+        {"empty file", "", 0, "no_header", "", "表头"},
+        {"missing columns", "school_code,indicator\ns,i\n", 0, "no_header", "period", "表头缺少"},
+        {"duplicate column", "school_code,value,indicator,period,value\n", 0, "no_header", "value",
+         "出现了两次"},
+        {"undecodable", HEADER "s,i,p,1\n\xff\n", 0, "bad_encoding", "", "CSV UTF-8"},
+        {"xlsx", "PK\x03\x04\x14\x00", 6, "not_csv", "", "另存为"},
+        {"xls", "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8, "not_csv", "", ".xls"},
+        {"UTF-16", "\xFF\xFEs\x00" "c\x00", 6, "not_csv", "", "UTF-16"},
+        {"empty field", HEADER "s,,p,1\n", 0, "empty_field", "indicator", "没有填写"},
+        {"missing field", HEADER "s,i\n", 0, "missing_field", "period", "缺少"},
+        {"decimal comma", HEADER "s,i,p,\"12,5\"\n", 0, "not_a_number", "value", "12.5"},
+        {"percent sign", HEADER "s,i,p,95%\n", 0, "not_a_number", "value", "百分号"},
+        {"words", HEADER "s,i,p,九十\n", 0, "not_a_number", "value", "只填数字"},
+        {"unquoted decimal comma", HEADER "s,i,p,12,5\n", 0, "extra_data", "", "12.5"},
+        {"unterminated quote", HEADER "s,\"i,p,1\n", 0, "malformed_row", "", "引号"},
+        {"text after a quote", HEADER "s,\"i\"x,p,1\n", 0, "malformed_row", "", "引号"},
+        {"NUL byte", HEADER "s,i\0,p,1\n", sizeof HEADER + 8, "malformed_row", "", "空字符"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t size = cases[i].size ? cases[i].size : strlen(cases[i].input);
+        rows_t *rows = rows_parse(cases[i].input, size);
+        cr_assert_gt(rows_error_count(rows), 0, "case \"%s\"", cases[i].name);
+        const rows_error_t *e = rows_error(rows, 0);
+        cr_expect_str_eq(e->code, cases[i].code, "case \"%s\"", cases[i].name);
+        cr_expect_str_eq(e->column, cases[i].column, "case \"%s\"", cases[i].name);
+        cr_expect_not_null(strstr(e->hint, cases[i].hint), "case \"%s\": hint \"%s\"",
+                           cases[i].name, e->hint);
+        rows_destroy(&rows);
+    }
+}
+
+//  Each field at its bound goes through; one byte more is refused as too_long, in its column,
+//  and the other rows of the file still go through.
+Test(rows, field_bounds)
+{
+    static const struct {
+        const char *column; // the field
+        size_t bound;       // its bound
+    } fields[] = {
+        {"school_code", ROWS_MAX_SCHOOL_CODE},
+        {"indicator", ROWS_MAX_INDICATOR},
+        {"period", ROWS_MAX_PERIOD},
+        {"value", ROWS_MAX_VALUE},
+    };
+    for (size_t f = 0; f < 4; f++) {
+        for (size_t extra = 0; extra <= 1; extra++) {
+            size_t len = fields[f].bound + extra;
+            char *text = xmalloc(len + 1);
+            memset(text, f == 3 ? '0' : 'x', len);
+            text[0] = f == 3 ? '1' : 'x';
+            text[len] = '\0';
+            const char *v[4] = {"s", "i", "p", "1"};
+            v[f] = text;
+            // white space around a field is not counted
+            char *data = xasprintf(HEADER "%s, %s ,%s,%s\nok,i,p,2\n", v[0], v[1], v[2], v[3]);
+            rows_t *rows = rows_parse(data, strlen(data));
+            if (extra == 0) {
+                cr_expect_eq(rows_record_count(rows), 2, "%s of %zu bytes", fields[f].column, len);
+                cr_expect_eq(rows_error_count(rows), 0, "%s of %zu bytes", fields[f].column, len);
+            } else {
+                cr_expect_eq(rows_record_count(rows), 1, "%s of %zu bytes", fields[f].column, len);
+                cr_assert_eq(rows_error_count(rows), 1, "%s of %zu bytes", fields[f].column, len);
+                const rows_error_t *e = rows_error(rows, 0);
+                cr_expect_str_eq(e->code, "too_long");
+                cr_expect_str_eq(e->column, fields[f].column);
+                cr_expect_eq(e->line, 2);
+                char *want = xasprintf("field has %zu bytes, more than the %zu allowed", len,
+                                       fields[f].bound);
+                cr_expect_str_eq(e->reason, want);
+                free(want);
+                cr_expect_not_null(strstr(e->hint, "太长"));
+                cr_expect_str_eq(rows_record(rows, 0)->school_code, "ok");
+            }
+            rows_destroy(&rows);
+            free(data);
+            free(text);
+        }
+    }
+}
+
+//  A row (ignored columns included) of ROWS_MAX_ROW bytes goes through; one byte more is
+//  refused as a whole, and so is a value pasted from a 10 MB cell.
+Test(rows, row_bound)
+{
+    const char *head = "school_code,indicator,period,value,note\n";
+    const char *start = "s,i,p,1,";
+    size_t note = ROWS_MAX_ROW - strlen(start);
+    for (size_t extra = 0; extra <= 1; extra++) {
+        char *text = xmalloc(note + extra + 1);
+        memset(text, 'n', note + extra);
+        text[note + extra] = '\0';
+        char *data = xasprintf("%s%s%s\r\nok,i,p,2\n", head, start, text);
+        rows_t *rows = rows_parse(data, strlen(data));
+        cr_expect_eq(rows_record_count(rows), 2 - extra, "a row of %zu bytes",
+                     strlen(start) + note + extra);
+        cr_expect_eq(rows_error_count(rows), extra);
+        if (extra) {
+            cr_expect_str_eq(rows_error(rows, 0)->code, "too_long");
+            cr_expect_eq(rows_error(rows, 0)->line, 2);
+        }
+        rows_destroy(&rows);
+        free(data);
+        free(text);
+    }
+    size_t big = 10u << 20;
+    char *cell = xmalloc(big + 1);
+    memset(cell, '9', big);
+    cell[big] = '\0';
+    char *data = xasprintf(HEADER "s,i,p,%s\nok,i,p,2\n", cell);
+    rows_t *rows = rows_parse(data, strlen(data));
+    cr_expect_eq(rows_record_count(rows), 1);
+    cr_assert_eq(rows_error_count(rows), 1);
+    cr_expect_str_eq(rows_error(rows, 0)->code, "too_long");
+    rows_destroy(&rows);
+    free(data);
+    free(cell);
+}
+
+//  A file of bad rows keeps ROWS_MAX_ERRORS errors and counts the rest.
+Test(rows, errors_bounded)
+{
+    char *out = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&out, &size);
+    fputs(HEADER, f);
+    for (int i = 0; i < ROWS_MAX_ERRORS + 5; i++)
+        fputs("s,i,p,x\n", f);
+    fputs("s,i,p,3\n", f);
+    fclose(f);
+    rows_t *rows = rows_parse(out, size);
+    cr_expect_eq(rows_error_count(rows), ROWS_MAX_ERRORS);
+    cr_expect_eq(rows_errors_dropped(rows), 5);
+    cr_expect_eq(rows_record_count(rows), 1);
+    cr_expect_eq(rows_error(rows, ROWS_MAX_ERRORS - 1)->line, ROWS_MAX_ERRORS + 1);
+    rows_destroy(&rows);
+    free(out);
+}
+
+//  The template staff fill in (deploy/template/template.csv) is read as it ships (every row
+//  waits for its value) and, once filled in, gives one record per catalog indicator.
+Test(rows, template_file)
+{
+    const char *path = EDU_SOURCE_DIR "/deploy/template/template.csv";
+    char err[256] = "";
+    size_t size = 0;
+    char *data = file_read_all(path, &size, err, sizeof err);
+    cr_assert_not_null(data, "%s", err);
+    rows_t *rows = rows_parse(data, size);
+    cr_assert_not(rows_fatal(rows));
+    cr_expect_eq(rows_record_count(rows), 0);
+    cr_expect_eq(rows_error_count(rows), 19);
+    for (size_t i = 0; i < rows_error_count(rows); i++) {
+        cr_expect_str_eq(rows_error(rows, i)->code, "empty_field");
+        cr_expect_str_eq(rows_error(rows, i)->column, "value");
+    }
+    rows_destroy(&rows);
+    // filled in: ",," (the empty value) becomes ",1,"
+    char *filled = xmalloc(size * 2 + 1);
+    size_t n = 0;
+    for (size_t i = 0; i < size; i++) {
+        filled[n++] = data[i];
+        if (i + 1 < size && data[i] == ',' && data[i + 1] == ',')
+            filled[n++] = '1';
+    }
+    rows = rows_parse(filled, n);
+    cr_expect_eq(rows_error_count(rows), 0);
+    cr_expect_eq(rows_record_count(rows), 19);
+    if (rows_record_count(rows) == 19) {
+        cr_expect_str_eq(rows_record(rows, 7)->indicator, "student_teacher_ratio");
+        cr_expect_str_eq(rows_record(rows, 18)->indicator, "capacity");
+    }
+    rows_destroy(&rows);
+    free(filled);
+    free(data);
+}

@@ -26,6 +26,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define RECORD_SIZE 80
@@ -1178,5 +1179,30 @@ Test(spool, last_tag_survives_ack_and_reopen)
     cr_assert_eq(spool_last_seq(sp), committed);
     cr_assert_eq(spool_pending(sp), 0);
     s_append(sp, committed + 1);
+    spool_destroy(&sp);
+}
+
+//  When the mark last moved: 0 for a spool never acknowledged, the time of spool_ack(), and
+//  after a reopen the time the mark's file was written (what 状态.txt shows after a restart).
+Test(spool, acked_at_survives_reopen)
+{
+    spool_t *sp = s_open(0);
+    cr_assert_eq(spool_acked_at_ms(sp), 0);
+    uint64_t next = 1;
+    s_fill(sp, &next, 4, 4);
+    cr_assert_eq(spool_acked_at_ms(sp), 0, "appending is no acknowledgement");
+    struct timespec t0;
+    clock_gettime(CLOCK_REALTIME, &t0);
+    int64_t before = (int64_t) t0.tv_sec * 1000 + t0.tv_nsec / 1000000;
+    cr_assert_eq(spool_ack(sp, 2, s_err, sizeof s_err), 0, "%s", s_err);
+    int64_t at = spool_acked_at_ms(sp);
+    cr_expect_geq(at, before);
+    cr_assert_eq(spool_ack(sp, 1, s_err, sizeof s_err), 0);
+    cr_expect_eq(spool_acked_at_ms(sp), at, "a mark below the current one moves nothing");
+    spool_destroy(&sp);
+    struct timespec old[2] = {{1700000000, 0}, {1700000000, 0}};
+    cr_assert_eq(utimensat(AT_FDCWD, s_path("acked"), old, 0), 0);
+    sp = s_open(0);
+    cr_expect_eq(spool_acked_at_ms(sp), 1700000000000LL);
     spool_destroy(&sp);
 }
