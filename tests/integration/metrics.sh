@@ -19,9 +19,9 @@ trap 'county_stop_all "$work"; check_keep_on_failure "$work"' EXIT
 port=$(check_free_port 5) # the county's three, the aggregator's http, the collector's metrics
 county_init "$work" "$bin" "$fixture" "metrics_$$" "$port" || check_fail "county setup"
 http=$((port + 3)) cmetrics=$((port + 4))
-printf '[aggregator]\nhttp = 127.0.0.1:%s\n' "$http" >>"$work/aggregator.ini"
+county_set "$work/aggregator.ini" aggregator "http = 127.0.0.1:$http"
 school=2143004053 # a primary school of the sample county
-printf '[collector]\nmetrics = 127.0.0.1:%s\n' "$cmetrics" >>"$work/schools/$school/collector.ini"
+county_set "$work/schools/$school/collector.ini" collector "metrics = 127.0.0.1:$cmetrics"
 
 # stderr is "the journal": a file whose device and inode JOURNAL_STREAM names, as systemd
 # sets it for a unit with StandardError=journal
