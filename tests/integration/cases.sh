@@ -80,8 +80,9 @@ check_eq "$(county_sql "$work" "select count(*) from edu.current_warning w where
     and c.indicator = w.indicator and c.period = w.period and c.state <> 'closed')")" 0 \
   "every red warning has an open case"
 check_eq "$(county_sql "$work" "select count(*) from edu.case c join edu.current_warning w
-  on w.kind = c.kind and w.subject = c.subject and w.indicator = c.indicator
-  and w.period = c.period where c.state <> 'closed' and c.level <> w.level")" 0 \
+  on w.kind = c.kind and w.subject = c.subject and w.stage is not distinct from c.stage
+  and w.indicator = c.indicator and w.period = c.period
+  where c.state <> 'closed' and c.level <> w.level")" 0 \
   "each open case has its warning's level"
 check_ne "$(county_sql "$work" "select count(*) from edu.case where case_type = 'verify'")" 0 \
   "data_quality warnings open verification cases (核查)"
@@ -225,10 +226,16 @@ yellow=$(county_sql "$work" "select count(*) from edu.current_warning w where le
   and c.subject = w.subject and c.indicator = w.indicator and c.period = w.period)")
 check_ne "$yellow" 0 "yellow warnings without a case after a few weeks"
 restart_at 2025-12-09T12:00:00+08:00
-check_eq "$(county_sql "$work" "select count(*) from edu.current_warning w where level = 'yellow'
-  and kind <> 'data_quality' and not exists (select 1 from edu.case c where c.kind = w.kind
-  and c.subject = w.subject and c.indicator = w.indicator and c.period = w.period)")" 0 \
+check_eq "$(county_sql "$work" "select count(*) from edu.current_warning w
+  join edu.case_watch cw on cw.kind = w.kind and cw.subject = w.subject
+  and cw.stage = coalesce(w.stage, '') and cw.indicator = w.indicator and cw.period = w.period
+  where w.level = 'yellow' and cw.yellow_since <= '2025-12-09T12:00:00+08:00'::timestamptz - interval '30 days'
+  and not exists (select 1 from edu.case c where c.kind = w.kind and c.subject = w.subject
+    and c.indicator = w.indicator and c.period = w.period)")" 0 \
   "after 30 days yellow, each has its case"
+check_ne "$(county_sql "$work" "select count(*) from edu.case_log e join edu.case c on c.id = e.case_id
+  where e.action = 'opened' and e.level = 'yellow' and c.case_type = 'rectify'")" 0 \
+  "cases opened by the yellow rule"
 
 # 评估
 alerts reader cases --summary

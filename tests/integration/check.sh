@@ -196,9 +196,9 @@ rules_bad '0,/^target_primary = 4.2$/s//target_primary = 420/' '^target_primary 
 rules_bad 's/^fluctuation_red = .*/fluctuation_red = 4/' '^fluctuation_red' \
   '\[rules\] fluctuation_red = 4 is below fluctuation_yellow = 5 \(line [0-9]+\)' \
   "red and yellow limits in the wrong order"
-rules_bad 's/^dispersion_target = .*/dispersion_target = 0.48/' '^dispersion_limit_junior' \
-  'dispersion_limit_junior = 0.45 is below dispersion_target = 0.48' \
-  "a dispersion target above the national limit"
+rules_bad '0,/^target = 0.50$/s//target = 0.6/' '^target = 0.6$' \
+  'the dispersion target 0.6 is above every national limit \(0.5 小学, 0.45 初中\)' \
+  "a dispersion target above every national limit"
 rules_bad '0,/^max = 100$/s//max = -100/' '^max = -100' \
   'min = 0 is not below max = -100' "min above max"
 rules_bad 's/^tolerance = .*/&\ntolerance = 0.9/' '^tolerance = 0.9' \

@@ -124,10 +124,8 @@ for code in $schools; do county_school_init "$work" "$code" || check_fail "schoo
 "$bin/edu-keygen" --out "$work/keys/secret" province >/dev/null
 cp "$work/keys/secret/province" "$work/keys/readers/province"
 http=$((port + 3))
+county_set "$work/aggregator.ini" aggregator "http = 127.0.0.1:$http" "alert_group_wait_ms = 500"
 cat >>"$work/aggregator.ini" <<INI
-[aggregator]
-http = 127.0.0.1:$http
-alert_group_wait_ms = 500
 [webhook.json]
 url = http://localhost:$hook/hook
 format = json
@@ -186,6 +184,9 @@ check_grep '^edu_warnings\{' "$work/metrics.txt" "/metrics answers (its own data
 kill -HUP "$(cat "$work/pids/aggregator")"
 check_wait_for 'reloaded [0-9]+ indicators' "$work/log/aggregator.log" 10
 check_eq "$?" 0 "SIGHUP (ExecReload): the aggregator reloads its rules and registry"
+# the province sees approved years only (docs/approval.md): every year, as the county's owner
+county_sql "$work" "insert into edu.period_log (period, at, actor, action)
+  select distinct period, now(), 'test', 'approved' from edu.county_aggregate" >/dev/null
 sandboxed province province-check "$bin/edu-province" -c "$work/province.ini" --check >/dev/null 2>&1
 check_eq "$?" 0 "edu-province --check passes in its unit's sandbox"
 sandboxed province province "$bin/edu-province" -c "$work/province.ini" pull --once \
