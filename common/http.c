@@ -39,6 +39,7 @@ struct http_t {
 
 /*  libmicrohttpd's own messages ("Server reached connection limit"), into the log with
  *  back-off: a client that opens connection after connection must not flood it. */
+__attribute__((format(printf, 2, 0)))
 static void s_complain(void *arg, const char *fmt, va_list ap)
 {
     http_t *self = arg;

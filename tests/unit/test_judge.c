@@ -301,10 +301,10 @@ Test(judge, consistency_checks)
 Test(judge, county_balanced_verdict)
 {
     // 17 of 20 schools balanced = 0.85
-    cr_expect_eq(judge_county_balanced(0, 17.0 / 20, 0.85), LEVEL_GREEN, "all CVs in, 85%");
-    cr_expect_eq(judge_county_balanced(0, 16.0 / 20, 0.85), LEVEL_YELLOW, "all CVs in, 80%");
-    cr_expect_eq(judge_county_balanced(1, 0.9, 0.85), LEVEL_YELLOW, "one CV above, 90%");
-    cr_expect_eq(judge_county_balanced(1, 0.8, 0.85), LEVEL_RED, "one CV above, 80%");
+    cr_expect_eq(judge_county_balanced(0, 17.0 / 20, 0.85), LEVEL_GREEN, "all CVs in, 85%%");
+    cr_expect_eq(judge_county_balanced(0, 16.0 / 20, 0.85), LEVEL_YELLOW, "all CVs in, 80%%");
+    cr_expect_eq(judge_county_balanced(1, 0.9, 0.85), LEVEL_YELLOW, "one CV above, 90%%");
+    cr_expect_eq(judge_county_balanced(1, 0.8, 0.85), LEVEL_RED, "one CV above, 80%%");
     cr_expect_eq(judge_county_balanced(2, 1.0, 0.85), LEVEL_RED, "two CVs above");
 }
 
@@ -316,7 +316,7 @@ Test(judge, urban_rural_gap)
     cr_assert_eq(judge_gap(true, u, 6.8, &gap), 0);
     cr_expect_float_eq(gap, 0.2, 1e-12);
     cr_expect_eq(judge_gap_level(gap, 0.10, 0.20), LEVEL_YELLOW);
-    cr_expect_eq(judge_gap_level(0.10, 0.10, 0.20), LEVEL_GREEN, "at 10%");
+    cr_expect_eq(judge_gap_level(0.10, 0.10, 0.20), LEVEL_GREEN, "at 10%%");
     cr_expect_eq(judge_gap_level(0.1001, 0.10, 0.20), LEVEL_YELLOW);
     cr_expect_eq(judge_gap_level(0.2001, 0.10, 0.20), LEVEL_RED);
     cr_expect_eq(judge_gap_level(-0.3, 0.10, 0.20), LEVEL_GREEN, "rural ahead");

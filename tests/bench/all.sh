@@ -1,0 +1,64 @@
+#!/bin/bash
+# all.sh - the benchmarks in one table, this checkout against a baseline checkout, same run
+#
+#   tests/bench/all.sh [BASELINE_CHECKOUT] [ROUNDS]
+#
+# BASELINE_CHECKOUT is another checkout of eduwatch, built (its build/bin), e.g. made with
+# `git worktree add /tmp/base <commit> && cmake -S /tmp/base -B /tmp/base/build -DEDU_TESTS=ON
+# && cmake --build /tmp/base/build -j2`; each benchmark runs with that checkout's own scripts,
+# rules and binaries, then with this one's, alternating, ROUNDS times (default 1). Without a
+# baseline only this checkout runs. Prints one row per figure: the baseline's, this one's and
+# their ratio (this / baseline; the better direction is named in the figure), the median over
+# the rounds. Asserts nothing. Takes about 10 minutes a round on the 2-core development machine.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+base=${1:-}
+rounds=${2:-1}
+out=$(mktemp -d /tmp/edu-bench-all.XXXXXX)
+trap 'rm -rf "$out"' EXIT
+
+# figure NAME FILE REGEX - the first number after REGEX in FILE
+figure() { grep -Eo -- "$3 *-?[0-9.]+" "$2" 2>/dev/null | head -1 | grep -Eo -- '-?[0-9.]+$'; }
+
+# run WHO CHECKOUT ROUND - every benchmark of CHECKOUT, outputs under $out/WHO-ROUND-*
+run() {
+  local who=$1 dir=$2 r=$3 bin=$2/build/bin
+  echo "== $who, round $r" >&2
+  "$dir/tests/bench/ingest.sh" "$bin" 100000 4 >"$out/$who-$r-ingest" 2>&1
+  "$dir/tests/bench/evaluate.sh" "$bin" >"$out/$who-$r-evaluate" 2>&1
+  "$dir/tests/bench/latency.sh" "$bin" 10000 20 10 >"$out/$who-$r-latency" 2>&1
+  "$dir/tests/bench/connections.sh" "$bin" 2000 >"$out/$who-$r-connections" 2>&1
+  if [ -x "$dir/tests/bench/collector.sh" ]; then
+    "$dir/tests/bench/collector.sh" "$bin" >"$out/$who-$r-collector" 2>&1
+  fi
+}
+for r in $(seq 1 "$rounds"); do
+  [ -n "$base" ] && run base "$base" "$r"
+  run this "$root" "$r"
+done
+
+# the figures: name | benchmark file | regex before the number
+figures=(
+  "ingest, records/s (higher is better)|ingest|load: [0-9]+ records from [0-9]+ collectors stored in [0-9]+ ms:"
+  "ingest / bare COPY (higher)|ingest|ratio: end to end / COPY ="
+  "ingest / the store's statements alone (higher)|ingest|ratio: end to end / the store's statements alone ="
+  "evaluate on, records/s (higher)|evaluate|evaluate = true: [0-9]+ records from [0-9]+ collectors in [0-9]+ ms:"
+  "evaluate off, records/s (higher)|evaluate|evaluate = false: [0-9]+ records from [0-9]+ collectors in [0-9]+ ms:"
+  "collector peak RSS streaming 200 000 records, kB (lower)|ingest|at most [0-9]+ MiB \\("
+  "latency p50, ms (lower)|latency|p50"
+  "latency p99, ms (lower)|latency|p99"
+  "2 000 schools at once, ms (lower)|connections|answered in"
+  "aggregator RSS with 2 000 schools, kB (lower)|connections|schools connected: [0-9]+ fds, RSS"
+  "collector peak RSS taking 1 000 000 rows, kB (lower)|collector|peak RSS"
+)
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
+printf '| figure | baseline | this | this / baseline |\n|---|---|---|---|\n'
+for f in "${figures[@]}"; do
+  IFS='|' read -r name bench regex <<<"$f"
+  b=$(for r in $(seq 1 "$rounds"); do figure x "$out/base-$r-$bench" "$regex"; done | median)
+  t=$(for r in $(seq 1 "$rounds"); do figure x "$out/this-$r-$bench" "$regex"; done | median)
+  ratio=$(awk -v a="$t" -v b="$b" 'BEGIN { if (a != "" && b != "" && b + 0 != 0) printf "%.2f", a / b; else print "—" }')
+  printf '| %s | %s | %s | %s |\n' "$name" "${b:-—}" "${t:-—}" "$ratio"
+done
+echo
+echo "(each benchmark's whole output: rerun it alone; this run's are removed)"
