@@ -542,6 +542,8 @@ static inline uint64_t s_offset(const csv_reader_t *self)
 //  skipped.
 static void s_scratch_put(csv_reader_t *self, const char *data, size_t n)
 {
+    if (n == 0)
+        return;
     if (self->max_row) {
         size_t limit = 2 * self->max_row + 2;
         if (self->scratch_len >= limit)
