@@ -42,7 +42,8 @@ const config_key_t collector_config_keys[] = {
           "cap of the spool in MiB; beyond it new files wait in the inbox, nothing is dropped"),
     S_KEY("collector", "max_file_mb", CONFIG_INT, "64", 1, 1024, max_file_mb,
           "largest CSV file taken, in MiB (at most a quarter of spool_max_mb counts); a larger "
-          "one goes to rejected/ with a sentence saying why"),
+          "one goes to rejected/ with a sentence saying why. A file is read as a stream: its "
+          "size costs room in the spool and time, not memory"),
     S_KEY("collector", "settle_ms", CONFIG_INT, "2000", 0, 600000, settle_ms,
           "a file written in place is taken once unchanged this long after its writer closed "
           "it (a file renamed into the inbox is taken at once); a writer that closes and "
@@ -119,6 +120,10 @@ struct collector_t {
     int64_t status_written_ms;        // when 状态.txt was last written (monotonic; 0: never)
     bool status_dirty;                // something 状态.txt shows has changed since
     int taken;                        // the last inbox_take_ready() result
+    const char *taking;               // the file a take is reading now (borrowed; NULL: none)
+    uint64_t taking_rows;             // its rows read so far
+    int64_t acks_logged_ms;           // when a file's acknowledgement was last logged (monotonic)
+    uint64_t acks_logged;             // the mark then
 };
 
 static int64_t s_wall_ms(void)
@@ -211,12 +216,33 @@ static void s_self_write_status(collector_t *self, int64_t now)
         .files_waiting = inbox_stats(self->inbox)->files_waiting,
         .spool_full = self->taken < 0,
         .receipts = self->receipts,
+        .acked = acked,
+        .taking = self->taking,
+        .taking_rows = self->taking_rows,
     };
     char err[512];
     if (status_write(self->config->inbox, &st, err, sizeof err) != 0)
         log_warn("collector", "%s", err);
     self->status_written_ms = mono;
     self->status_dirty = false;
+}
+
+/*  Logs, every INBOX_PROGRESS_LOG_MS while the mark moves, how far the county has acknowledged
+ *  the file it is in the middle of (a big file's delivery takes a while). */
+static void s_self_log_acks(collector_t *self, uint64_t acked, int64_t mono)
+{
+    if (acked == self->acks_logged || mono - self->acks_logged_ms < INBOX_PROGRESS_LOG_MS)
+        return;
+    for (size_t i = 0; i < receipts_count(self->receipts); i++) {
+        const receipt_t *r = receipts_get(self->receipts, i);
+        if (r->delivered_ms || !r->first_seq || acked < r->first_seq || acked >= r->last_seq)
+            continue;
+        log_info("collector",
+                 "the county has acknowledged %" PRIu64 " of the %" PRIu64 " records of \"%s\"",
+                 acked - r->first_seq + 1, r->records, r->name);
+    }
+    self->acks_logged = acked;
+    self->acks_logged_ms = mono;
 }
 
 /*  Copies what the collector knows into the metrics (once per loop turn; all cheap). */
@@ -248,6 +274,7 @@ static void s_self_update_metrics(collector_t *self)
         receipts_deliver(self->receipts, acked, s_wall_ms());
         self->status_dirty = true;
     }
+    s_self_log_acks(self, acked, now);
     self->acked_seen = acked;
     metrics_set(m, "edu_collector_oldest_unacked_seconds", NULL,
                 self->waiting_since_ms ? (double) (now - self->waiting_since_ms) / 1000 : 0);
@@ -310,6 +337,19 @@ static void s_on_refusals(void *arg, Edu__V1__Refusal *const *refusals, size_t c
     self->status_dirty = true;
 }
 
+/*  A take is reading a big file: 状态.txt says how far it has got (at most once a second), and
+ *  the service manager hears that the collector is alive. */
+static void s_on_taking(void *arg, const char *name, uint64_t rows_read, uint64_t records)
+{
+    collector_t *self = arg;
+    (void) records;
+    service_watchdog();
+    self->taking = name;
+    self->taking_rows = rows_read;
+    self->status_dirty = true;
+    s_self_write_status(self, s_wall_ms());
+}
+
 static void s_on_skipped(void *arg, const Edu__V1__Record *record, const char *code,
                          const char *detail)
 {
@@ -330,14 +370,18 @@ collector_t *collector_new(const collector_config_t *config, char *err, size_t e
     self->receipts = receipts_open(config->inbox, err, errlen);
     if (!self->receipts)
         goto failed;
-    // a file must fit into an empty spool (a record takes about four times its row)
+    // a file must fit into an empty spool: the inbox asks for four times its size and 4 KiB
+    // (a record takes about 1.7 times its row)
     uint64_t max_file = (uint64_t) config->max_file_mb << 20;
-    if (max_file > cap / 4)
-        max_file = cap / 4;
+    if (max_file > (cap - 4096) / 4)
+        max_file = (cap - 4096) / 4;
     inbox_config_t ic = {.dir = config->inbox,
                          .school = config->school,
                          .settle_ms = config->settle_ms,
-                         .max_file_bytes = max_file};
+                         .max_file_bytes = max_file,
+                         .progress = s_on_taking,
+                         .progress_arg = self,
+                         .progress_ms = INBOX_PROGRESS_MS};
     self->inbox = inbox_new(&ic, self->spool, self->receipts, err, errlen);
     if (!self->inbox)
         goto failed;
@@ -394,6 +438,7 @@ static void s_self_handle_inbox(collector_t *self, bool force)
         return;
     uint64_t taken = inbox_stats(self->inbox)->files_taken + inbox_stats(self->inbox)->files_rejected;
     self->taken = inbox_take_ready(self->inbox, now);
+    self->taking = NULL; // the name was borrowed for the take
     if (inbox_stats(self->inbox)->files_taken + inbox_stats(self->inbox)->files_rejected != taken)
         self->status_dirty = true;
     self->next_scan_ms = clock_mono_ms() + self->config->scan_interval_ms;
@@ -424,8 +469,8 @@ int collector_run(collector_t *self)
             log_info("collector", "every spooled record is acknowledged (mark %" PRIu64 ")",
                      spool_acked(self->spool));
             self->status_dirty = true;
-            // what the last files needed (a file is read whole) goes back to the system: a
-            // school's PC keeps the collector running all year for a few files
+            // what the last files and batches needed goes back to the system: a school's PC
+            // keeps the collector running all year for a few files
             malloc_trim(0);
         }
         self->was_idle = idle;

@@ -510,37 +510,59 @@ static bool s_refuse_unfit(inbox_t *self, const s_file_t *file)
     return false;
 }
 
-/*  Appends the parsed records to the spool; *first and *last get the seqs used. Returns 0, or
- *  -1 (err) after spool_abort(). */
-static int s_spool_records(inbox_t *self, const rows_t *rows, const char *name, uint64_t *first,
-                           uint64_t *last, char *err, size_t errlen)
+/*  Reads the records of an opened file and appends each to the spool as it comes; *first and
+ *  *last get the seqs used (untouched when there is none), *count how many. Reports progress
+ *  while it takes long. Returns 0, or -1 with err when the file could not be read on or a
+ *  record not appended; the caller then aborts the spool's appends. */
+static int s_spool_records(inbox_t *self, rows_t *rows, const char *name, const char *take,
+                           uint64_t *first, uint64_t *last, uint64_t *count, char *err,
+                           size_t errlen)
 {
     uint8_t stack[512];
-    for (size_t i = 0; i < rows_record_count(rows); i++) {
-        const rows_record_t *row = rows_record(rows, i);
+    int64_t start = clock_mono_ms();
+    int64_t next_progress = start + self->config.progress_ms;
+    int64_t next_log = start + INBOX_PROGRESS_LOG_MS;
+    uint64_t n = 0;
+    rows_record_t row;
+    int rc;
+    while ((rc = rows_next(rows, &row, err, errlen)) == 1) {
         Edu__V1__Record rec = EDU__V1__RECORD__INIT;
-        rec.school_code = (char *) row->school_code;
-        rec.indicator = (char *) row->indicator;
-        rec.period = (char *) row->period;
-        rec.value = row->value;
-        rec.source_file = (char *) name;
-        rec.source_row = row->line;
+        rec.school_code = (char *) row.school_code;
+        rec.indicator = (char *) row.indicator;
+        rec.period = (char *) row.period;
+        rec.value = row.value;
+        rec.source_file = (char *) take;
+        rec.source_row = row.line;
         size_t size = edu__v1__record__get_packed_size(&rec);
         uint8_t *buf = size <= sizeof stack ? stack : xmalloc(size);
         edu__v1__record__pack(&rec, buf);
         uint64_t seq;
-        int rc = spool_append(self->spool, buf, size, &seq, err, errlen);
+        int appended = spool_append(self->spool, buf, size, &seq, err, errlen);
         if (buf != stack)
             free(buf);
-        if (rc != 0) {
-            spool_abort(self->spool);
+        if (appended != 0)
             return -1;
-        }
-        if (i == 0)
+        if (n++ == 0)
             *first = seq;
         *last = seq;
+        if (n % 1024 != 0)
+            continue;
+        int64_t now = clock_mono_ms();
+        if (now >= next_progress) {
+            next_progress = now + self->config.progress_ms;
+            if (self->config.progress)
+                self->config.progress(self->config.progress_arg, name, rows_read_count(rows), n);
+        }
+        if (now >= next_log) {
+            next_log = now + INBOX_PROGRESS_LOG_MS;
+            log_info("inbox",
+                     "taking \"%s\": %zu rows read, %" PRIu64 " records spooled so far "
+                     "(committed when the file is read to its end), %" PRId64 " s",
+                     name, rows_read_count(rows), n, (now - start) / 1000);
+        }
     }
-    return 0;
+    *count = n;
+    return rc < 0 ? -1 : 0;
 }
 
 /*  Writes a file's row errors (and a line for those beyond the bound) to its errors file. */
@@ -615,8 +637,8 @@ static s_take_t s_take(inbox_t *self, s_file_t *file, int64_t now_ms)
     char err[512];
     s_take_t rc = S_LEFT;
     rows_t *rows = NULL;
-    char *data = NULL;
     int fd = -1;
+    int64_t started = clock_mono_ms();
     if (rename(from, held) != 0) {
         log_warn("inbox", "could not take \"%s\": %s", from, strerror(errno));
         goto cleanup;
@@ -630,19 +652,21 @@ static s_take_t s_take(inbox_t *self, s_file_t *file, int64_t now_ms)
         s_put_back(self, file, held, from, take, now_ms);
         goto cleanup;
     }
-    size_t size = 0;
+    receipt_t receipt = {.name = take};
     bool same = s_same_file(&before, file);
+    bool unread = false; // the file could not be read on
     if (same) {
-        data = file_read_all(held, &size, err, sizeof err);
-        if (!data) {
-            log_complain(&self->failing, LOG_LEVEL_ERROR, "inbox", "%s", err);
-            s_put_back(self, file, held, from, take, now_ms);
-            goto cleanup;
+        rows = rows_open(fd, 0);
+        if (!rows_fatal(rows) &&
+            s_spool_records(self, rows, file->name, take, &receipt.first_seq, &receipt.last_seq,
+                            &receipt.records, err, sizeof err) != 0) {
+            spool_abort(self->spool);
+            unread = true;
         }
-        same = fstat(fd, &after) == 0 && s_same_file(&after, file) &&
-               size == (size_t) after.st_size;
+        same = fstat(fd, &after) == 0 && s_same_file(&after, file);
     }
     if (!same) {
+        spool_abort(self->spool);
         s_put_back(self, file, held, from, take, now_ms);
         file->changed_ms = now_ms; // it settles again from now
         log_info("inbox", "\"%s\" changed while it was being taken; it waits to settle again",
@@ -650,14 +674,17 @@ static s_take_t s_take(inbox_t *self, s_file_t *file, int64_t now_ms)
         rc = S_CHANGED;
         goto cleanup;
     }
-    rows = rows_parse(data, size);
+    if (unread) {
+        log_complain(&self->failing, LOG_LEVEL_ERROR, "inbox",
+                     "could not spool \"%s\", it stays in the inbox: %s", file->name, err);
+        s_put_back(self, file, held, from, take, now_ms);
+        goto cleanup;
+    }
     s_report_rows(self, rows, take);
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    receipt_t receipt = {.name = take,
-                         .taken_ms = (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000,
-                         .records = rows_record_count(rows),
-                         .rows_refused = rows_error_count(rows) + rows_errors_dropped(rows)};
+    receipt.taken_ms = (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    receipt.rows_refused = rows_error_count(rows) + rows_errors_dropped(rows);
     if (rows_fatal(rows)) {
         const rows_error_t *e = rows_error(rows, 0);
         log_warn("inbox", "cannot read \"%s\": %s; moved to rejected/", file->name, e->reason);
@@ -666,13 +693,6 @@ static s_take_t s_take(inbox_t *self, s_file_t *file, int64_t now_ms)
             log_warn("inbox", "%s", err);
         self->stats.files_rejected++;
         rc = S_TAKEN;
-        goto cleanup;
-    }
-    if (s_spool_records(self, rows, take, &receipt.first_seq, &receipt.last_seq, err,
-                        sizeof err) != 0) {
-        log_complain(&self->failing, LOG_LEVEL_ERROR, "inbox",
-                     "could not spool \"%s\", it stays in the inbox: %s", file->name, err);
-        s_put_back(self, file, held, from, take, now_ms);
         goto cleanup;
     }
     // the receipt goes first: a commit without it would leave the file in done/ for ever
@@ -685,21 +705,22 @@ static s_take_t s_take(inbox_t *self, s_file_t *file, int64_t now_ms)
         s_put_back(self, file, held, from, take, now_ms);
         goto cleanup;
     }
-    log_info("inbox", "took \"%s\"%s%s: %zu records spooled (seq %" PRIu64 "..%" PRIu64
-             "), %zu rows refused", file->name, suffix ? " as " : "", suffix ? take : "",
-             rows_record_count(rows), receipt.first_seq, receipt.last_seq,
-             rows_error_count(rows) + rows_errors_dropped(rows));
+    log_info("inbox",
+             "took \"%s\"%s%s: %" PRIu64 " records spooled (seq %" PRIu64 "..%" PRIu64 "), %" PRIu64
+             " rows refused, in %.1f s",
+             file->name, suffix ? " as " : "", suffix ? take : "", receipt.records,
+             receipt.first_seq, receipt.last_seq, receipt.rows_refused,
+             (double) (clock_mono_ms() - started) / 1000);
     if (rename(held, done) != 0)
         s_move_unique(held, self->done, take);
     self->stats.files_taken++;
-    self->stats.records_spooled += rows_record_count(rows);
-    self->stats.rows_refused += rows_error_count(rows) + rows_errors_dropped(rows);
+    self->stats.records_spooled += receipt.records;
+    self->stats.rows_refused += receipt.rows_refused;
     rc = S_TAKEN;
 cleanup:
+    rows_destroy(&rows);
     if (fd >= 0)
         close(fd);
-    rows_destroy(&rows);
-    free(data);
     free(take), free(tag), free(from), free(held), free(done);
     return rc;
 }

@@ -33,8 +33,9 @@
  *    1. choose its take name: F, or F.N when done/, delivered/ or rejected/ know F already
  *    2. rename inbox/F to inbox/.taking/TAG (TAG = "<nanoseconds>+<N>-F", unique); if the file
  *       changed since it was judged settled, it goes back and waits again
- *    3. parse it; write its bad rows to rejected/<take name>.errors.csv; append its good rows
- *       to the spool (each record names the take name as its source file); note its receipt
+ *    3. read it as a stream, appending each good row to the spool as it is read (each record
+ *       names the take name as its source file; nothing is present before the commit); write
+ *       its bad rows to rejected/<take name>.errors.csv; note its receipt
  *    4. spool_commit(TAG): one fsync makes the records durable, together with the tag
  *    5. rename .taking/TAG to done/<take name>
  *
@@ -42,6 +43,11 @@
  *  records are safe and it goes to done/; otherwise nothing of it was committed (the spool
  *  truncated the rest): its errors file and receipt are dropped and it goes back to the inbox
  *  to be taken again.
+ *
+ *  The file is never held in memory: the CSV reader reads it in chunks, each record goes to the
+ *  spool's write buffer as soon as its row is judged, and only the row errors (bounded) wait for
+ *  the end. A take of a big file reports its progress (rows read, records spooled) through the
+ *  config's progress callback about once a second and in the log every INBOX_PROGRESS_LOG_MS.
  *
  *  A file that cannot be read at all (no header, undecodable, a workbook, too big, a name too
  *  long) goes to rejected/ with its errors beside it. A file that does not fit in the spool's
@@ -59,14 +65,24 @@
 #include <stdint.h>
 
 #define INBOX_MAX_NAME 200 // bytes of a file name taken (its take name and errors file fit in 255)
+#define INBOX_PROGRESS_MS 1000     // how often a take calls the progress callback
+#define INBOX_PROGRESS_LOG_MS 5000 // and logs its progress this often
 
 typedef struct inbox_t inbox_t;
+
+/*  Called while a file is taken, every progress_ms (so only for a file that takes that long):
+ *  its name in the inbox (borrowed for the call), the data rows read so far and the records
+ *  appended to the spool (not committed yet). */
+typedef void(inbox_progress_fn)(void *arg, const char *name, uint64_t rows_read, uint64_t records);
 
 typedef struct {
     const char *dir;         // the inbox
     const char *school;      // this collector's school (for the explanations)
     int64_t settle_ms;       // how long a file written in place must stay unchanged
     uint64_t max_file_bytes; // largest file taken; larger ones are refused
+    inbox_progress_fn *progress; // called during a long take (NULL: none)
+    void *progress_arg;          // its first argument
+    int64_t progress_ms;         // how often: INBOX_PROGRESS_MS (0: at every 1024th record)
 } inbox_config_t;
 
 /*  Opens the inbox dir (creating done/, rejected/ and .taking/), watches it with inotify (or,

@@ -12,8 +12,9 @@
  *  typed into a column without a name is refused too; naming the column in the header makes it
  *  an extra column, which is ignored.)
  *
- *  The records and errors own their strings; the arrays are filled once by rows_parse() and
- *  only read afterwards.
+ *  rows_next() pulls rows from the CSV reader until one makes a record, which it hands out
+ *  (its strings owned by rows_t until the next call); rows_parse() is rows_next() over a buffer,
+ *  keeping each record it is handed. The errors own their strings and are only appended to.
  */
 #include "rows.h"
 
@@ -26,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 //  The columns a file must have, in the order the error messages list them.
 typedef enum { COL_SCHOOL_CODE = 0, COL_INDICATOR, COL_PERIOD, COL_VALUE, COL_COUNT } s_column_t;
@@ -45,8 +47,14 @@ static const size_t s_column_max[COL_COUNT] = {ROWS_MAX_SCHOOL_CODE, ROWS_MAX_IN
 
 struct rows_t {
     bool fatal;              // the file as a whole could not be read
-    rows_record_t *records;  // the good rows, in file order
-    size_t record_count;     // entries used in records
+    csv_reader_t *reader;    // the rows still to read (NULL once at the end, or fatal)
+    size_t index[COL_COUNT]; // position of each column in a row
+    size_t width;            // columns of the header
+    rows_record_t current;   // the record rows_next() handed out last (strings owned)
+    size_t rows_read;        // data rows read so far, good and bad
+    size_t yielded;          // records handed out so far
+    bool keep;               // rows_parse(): every record is kept in records
+    rows_record_t *records;  // the good rows, in file order (rows_parse() only)
     size_t record_cap;       // entries allocated in records
     rows_error_t *errors;    // the problems, in file order
     size_t error_count;      // entries used in errors
@@ -157,10 +165,12 @@ static int s_parse_value(const char *text, double *value, char **reason, char **
     return 0;
 }
 
-//  Judges one row and adds a record or its errors.
-static void s_add_row(rows_t *self, const csv_row_t *row, const size_t index[COL_COUNT],
-                      size_t width)
+//  Judges one row: fills *record (strings newly allocated) and returns 1, or adds the row's
+//  errors and returns 0; returns -1 for a row of empty cells (a blank line).
+static int s_judge_row(rows_t *self, const csv_row_t *row, rows_record_t *record)
 {
+    const size_t *index = self->index;
+    size_t width = self->width;
     char *trimmed[COL_COUNT] = {NULL};
     bool all_empty = true, bad = false;
 
@@ -170,7 +180,7 @@ static void s_add_row(rows_t *self, const csv_row_t *row, const size_t index[COL
         free(field);
     }
     if (all_empty)
-        return; // a row of empty cells is a blank line
+        return -1; // a row of empty cells is a blank line
 
     for (size_t i = width; i < row->count; i++) {
         char *field = csv_trim(row->fields[i]);
@@ -230,13 +240,9 @@ static void s_add_row(rows_t *self, const csv_row_t *row, const size_t index[COL
     if (bad) {
         for (int c = 0; c < COL_COUNT; c++)
             free(trimmed[c]);
-        return;
+        return 0;
     }
-    if (self->record_count == self->record_cap) {
-        self->record_cap = self->record_cap ? self->record_cap * 2 : 64;
-        self->records = xrealloc(self->records, self->record_cap * sizeof *self->records);
-    }
-    self->records[self->record_count++] = (rows_record_t){
+    *record = (rows_record_t){
         .line = row->line,
         .school_code = trimmed[COL_SCHOOL_CODE],
         .indicator = trimmed[COL_INDICATOR],
@@ -244,12 +250,13 @@ static void s_add_row(rows_t *self, const csv_row_t *row, const size_t index[COL
         .value = value,
     };
     free(trimmed[COL_VALUE]);
+    return 1;
 }
 
-//  The fatal error of a file csv_reader_new() refused.
-static void s_add_unreadable(rows_t *self, const char *data, size_t size, const char *err)
+//  The fatal error of a file the CSV reader refused, whose first bytes are head[0..size).
+static void s_add_unreadable(rows_t *self, const char *head, size_t size, const char *err)
 {
-    switch (csv_sniff(data, size)) {
+    switch (csv_sniff(head, size)) {
     case CSV_KIND_XLSX:
         s_add_fatal(self, "", "not_csv", xstrdup(err),
                     xstrdup("这是 Excel 工作簿（.xlsx），不是 CSV 文件：" S_SAVE_AS_ZH));
@@ -283,24 +290,29 @@ static char *s_malformed_hint(csv_problem_t problem)
     case CSV_PROBLEM_TOO_LONG:
         return xasprintf("这一行太长（最多 %d 字节）：请检查是否把大段文字粘贴进了表格",
                          ROWS_MAX_ROW);
+    case CSV_PROBLEM_READ:
     case CSV_PROBLEM_NONE: break;
     }
     return xstrdup("这一行的格式不对");
 }
 
-rows_t *rows_parse(const char *data, size_t size)
+//  Starts reading from reader (taken; NULL when it refused the file, with err, and head the
+//  file's first bytes): reads the header and maps it. Never returns NULL.
+static rows_t *s_start(csv_reader_t *reader, const char *err, const char *head, size_t head_size)
 {
     rows_t *self = xcalloc(1, sizeof *self);
-    char err[256];
-    csv_reader_t *reader = csv_reader_new(data, size, err, sizeof err);
     if (!reader) {
-        s_add_unreadable(self, data, size, err);
+        s_add_unreadable(self, head, head_size, err);
         return self;
     }
     csv_reader_set_max_row(reader, ROWS_MAX_ROW);
+    self->reader = reader;
 
+    char inner[256];
     csv_row_t row;
-    int rc = csv_reader_next(reader, &row, err, sizeof err);
+    int rc = csv_reader_next(reader, &row, inner, sizeof inner);
+    if (rc == -2)
+        return self; // not read at all: rows_next() says so
     if (rc == 0)
         s_add_fatal(self, "", "no_header",
                     xasprintf("file is empty (it needs a header naming the columns school_code, "
@@ -308,34 +320,87 @@ rows_t *rows_parse(const char *data, size_t size)
                     xstrdup("文件是空的：" S_HEADER_ZH));
     else if (rc < 0) {
         char *hint = s_malformed_hint(csv_reader_problem(reader));
-        s_add_fatal(self, "", "no_header", xasprintf("cannot read the header: %s", err),
+        s_add_fatal(self, "", "no_header", xasprintf("cannot read the header: %s", inner),
                     xasprintf("第一行（表头）读不出来：%s", hint));
         free(hint);
     }
-    if (rc <= 0) {
-        csv_reader_destroy(&reader);
+    if (rc > 0 && s_map_header(self, &row, self->index) == 0) {
+        self->width = row.count;
         return self;
     }
+    csv_reader_destroy(&self->reader);
+    return self;
+}
 
-    size_t index[COL_COUNT] = {0};
-    if (s_map_header(self, &row, index) != 0) {
-        csv_reader_destroy(&reader);
-        return self;
-    }
-    size_t width = row.count;
+static void s_current_free(rows_t *self)
+{
+    free((char *) self->current.school_code);
+    free((char *) self->current.indicator);
+    free((char *) self->current.period);
+    self->current = (rows_record_t){0};
+}
 
-    while ((rc = csv_reader_next(reader, &row, err, sizeof err)) != 0) {
+int rows_next(rows_t *self, rows_record_t *record, char *err, size_t errlen)
+{
+    s_current_free(self);
+    char inner[256];
+    csv_row_t row;
+    int rc;
+    while (self->reader && (rc = csv_reader_next(self->reader, &row, inner, sizeof inner)) != 0) {
+        if (rc == -2)
+            return errorf(err, errlen, "%s", inner);
         if (rc < 0) {
-            csv_problem_t problem = csv_reader_problem(reader);
+            csv_problem_t problem = csv_reader_problem(self->reader);
             s_add_error(self, row.line, "",
                         problem == CSV_PROBLEM_TOO_LONG ? "too_long" : "malformed_row",
-                        xstrdup(err), s_malformed_hint(problem));
-        } else {
-            s_add_row(self, &row, index, width);
+                        xstrdup(inner), s_malformed_hint(problem));
+            self->rows_read++;
+            continue;
         }
+        int judged = s_judge_row(self, &row, &self->current);
+        if (judged < 0)
+            continue;
+        self->rows_read++;
+        if (judged == 0)
+            continue;
+        self->yielded++;
+        *record = self->current;
+        return 1;
     }
-    csv_reader_destroy(&reader);
+    csv_reader_destroy(&self->reader); // the end is sticky
+    return 0;
+}
+
+rows_t *rows_parse(const char *data, size_t size)
+{
+    char err[256];
+    csv_reader_t *reader = csv_reader_new(data, size, err, sizeof err);
+    rows_t *self = s_start(reader, err, data, size);
+    self->keep = true;
+    rows_record_t record;
+    while (rows_next(self, &record, NULL, 0) == 1) {
+        if (self->yielded > self->record_cap) {
+            self->record_cap = self->record_cap ? self->record_cap * 2 : 64;
+            self->records = xrealloc(self->records, self->record_cap * sizeof *self->records);
+        }
+        self->records[self->yielded - 1] = record; // its strings move to the kept record
+        self->current = (rows_record_t){0};
+    }
     return self;
+}
+
+rows_t *rows_open(int fd, size_t chunk)
+{
+    char err[256];
+    csv_reader_t *reader = csv_reader_open(fd, chunk, err, sizeof err);
+    char head[1024];
+    ssize_t n = 0;
+    if (!reader) {
+        do
+            n = pread(fd, head, sizeof head, 0);
+        while (n < 0 && errno == EINTR);
+    }
+    return s_start(reader, err, head, n > 0 ? (size_t) n : 0);
 }
 
 void rows_destroy(rows_t **self_p)
@@ -343,7 +408,9 @@ void rows_destroy(rows_t **self_p)
     if (!self_p || !*self_p)
         return;
     rows_t *self = *self_p;
-    for (size_t i = 0; i < self->record_count; i++) {
+    csv_reader_destroy(&self->reader);
+    s_current_free(self);
+    for (size_t i = 0; i < (self->keep ? self->yielded : 0); i++) {
         free((char *) self->records[i].school_code);
         free((char *) self->records[i].indicator);
         free((char *) self->records[i].period);
@@ -365,12 +432,17 @@ bool rows_fatal(const rows_t *self)
 
 size_t rows_record_count(const rows_t *self)
 {
-    return self->record_count;
+    return self->yielded;
+}
+
+size_t rows_read_count(const rows_t *self)
+{
+    return self->rows_read;
 }
 
 const rows_record_t *rows_record(const rows_t *self, size_t i)
 {
-    return i < self->record_count ? &self->records[i] : NULL;
+    return self->keep && i < self->yielded ? &self->records[i] : NULL;
 }
 
 size_t rows_error_count(const rows_t *self)

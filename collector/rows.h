@@ -18,6 +18,11 @@
  *
  *  Each error carries a code for machines (the errors.csv "reason" column), an English
  *  reason (logs, the "detail" column) and a Chinese sentence saying what to do about it.
+ *
+ *  A file is read as a stream (rows_open(), then rows_next() record by record), so that its
+ *  size costs no memory: what is kept is the current record, the errors (at most
+ *  ROWS_MAX_ERRORS) and the CSV reader's few chunks. rows_parse() reads a buffer whole and keeps
+ *  every record, for small inputs and tests.
  */
 #ifndef EDU_ROWS_H
 #define EDU_ROWS_H
@@ -52,14 +57,32 @@ typedef struct {
     const char *hint;   // a Chinese sentence for the school's staff: what is wrong, what to do
 } rows_error_t;
 
-/*  Parses data[0..size). Never returns NULL (out of memory aborts). */
+/*  Parses data[0..size) whole, keeping every record (rows_record()). Never returns NULL (out of
+ *  memory aborts). */
 rows_t *rows_parse(const char *data, size_t size);
+
+/*  Opens the file on fd for reading record by record with rows_next(): borrows fd (read with
+ *  pread() from its start, chunk bytes at a time, 0 for CSV_CHUNK; keep it open until
+ *  rows_destroy()). Settles the encoding (a first pass over the file) and reads the header at
+ *  once: when the file as a whole cannot be read, rows_fatal() is true and rows_next() yields
+ *  nothing. Never returns NULL. */
+rows_t *rows_open(int fd, size_t chunk);
+
+/*  The next good record of an opened file, in file order: *record is filled, its strings
+ *  borrowed until the next call. The bad rows met on the way become errors. Returns 1, 0 at the
+ *  end of the file, or -1 with err when the file could not be read on (an I/O error, or it
+ *  changed after its first pass): the records yielded so far must then be dropped. */
+int rows_next(rows_t *self, rows_record_t *record, char *err, size_t errlen);
+
 void rows_destroy(rows_t **self_p);
 
 /*  True when the file as a whole could not be read (encoding or header). */
 bool rows_fatal(const rows_t *self);
+/*  Records yielded so far (by rows_parse(): all of them). */
 size_t rows_record_count(const rows_t *self);
-/*  Borrowed; i < rows_record_count(). */
+/*  Data rows read so far, good and bad (rows of empty cells are blank lines, not counted). */
+size_t rows_read_count(const rows_t *self);
+/*  Borrowed; i < rows_record_count(); NULL for an opened file, which keeps no records. */
 const rows_record_t *rows_record(const rows_t *self, size_t i);
 /*  Errors kept (at most ROWS_MAX_ERRORS), in file order. */
 size_t rows_error_count(const rows_t *self);

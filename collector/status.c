@@ -36,6 +36,20 @@ void status_format_duration(int64_t ms, char *buf, size_t size)
         snprintf(buf, size, "%" PRId64 " 天 %" PRId64 " 小时", s / 86400, s % 86400 / 3600);
 }
 
+void status_format_count(uint64_t n, char *buf, size_t size)
+{
+    char digits[32];
+    int len = snprintf(digits, sizeof digits, "%" PRIu64, n);
+    size_t used = 0;
+    for (int i = 0; i < len && used + 2 < size; i++) {
+        if (i > 0 && (len - i) % 3 == 0)
+            buf[used++] = ' ';
+        buf[used++] = digits[i];
+    }
+    if (size)
+        buf[used < size ? used : size - 1] = '\0';
+}
+
 /*  The sentence naming what the link says is wrong ("" when it says nothing particular). */
 static void s_cause(FILE *f, const status_t *s)
 {
@@ -90,6 +104,12 @@ static void s_files(FILE *f, const status_t *s)
             status_format_time(r->delivered_ms, at, sizeof at);
             fprintf(f, "%" PRIu64 " 条记录，已全部送达县级平台（%s），文件在 delivered/ 中",
                     r->records, at);
+        } else if (r->first_seq && s->acked >= r->first_seq) {
+            char acked[32];
+            uint64_t upto = s->acked < r->last_seq ? s->acked : r->last_seq;
+            status_format_count(upto - r->first_seq + 1, acked, sizeof acked);
+            fprintf(f, "%" PRIu64 " 条记录，已安全保存在本机，县级平台已确认其中 %s 条", r->records,
+                    acked);
         } else {
             fprintf(f, "%" PRIu64 " 条记录，已安全保存在本机，等待县级平台确认", r->records);
         }
@@ -135,6 +155,12 @@ char *status_render(const status_t *s)
                 ago);
     } else {
         fprintf(f, "等待发送的记录：%" PRIu64 " 条\n", s->pending);
+    }
+    if (s->taking) {
+        char rows[32];
+        status_format_count(s->taking_rows, rows, sizeof rows);
+        fprintf(f, "正在读取 %s：已读 %s 行（读完后一起保存，再发送给县级平台）\n", s->taking,
+                rows);
     }
     if (s->files_waiting)
         fprintf(f, "收件夹里还没有收取的文件：%" PRIu64 " 个%s\n", s->files_waiting,

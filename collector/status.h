@@ -5,8 +5,10 @@
  *  how many records wait and since when, and, once nothing has been acknowledged for stall_s
  *  while records wait, a plain paragraph saying that the county does not answer, what that
  *  usually means (the network, a wrong address, a key the county has not registered; more
- *  precisely when the connection says which), and whom to call. Then the latest files: taken
- *  when, how many records, delivered (in delivered/) or waiting, and where their errors are.
+ *  precisely when the connection says which), and whom to call. While a big file is being read,
+ *  how far the reading has got. Then the latest files: taken when, how many records, delivered
+ *  (in delivered/) or waiting (and how many of them the county has confirmed so far), and
+ *  where their errors are.
  *
  *  Times are China time (UTC+8) whatever the machine's time zone.
  */
@@ -36,6 +38,9 @@ typedef struct {
     uint64_t files_waiting;      // files in the inbox not taken yet
     bool spool_full;             // files wait for room in the spool
     const receipts_t *receipts;  // the files taken
+    uint64_t acked;              // the county's acknowledged mark (for a file's progress)
+    const char *taking;          // the file being read now (NULL: none)
+    uint64_t taking_rows;        // its rows read so far
 } status_t;
 
 /*  The page (UTF-8 with a byte-order mark). Caller frees. */
@@ -50,5 +55,8 @@ void status_format_time(int64_t ms, char *buf, size_t size);
 
 /*  "5 分 10 秒", "2 小时 5 分", "3 天 4 小时" into buf. */
 void status_format_duration(int64_t ms, char *buf, size_t size);
+
+/*  "300 000", "1 234 567": digits in groups of three, into buf. */
+void status_format_count(uint64_t n, char *buf, size_t size);
 
 #endif

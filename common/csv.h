@@ -1,10 +1,12 @@
 /*  csv - an RFC 4180 reader for the files that school and county staff export from Excel
  *
- *  The reader takes a whole file in memory and yields one row at a time. It first decides the
- *  encoding: a UTF-8 byte-order mark is dropped, and the rest must then be valid UTF-8; without
- *  one, text that is valid UTF-8 is taken as it is; anything else is decoded as GB18030 (what
- *  Excel writes on Chinese Windows) with iconv, dropping GB18030's own byte-order mark. After
- *  that every field it returns is UTF-8.
+ *  The reader yields one row at a time, from a buffer in memory (csv_reader_new()) or from a
+ *  file it streams in chunks (csv_reader_open()), holding only a few chunks and the current row
+ *  in memory whatever the file's size. It first decides the encoding: a UTF-8 byte-order mark
+ *  is dropped, and the rest must then be valid UTF-8; without one, text that is valid UTF-8 is
+ *  taken as it is; anything else is decoded as GB18030 (what Excel writes on Chinese Windows)
+ *  with iconv, dropping GB18030's own byte-order mark. After that every field it returns is
+ *  UTF-8.
  *
  *  Fields may be quoted ("a ""b"", c" → a "b", c) and quoted fields may hold commas and line
  *  breaks. Line endings may be LF or CRLF. Blank lines are skipped. Unquoted fields are returned
@@ -22,6 +24,8 @@
 #define EDU_CSV_H
 
 #include <stddef.h>
+
+#define CSV_CHUNK 65536 // bytes a reader reads from its file at a time, unless told otherwise
 
 typedef struct csv_reader_t csv_reader_t;
 
@@ -49,10 +53,11 @@ csv_kind_t csv_sniff(const char *data, size_t size);
 /*  Why the last csv_reader_next() refused a row. */
 typedef enum {
     CSV_PROBLEM_NONE = 0,
-    CSV_PROBLEM_QUOTE,      // an unterminated quoted field
+    CSV_PROBLEM_QUOTE,       // an unterminated quoted field
     CSV_PROBLEM_AFTER_QUOTE, // text after a closing quote
-    CSV_PROBLEM_NUL,        // a NUL byte
-    CSV_PROBLEM_TOO_LONG,   // the row is longer than csv_reader_set_max_row() allows
+    CSV_PROBLEM_NUL,         // a NUL byte
+    CSV_PROBLEM_TOO_LONG,    // the row is longer than csv_reader_set_max_row() allows
+    CSV_PROBLEM_READ,        // the file could not be read on (csv_reader_next() returned -2)
 } csv_problem_t;
 
 /*  Creates a reader over a copy of data[0..size). Returns NULL and fills err when the data is
@@ -60,6 +65,15 @@ typedef enum {
  *  UTF-8 byte-order mark and is not UTF-8 (err names the line of the first bad byte; when both
  *  encodings fail, of the one that got further). */
 csv_reader_t *csv_reader_new(const char *data, size_t size, char *err, size_t errlen);
+
+/*  Creates a reader over the file open on fd (a regular file, read with pread() from offset 0,
+ *  chunk bytes at a time; 0 means CSV_CHUNK). Borrows fd: it must stay open until the reader is
+ *  destroyed. The encoding is settled as csv_reader_new() does, by a first pass over the whole
+ *  file (UTF-8 validation, or GB18030 decoding into a scratch buffer); the rows are read in a
+ *  second pass. Memory: a few chunks, and the current row up to csv_reader_set_max_row().
+ *  Returns NULL and fills err for the same reasons as csv_reader_new(); a file that cannot be
+ *  read at all (an I/O error) is not refused here: the first csv_reader_next() returns -2. */
+csv_reader_t *csv_reader_open(int fd, size_t chunk, char *err, size_t errlen);
 
 /*  Destroys the reader; accepts NULL, nulls the caller's pointer. */
 void csv_reader_destroy(csv_reader_t **self_p);
@@ -75,7 +89,9 @@ void csv_reader_set_max_row(csv_reader_t *self, size_t bytes);
  *  -1 when the row is malformed (an unterminated quote, text after a closing quote, a NUL
  *  byte, too long): err names the problem, row->line names the line, csv_reader_problem()
  *  says which it was, and the reader has moved past the bad row, so the caller may continue
- *  with the next one. */
+ *  with the next one. Returns -2 when the file could not be read on (an I/O error, or bytes
+ *  that no longer decode because the file changed after the first pass): err says why, and
+ *  every later call returns -2 too; the caller must stop. A reader over memory never does. */
 int csv_reader_next(csv_reader_t *self, csv_row_t *row, char *err, size_t errlen);
 
 /*  The problem of the row the last csv_reader_next() refused (CSV_PROBLEM_NONE after a row

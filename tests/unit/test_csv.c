@@ -1,30 +1,46 @@
-/*  test_csv - the CSV reader: encodings, quoting, line numbers, malformed rows
+/*  test_csv - the CSV reader: encodings, quoting, line numbers, malformed rows, chunks
  *
  *  Most cases are tables of (input, expected dump): s_dump() reads every row and writes one
  *  line per row, `LINE:field|field` for a good row and `LINE!message` for a bad one, with CR and
  *  LF inside fields shown as \r and \n. Comparing dumps checks fields, line numbers, recovery
  *  after errors and the messages at once.
+ *
+ *  Every table is read twice more: from a file streamed in chunks of 1 to 9 and 16 bytes, so
+ *  that each chunk boundary falls at every place of every case (inside a multi-byte character,
+ *  a quoted field, a CRLF, a byte-order mark), and the dump must be the same.
  */
 #include "csv.h"
 #include "util.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <iconv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-//  Reads all of data; returns the dump (newly allocated), or "NEW!message" when the reader
-//  cannot be created. *encoding gets what the reader found, when given.
-static char *s_dump(const char *data, size_t size, csv_encoding_t *encoding)
+//  The chunk sizes every table is also read with.
+static const size_t s_chunks[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 16};
+
+//  A file holding data[0..size), open for reading and writing (already unlinked).
+static int s_file(const char *data, size_t size)
 {
-    char err[256] = "";
-    csv_reader_t *reader = csv_reader_new(data, size, err, sizeof err);
+    char path[] = "/tmp/test_csv.XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    unlink(path);
+    cr_assert_eq(write(fd, data, size), (ssize_t) size);
+    return fd;
+}
+
+//  Reads every row of reader (NULL: err says why it was not created) and destroys it; returns
+//  the dump (newly allocated).
+static char *s_dump_reader(csv_reader_t *reader, const char *err)
+{
     if (!reader)
         return xasprintf("NEW!%s", err);
-    if (encoding)
-        *encoding = csv_reader_encoding(reader);
 
     char *out = NULL;
     size_t out_size = 0;
@@ -32,9 +48,11 @@ static char *s_dump(const char *data, size_t size, csv_encoding_t *encoding)
     cr_assert_not_null(f);
     csv_row_t row;
     int rc;
-    while ((rc = csv_reader_next(reader, &row, err, sizeof err)) != 0) {
+    char why[256];
+    while ((rc = csv_reader_next(reader, &row, why, sizeof why)) != 0) {
+        cr_assert_neq(rc, -2, "%s", why);
         if (rc < 0) {
-            fprintf(f, "%u!%s\n", row.line, err);
+            fprintf(f, "%u!%s\n", row.line, why);
             continue;
         }
         cr_assert_eq(rc, 1);
@@ -54,10 +72,34 @@ static char *s_dump(const char *data, size_t size, csv_encoding_t *encoding)
         fputc('\n', f);
     }
     // The end of data is sticky.
-    cr_assert_eq(csv_reader_next(reader, &row, err, sizeof err), 0);
+    cr_assert_eq(csv_reader_next(reader, &row, NULL, 0), 0);
     fclose(f);
     csv_reader_destroy(&reader);
     cr_assert_null(reader);
+    return out;
+}
+
+//  Reads all of data; returns the dump (newly allocated), or "NEW!message" when the reader
+//  cannot be created. *encoding gets what the reader found, when given.
+static char *s_dump(const char *data, size_t size, csv_encoding_t *encoding)
+{
+    char err[256] = "";
+    csv_reader_t *reader = csv_reader_new(data, size, err, sizeof err);
+    if (reader && encoding)
+        *encoding = csv_reader_encoding(reader);
+    return s_dump_reader(reader, err);
+}
+
+//  The same, from a file read chunk bytes at a time.
+static char *s_dump_chunked(const char *data, size_t size, size_t chunk, csv_encoding_t *encoding)
+{
+    int fd = s_file(data, size);
+    char err[256] = "";
+    csv_reader_t *reader = csv_reader_open(fd, chunk, err, sizeof err);
+    if (reader && encoding)
+        *encoding = csv_reader_encoding(reader);
+    char *out = s_dump_reader(reader, err);
+    close(fd);
     return out;
 }
 
@@ -93,6 +135,12 @@ static void s_run_cases(const dump_case_t *cases, size_t count)
         cr_expect_str_eq(got, c->expect, "case \"%s\":\n got:\n%s\n want:\n%s", c->name, got,
                          c->expect);
         free(got);
+        for (size_t k = 0; k < sizeof s_chunks / sizeof s_chunks[0]; k++) {
+            got = s_dump_chunked(c->input, size, s_chunks[k], NULL);
+            cr_expect_str_eq(got, c->expect, "case \"%s\", chunks of %zu:\n got:\n%s\n want:\n%s",
+                             c->name, s_chunks[k], got, c->expect);
+            free(got);
+        }
     }
 }
 
@@ -472,7 +520,8 @@ Test(csv, workbooks_and_utf16_refused_with_what_they_are)
 }
 
 //  A row bound counts the bytes of a row without its line break; the row at the bound is read,
-//  the one past it refused (and only skipped: the reader goes on with the next row).
+//  the one past it refused (and only skipped: the reader goes on with the next row). Rows
+//  longer than a chunk are read whole up to the bound.
 Test(csv, max_row_at_the_bound)
 {
     size_t bound = 64;
@@ -485,29 +534,37 @@ Test(csv, max_row_at_the_bound)
     over[20] = ',';
     char *data = xasprintf("h,i\r\n%s\r\n%s\r\n\"q\nq\",%.*s\nlast,row\n", at, over,
                            (int) (bound - 5), at); // a quoted row of bound + 1
-    csv_reader_t *reader = csv_reader_new(data, strlen(data), NULL, 0);
-    cr_assert_not_null(reader);
-    csv_reader_set_max_row(reader, bound);
-    csv_row_t row;
-    char err[128];
-    cr_assert_eq(csv_reader_next(reader, &row, err, sizeof err), 1);
-    cr_assert_eq(csv_reader_next(reader, &row, err, sizeof err), 1, "the row at the bound");
-    cr_expect_eq(row.line, 2);
-    cr_expect_eq(strlen(row.fields[0]) + strlen(row.fields[1]) + 1, bound);
-    cr_expect_eq(csv_reader_problem(reader), CSV_PROBLEM_NONE);
-    cr_assert_eq(csv_reader_next(reader, &row, err, sizeof err), -1, "the row past it");
-    cr_expect_eq(row.line, 3);
-    cr_expect_eq(csv_reader_problem(reader), CSV_PROBLEM_TOO_LONG);
-    cr_expect_str_eq(err, "row has 65 bytes, more than the 64 allowed");
-    cr_assert_eq(csv_reader_next(reader, &row, err, sizeof err), -1, "a quoted row past it");
-    cr_expect_eq(row.line, 4);
-    cr_expect_eq(csv_reader_problem(reader), CSV_PROBLEM_TOO_LONG);
-    cr_assert_eq(csv_reader_next(reader, &row, err, sizeof err), 1, "the reader goes on");
-    cr_expect_eq(row.line, 6);
-    cr_expect_str_eq(row.fields[0], "last");
-    cr_expect_eq(csv_reader_problem(reader), CSV_PROBLEM_NONE);
-    cr_assert_eq(csv_reader_next(reader, &row, err, sizeof err), 0);
-    csv_reader_destroy(&reader);
+    // from memory, and from a file in chunks shorter than the rows (down to one byte)
+    static const size_t chunks[] = {0, 1, 7, 8, 63, 64, 65};
+    for (size_t k = 0; k < sizeof chunks / sizeof chunks[0]; k++) {
+        int fd = chunks[k] ? s_file(data, strlen(data)) : -1;
+        csv_reader_t *reader = chunks[k] ? csv_reader_open(fd, chunks[k], NULL, 0)
+                                         : csv_reader_new(data, strlen(data), NULL, 0);
+        cr_assert_not_null(reader);
+        csv_reader_set_max_row(reader, bound);
+        csv_row_t row;
+        char err[128];
+        cr_assert_eq(csv_reader_next(reader, &row, err, sizeof err), 1);
+        cr_assert_eq(csv_reader_next(reader, &row, err, sizeof err), 1, "the row at the bound");
+        cr_expect_eq(row.line, 2);
+        cr_expect_eq(strlen(row.fields[0]) + strlen(row.fields[1]) + 1, bound);
+        cr_expect_eq(csv_reader_problem(reader), CSV_PROBLEM_NONE);
+        cr_assert_eq(csv_reader_next(reader, &row, err, sizeof err), -1, "the row past it");
+        cr_expect_eq(row.line, 3);
+        cr_expect_eq(csv_reader_problem(reader), CSV_PROBLEM_TOO_LONG);
+        cr_expect_str_eq(err, "row has 65 bytes, more than the 64 allowed");
+        cr_assert_eq(csv_reader_next(reader, &row, err, sizeof err), -1, "a quoted row past it");
+        cr_expect_eq(row.line, 4);
+        cr_expect_eq(csv_reader_problem(reader), CSV_PROBLEM_TOO_LONG);
+        cr_assert_eq(csv_reader_next(reader, &row, err, sizeof err), 1, "the reader goes on");
+        cr_expect_eq(row.line, 6);
+        cr_expect_str_eq(row.fields[0], "last");
+        cr_expect_eq(csv_reader_problem(reader), CSV_PROBLEM_NONE);
+        cr_assert_eq(csv_reader_next(reader, &row, err, sizeof err), 0);
+        csv_reader_destroy(&reader);
+        if (fd >= 0)
+            close(fd);
+    }
     free(data);
     free(at);
     free(over);
@@ -538,4 +595,131 @@ Test(csv, max_row_bounds_memory)
     cr_assert_eq(csv_reader_next(reader, &row, err, sizeof err), 0);
     csv_reader_destroy(&reader);
     free(data);
+}
+
+//  The boundaries a stream must get right, each at every place: a UTF-8 character (3 bytes)
+//  and GB18030 characters (2 and 4 bytes) cut by a chunk, a quoted field whose line break
+//  spans chunks, a byte-order mark cut by a chunk (only the first one is dropped), and the
+//  resumption after an unterminated quote, which finds its line in the raw GB18030 bytes.
+Test(csv, chunk_boundaries)
+{
+    static const struct {
+        const char *name;   // what the case shows
+        const char *input;  // the file's bytes
+        csv_encoding_t enc; // what the reader finds
+        const char *expect; // the dump
+    } cases[] = {
+        {"UTF-8 characters", "学校,第1学校\n甲,乙\n", CSV_UTF8, "1:学校|第1学校\n2:甲|乙\n"},
+        {"GB18030 characters of 2 and 4 bytes",
+         "\xB5\xDA\x31\xD1\xA7\xD0\xA3,\x95\x32\x82\x36\n\xB5\xDA,x\n", CSV_GB18030,
+         "1:第1学校|𠀀\n2:第|x\n"},
+        {"a quoted line break, UTF-8", "h\n\"学\n校\",\"a\r\nb\"\nnext\n", CSV_UTF8,
+         "1:h\n2:学\\n校|a\\r\\nb\n5:next\n"},
+        {"a quoted line break, GB18030", "h\n\"\xB5\xDA\n\xD1\xA7\",z\nnext\n", CSV_GB18030,
+         "1:h\n2:第\\n学|z\n4:next\n"},
+        {"a doubled quote and CRLF", "\"a\"\"b\"\r\n\"\"\"\"\r\n", CSV_UTF8, "1:a\"b\n2:\"\n"},
+        {"UTF-8 byte-order mark, then one as data",
+         "\xEF\xBB\xBF\xEF\xBB\xBF"
+         "a,学\n",
+         CSV_UTF8_BOM,
+         "1:\xEF\xBB\xBF"
+         "a|学\n"},
+        {"GB18030 byte-order mark, then one as data", "\x84\x31\x95\x33\xB5\xDA,\x84\x31\x95\x33\n",
+         CSV_GB18030, "1:第|\xEF\xBB\xBF\n"},
+        {"unterminated quote in GB18030: resumes on the next line",
+         "h\n\xB5\xDA,\"bc\nd,\xB5\xDA\nf,g\n", CSV_GB18030,
+         "1:h\n2!unterminated quoted field in column 2\n3:d|第\n4:f|g\n"},
+        {"unterminated quote on the last line, GB18030", "\xB5\xDA\n\xB5\xDA,\"x\xB5\xDA",
+         CSV_GB18030, "1:第\n2!unterminated quoted field in column 2\n"},
+        {"unterminated quote opened on a later line, UTF-8 BOM",
+         "\xEF\xBB\xBFh\n\"x\ny\",\"z\nw,学\n", CSV_UTF8_BOM,
+         "1:h\n2!unterminated quoted field in column 2 (opened on line 3)\n4:w|学\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t size = strlen(cases[i].input);
+        for (size_t chunk = 1; chunk <= size + 1; chunk++) {
+            csv_encoding_t enc = (csv_encoding_t) -1;
+            char *got = s_dump_chunked(cases[i].input, size, chunk, &enc);
+            cr_expect_str_eq(got, cases[i].expect, "case \"%s\", chunks of %zu:\n got:\n%s",
+                             cases[i].name, chunk, got);
+            cr_expect_eq(enc, cases[i].enc, "case \"%s\", chunks of %zu", cases[i].name, chunk);
+            free(got);
+        }
+    }
+}
+
+//  The first pass names the line of the first bad byte when a character is cut by the end of
+//  the file, whatever the chunks; a character cut only by a chunk is no error.
+Test(csv, chunked_first_pass)
+{
+    static const char gb_cut[] = "ok\nok\n\xB5\xDA,\x81"; // 2-byte GB18030 cut by the end
+    static const char utf8_cut[] = "\xEF\xBB\xBF"
+                                   "a\n\xE5\xAD"; // 3-byte UTF-8 cut by the end
+    for (size_t chunk = 1; chunk <= 12; chunk++) {
+        char *got = s_dump_chunked(gb_cut, sizeof gb_cut - 1, chunk, NULL);
+        cr_expect_str_eq(got,
+                         "NEW!cannot decode line 3: byte sequence 0x81 is neither UTF-8 "
+                         "nor GB18030",
+                         "chunks of %zu", chunk);
+        free(got);
+        got = s_dump_chunked(utf8_cut, sizeof utf8_cut - 1, chunk, NULL);
+        cr_expect_str_eq(got,
+                         "NEW!cannot decode line 2: byte sequence 0xe5 0xad is not valid "
+                         "UTF-8, though the file starts with a UTF-8 byte-order mark",
+                         "chunks of %zu", chunk);
+        free(got);
+    }
+}
+
+//  A file that cannot be read (here: a descriptor open for writing only) is no CSV error: the
+//  first row says the file could not be read, and so does every call after it.
+Test(csv, read_failure)
+{
+    char path[] = "/tmp/test_csv.XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, "a,b\n", 4), 4);
+    close(fd);
+    fd = open(path, O_WRONLY);
+    unlink(path);
+    cr_assert_geq(fd, 0);
+    char err[256] = "";
+    csv_reader_t *reader = csv_reader_open(fd, 0, err, sizeof err);
+    cr_assert_not_null(reader, "%s", err);
+    csv_row_t row;
+    for (int i = 0; i < 2; i++) {
+        cr_expect_eq(csv_reader_next(reader, &row, err, sizeof err), -2);
+        cr_expect_eq(csv_reader_problem(reader), CSV_PROBLEM_READ);
+        cr_expect_str_eq(err, "could not read the file: Bad file descriptor");
+        cr_expect_eq(row.count, 0);
+    }
+    csv_reader_destroy(&reader);
+    close(fd);
+}
+
+//  A GB18030 file damaged after the first pass (the reader's second pass meets bytes that no
+//  longer decode) stops the reader with -2 instead of yielding rows from bytes it never judged.
+Test(csv, changed_after_first_pass)
+{
+    static const char data[] = "h\n\xB5\xDA,1\n\xB5\xDA,2\n";
+    for (size_t chunk = 1; chunk <= 4; chunk++) {
+        int fd = s_file(data, sizeof data - 1);
+        char err[256] = "";
+        csv_reader_t *reader = csv_reader_open(fd, chunk, err, sizeof err);
+        cr_assert_not_null(reader, "%s", err);
+        cr_assert_eq(csv_reader_encoding(reader), CSV_GB18030);
+        cr_assert_eq(pwrite(fd, "\xFF", 1, 10), 1); // the lead byte of the third row's 第
+        csv_row_t row;
+        int rc;
+        int rows = 0;
+        while ((rc = csv_reader_next(reader, &row, err, sizeof err)) == 1)
+            rows++;
+        cr_expect_eq(rc, -2, "chunks of %zu", chunk);
+        cr_expect_lt(rows, 3);
+        cr_expect_str_eq(err, "cannot decode the file any more: it changed after it was first "
+                              "read");
+        cr_expect_eq(csv_reader_next(reader, &row, NULL, 0), -2, "sticky");
+        csv_reader_destroy(&reader);
+        close(fd);
+    }
 }

@@ -11,12 +11,15 @@
 #include "util.h"
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +31,9 @@ typedef struct {
     spool_t *spool;       // dir/spool
     receipts_t *receipts; // of the inbox
     inbox_t *in;          // the inbox
+    inbox_progress_fn *progress; // the inbox's progress callback (NULL: none), at every
+                                 // 1024th record
+    void *progress_arg;          // its argument
 } s_box_t;
 
 static void s_box_open(s_box_t *b, uint64_t max_file)
@@ -41,7 +47,10 @@ static void s_box_open(s_box_t *b, uint64_t max_file)
     inbox_config_t config = {.dir = b->inbox,
                              .school = "2143004052",
                              .settle_ms = SETTLE,
-                             .max_file_bytes = max_file ? max_file : 1u << 20};
+                             .max_file_bytes = max_file ? max_file : 1u << 20,
+                             .progress = b->progress,
+                             .progress_arg = b->progress_arg,
+                             .progress_ms = 0};
     b->in = inbox_new(&config, b->spool, b->receipts, err, sizeof err);
     cr_assert_not_null(b->in, "%s", err);
     free(spool);
@@ -542,5 +551,162 @@ Test(inbox, too_many_bad_rows)
     const receipt_t *r = receipts_find(b.receipts, "bad.csv");
     cr_assert_not_null(r);
     cr_expect_eq(r->rows_refused, ROWS_MAX_ERRORS + 7);
+    s_box_destroy(&b);
+}
+
+//  What the progress callback saw.
+typedef struct {
+    int calls;        // how many times it was called
+    uint64_t rows;    // the last rows read
+    uint64_t records; // the last records spooled
+    bool increasing;  // every call saw more than the one before
+    int kill_at;      // raise SIGKILL at this call (0: never)
+} s_progress_t;
+
+static void s_on_progress(void *arg, const char *name, uint64_t rows_read, uint64_t records)
+{
+    s_progress_t *p = arg;
+    if (strcmp(name, "big.csv") != 0 || rows_read < records || records <= p->records)
+        p->increasing = false;
+    p->calls++;
+    p->rows = rows_read;
+    p->records = records;
+    if (p->calls == p->kill_at)
+        raise(SIGKILL); // a crash in the middle of the take, records appended and not committed
+}
+
+//  A file of n rows, every 1000th of them bad; the good ones carry their row as the value.
+static char *s_big_file(int n)
+{
+    char *out = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&out, &size);
+    fputs("\xEF\xBB\xBF" HEADER, f);
+    for (int i = 1; i <= n; i++) {
+        if (i % 1000 == 0)
+            fprintf(f, "2143004052,myopia_pct,2025-2026,%d%%\r\n", i);
+        else
+            fprintf(f, "2143004052,myopia_pct,2025-2026,%d\r\n", i);
+    }
+    fclose(f);
+    return out;
+}
+
+typedef struct {
+    uint64_t count; // records read back
+    bool in_order;  // each the next good row of the file, seq after seq
+} s_check_t;
+
+static int s_check_record(void *arg, uint64_t seq, const void *data, size_t size)
+{
+    s_check_t *c = arg;
+    Edu__V1__Record *rec = edu__v1__record__unpack(NULL, size, data);
+    cr_assert_not_null(rec);
+    uint64_t row = c->count + 1 + c->count / 999; // the good rows skip every 1000th
+    if (seq != c->count + 1 || rec->source_row != row + 1 || rec->value != (double) row ||
+        strcmp(rec->source_file, "big.csv") != 0)
+        c->in_order = false;
+    c->count++;
+    edu__v1__record__free_unpacked(rec, NULL);
+    return 0;
+}
+
+//  Checks that the spool holds the good rows of s_big_file(n) once each, in order, committed
+//  together with the take's tag.
+static void s_check_big(s_box_t *b, int n)
+{
+    uint64_t good = (uint64_t) (n - n / 1000);
+    cr_expect_eq(spool_last_seq(b->spool), good);
+    s_check_t check = {0, true};
+    char err[256];
+    cr_assert_geq(
+        spool_read(b->spool, 1, (size_t) good + 10, s_check_record, &check, err, sizeof err), 0,
+        "%s", err);
+    cr_expect_eq(check.count, good);
+    cr_expect(check.in_order);
+    const char *tag = spool_last_tag(b->spool);
+    cr_assert_not_null(tag);
+    cr_expect(str_ends_with(tag, "-big.csv"), "one commit, with the take's tag: %s", tag);
+    const receipt_t *r = receipts_find(b->receipts, "big.csv");
+    cr_assert_not_null(r);
+    cr_expect_eq(r->first_seq, 1);
+    cr_expect_eq(r->last_seq, good);
+    cr_expect_eq(r->records, good);
+    cr_expect_eq(r->rows_refused, (uint64_t) n / 1000);
+}
+
+//  A big file goes through as a stream: every good row once, in order, in one commit; its bad
+//  rows in its errors file in row order; the progress callback sees the take advance.
+Test(inbox, big_file_streamed)
+{
+    s_box_t b = s_box_new();
+    s_progress_t progress = {.increasing = true};
+    b.progress = s_on_progress;
+    b.progress_arg = &progress;
+    s_box_open(&b, 16u << 20);
+    int n = 100000;
+    char *data = s_big_file(n);
+    s_drop(&b, "big.csv", data);
+    cr_expect_eq(s_take(&b, 1000), 1);
+    cr_expect(s_exists(&b, "done/big.csv"));
+    s_check_big(&b, n);
+    cr_expect_eq(progress.calls, (n - n / 1000) / 1024, "once per 1024 records");
+    cr_expect(progress.increasing);
+    cr_expect_eq(progress.records, (uint64_t) progress.calls * 1024);
+    cr_expect_geq(progress.rows, progress.records);
+    char *errors = s_read(&b, "rejected/big.csv.errors.csv");
+    cr_expect_not_null(strstr(errors, "\n1001,value,not_a_number,"), "row order, rows as seen");
+    cr_expect_not_null(strstr(errors, "\n100001,value,not_a_number,"));
+    cr_expect_lt(strstr(errors, "\n1001,"), strstr(errors, "\n2001,"));
+    free(errors);
+    free(data);
+    s_box_destroy(&b);
+}
+
+//  kill -9 in the middle of a take (records appended and partly written to the segment, not
+//  committed): at the restart nothing of the file is in the spool, the file is back in the
+//  inbox, and taken again it gives every record once.
+Test(inbox, killed_in_the_middle_of_a_take)
+{
+    s_box_t b = s_box_new();
+    int n = 50000;
+    char *data = s_big_file(n);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        s_progress_t progress = {.increasing = true, .kill_at = 20};
+        b.progress = s_on_progress;
+        b.progress_arg = &progress;
+        s_box_open(&b, 16u << 20);
+        s_drop(&b, "big.csv", data);
+        s_take(&b, 1000);
+        _exit(0); // not reached: killed at 20 * 1024 records
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "killed in the take");
+    // killed holding the file in .taking/, records written to the segment past the last commit
+    DIR *d = opendir(s_path(&b, ".taking"));
+    cr_assert_not_null(d);
+    int held = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        held += e->d_name[0] != '.';
+    closedir(d);
+    cr_expect_eq(held, 1, "the file was being taken");
+    char *seg = xasprintf("%s/spool/seg-00000000000000000001.log", b.dir);
+    struct stat st;
+    cr_assert_eq(stat(seg, &st), 0);
+    cr_expect_gt(st.st_size, 1024 * 1024, "uncommitted records were on disk: %lld bytes",
+                 (long long) st.st_size);
+    free(seg);
+
+    s_box_open(&b, 16u << 20); // the restart: the spool truncates, the file goes back
+    cr_expect_eq(spool_last_seq(b.spool), 0, "nothing of it was committed");
+    cr_expect(s_exists(&b, "big.csv"), "back in the inbox");
+    cr_expect_eq(s_take(&b, 1000), 1, "and taken again at once");
+    cr_expect(s_exists(&b, "done/big.csv"));
+    s_check_big(&b, n);
+    free(data);
     s_box_destroy(&b);
 }

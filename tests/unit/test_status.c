@@ -140,3 +140,65 @@ Test(status, files_and_write)
     free(cmd);
     free(dir);
 }
+
+//  A big file: while it is read, how many rows so far; once taken, how many of its records the
+//  county has confirmed while the rest wait.
+Test(status, big_file_progress)
+{
+    char buf[32];
+    static const struct {
+        uint64_t n;
+        const char *want;
+    } counts[] = {
+        {0, "0"}, {999, "999"}, {1000, "1 000"}, {300000, "300 000"}, {1234567, "1 234 567"}};
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        status_format_count(counts[i].n, buf, sizeof buf);
+        cr_expect_str_eq(buf, counts[i].want);
+    }
+
+    char *dir = xstrdup("/tmp/test_status.XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    char err[256];
+    receipts_t *r = receipts_open(dir, err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    receipt_t a = {.name = "a.csv", .taken_ms = T0, .first_seq = 1, .last_seq = 10, .records = 10};
+    receipt_t big = {.name = "big.csv",
+                     .taken_ms = T0 + 1000,
+                     .first_seq = 11,
+                     .last_seq = 1000010,
+                     .records = 1000000};
+    receipts_add(r, &a, err, sizeof err);
+    receipts_add(r, &big, err, sizeof err);
+    receipts_deliver(r, 300010, T0 + 5000);
+    status_t s = {.school = "2143004052",
+                  .endpoint = "tcp://county:5555",
+                  .now_ms = T0 + 9000,
+                  .pending = 700000,
+                  .receipts = r,
+                  .acked = 300010,
+                  .taking = "data.csv",
+                  .taking_rows = 300000};
+    char *page = status_render(&s);
+    cr_expect_not_null(strstr(page, "正在读取 data.csv：已读 300 000 行"), "%s", page);
+    cr_expect_not_null(strstr(page, "big.csv：1000000 条记录，已安全保存在本机，县级平台已确认"
+                                    "其中 300 000 条"),
+                       "%s", page);
+    cr_expect_not_null(strstr(page, "a.csv：10 条记录，已全部送达县级平台"), "%s", page);
+    free(page);
+    s.acked = 1000020; // past its last record, before receipts_deliver() has seen the mark
+    page = status_render(&s);
+    cr_expect_not_null(strstr(page, "县级平台已确认其中 1 000 000 条"), "%s", page);
+    free(page);
+    s.taking = NULL;
+    s.acked = 10; // nothing of big.csv yet
+    page = status_render(&s);
+    cr_expect_null(strstr(page, "正在读取"));
+    cr_expect_not_null(strstr(page, "big.csv：1000000 条记录，已安全保存在本机，等待县级平台确认"),
+                       "%s", page);
+    free(page);
+    receipts_destroy(&r);
+    char *cmd = xasprintf("rm -rf '%s'", dir);
+    cr_expect_eq(system(cmd), 0);
+    free(cmd);
+    free(dir);
+}
