@@ -1,6 +1,6 @@
 /*  edu-collector - a school's collector: command line, then the actor */
+#include "cli.h"
 #include "collector.h"
-#include "log.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -33,27 +33,14 @@ static void s_usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
-                                            {"check", no_argument, NULL, 'k'},
-                                            {"verbose", no_argument, NULL, 'v'},
-                                            {"help", no_argument, NULL, 'h'},
-                                            {"version", no_argument, NULL, 'V'},
-                                            {"example", no_argument, NULL, 'E'},
-                                            {NULL, 0, NULL, 0}};
-    const char *path = NULL;
-    bool check = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "c:vhV", options, NULL)) != -1) {
-        switch (c) {
-        case 'c': path = optarg; break;
-        case 'k': check = true; break;
-        case 'v': log_set_level(LOG_LEVEL_DEBUG); break;
-        case 'h': s_usage(stdout); return 0;
-        case 'V': printf("edu-collector %s\n", EDU_VERSION); return 0;
-        case 'E': config_print_example(stdout, collector_config_keys); return 0;
-        default: fprintf(stderr, "try: edu-collector --help\n"); return 2;
-        }
-    }
+    static const struct option options[] = {CLI_OPTIONS, {NULL, 0, NULL, 0}};
+    cli_t cli = {.program = "edu-collector", .keys = collector_config_keys, .usage = s_usage};
+    int c, status;
+    while ((c = getopt_long(argc, argv, CLI_SHORT, options, NULL)) != -1)
+        if (cli_option(&cli, c, optarg, &status) < 0)
+            return status;
+    const char *path = cli.path;
+    bool check = cli.check;
     if (!path || optind != argc) {
         fprintf(stderr, "usage: edu-collector -c FILE [--check] (try --help)\n");
         return 2;

@@ -28,8 +28,11 @@ run() {
   "$dir/tests/bench/evaluate.sh" "$bin" >"$out/$who-$r-evaluate" 2>&1
   "$dir/tests/bench/latency.sh" "$bin" 10000 20 10 >"$out/$who-$r-latency" 2>&1
   "$dir/tests/bench/connections.sh" "$bin" 2000 >"$out/$who-$r-connections" 2>&1
-  if [ -x "$dir/tests/bench/collector.sh" ]; then
-    "$dir/tests/bench/collector.sh" "$bin" >"$out/$who-$r-collector" 2>&1
+  # the collector's benchmark measures the baseline's collector itself, alternating runs
+  if [ "$who" = this ]; then
+    local base_bin=$bin
+    [ -n "$base" ] && base_bin=$base/build/bin
+    "$dir/tests/bench/collector.sh" "$bin" "$base_bin" 1000000 1 >"$out/$who-$r-collector" 2>&1
   fi
 }
 for r in $(seq 1 "$rounds"); do
@@ -49,13 +52,20 @@ figures=(
   "latency p99, ms (lower)|latency|p99"
   "2 000 schools at once, ms (lower)|connections|answered in"
   "aggregator RSS with 2 000 schools, kB (lower)|connections|schools connected: [0-9]+ fds, RSS"
-  "collector peak RSS taking 1 000 000 rows, kB (lower)|collector|peak RSS"
+  "collector peak RSS taking 1 000 000 rows (UTF-8), MiB (lower)|collector|measured: [0-9]+ ms, RSS [0-9.]+ MiB before, peak|baseline: [0-9]+ ms, RSS [0-9.]+ MiB before, peak"
+  "collector's take of 1 000 000 rows (UTF-8), ms (lower)|collector|measured:|baseline:"
 )
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
 printf '| figure | baseline | this | this / baseline |\n|---|---|---|---|\n'
 for f in "${figures[@]}"; do
-  IFS='|' read -r name bench regex <<<"$f"
-  b=$(for r in $(seq 1 "$rounds"); do figure x "$out/base-$r-$bench" "$regex"; done | median)
+  # a fourth field: the baseline's figure is in this checkout's output, after that regex
+  IFS='|' read -r name bench regex base_regex <<<"$f"
+  if [ -n "$base_regex" ]; then
+    b=$(for r in $(seq 1 "$rounds"); do figure x "$out/this-$r-$bench" "$base_regex"; done | median)
+    [ -n "$base" ] || b=
+  else
+    b=$(for r in $(seq 1 "$rounds"); do figure x "$out/base-$r-$bench" "$regex"; done | median)
+  fi
   t=$(for r in $(seq 1 "$rounds"); do figure x "$out/this-$r-$bench" "$regex"; done | median)
   ratio=$(awk -v a="$t" -v b="$b" 'BEGIN { if (a != "" && b != "" && b + 0 != 0) printf "%.2f", a / b; else print "—" }')
   printf '| %s | %s | %s | %s |\n' "$name" "${b:-—}" "${t:-—}" "$ratio"
