@@ -203,8 +203,11 @@ static robot_verdict_t s_post(s_self_t *self, const char *body, char *err, size_
     curl_easy_setopt(self->curl, CURLOPT_USERAGENT, "eduwatch/" EDU_VERSION);
     self->answer_len = 0;
     self->answer[0] = '\0';
-    s_rate_note(self);
     CURLcode rc = curl_easy_perform(self->curl);
+    // the robot counts its minute from when the message reached it, which is before its answer
+    // came back and after the request left: noting the send when the answer is in keeps the
+    // next message a minute behind on the robot's clock too, however slow this one was
+    s_rate_note(self);
     long status = 0;
     curl_easy_getinfo(self->curl, CURLINFO_RESPONSE_CODE, &status);
     curl_slist_free_all(headers);
