@@ -142,7 +142,7 @@ char *feedback_explain(const char *code, const char *school_code, const char *in
     return xstrdup(text);
 }
 
-//  Appends s as one CSV field that Excel shows as the text it is.
+/*  Appends s as one CSV field that Excel shows as the text it is. */
 static void s_put_field(FILE *f, const char *s)
 {
     bool quote = strpbrk(s, ",\"") != NULL;
@@ -162,7 +162,7 @@ static void s_put_field(FILE *f, const char *s)
         fputc('"', f);
 }
 
-//  Formats one line, with its line break. Caller frees.
+/*  Formats one line, with its line break. Caller frees. */
 static char *s_format(const feedback_line_t *line)
 {
     char *out = NULL;
@@ -197,7 +197,7 @@ static int s_by_row(const void *a, const void *b)
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
-//  Writes whole to path through path.tmp renamed over it.
+/*  Writes whole to path through path.tmp renamed over it. */
 static int s_replace(const char *path, const char *head, const s_line_t *lines, size_t count,
                      char *err, size_t errlen)
 {

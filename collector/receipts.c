@@ -50,7 +50,7 @@ static receipt_t *s_find(const receipts_t *self, const char *name)
     return NULL;
 }
 
-//  Parses one line (without its line break) into r (name borrowed from line). Returns 0 or -1.
+/*  Parses one line (without its line break) into r (name borrowed from line). Returns 0 or -1. */
 static int s_parse(char *line, receipt_t *r)
 {
     long long taken = 0, delivered = 0;
@@ -194,7 +194,7 @@ void receipts_add_refused(receipts_t *self, const char *name, uint64_t n)
         r->county_refused += n;
 }
 
-//  Rewrites .receipts from memory, dropping the oldest delivered files beyond RECEIPTS_KEEP.
+/*  Rewrites .receipts from memory, dropping the oldest delivered files beyond RECEIPTS_KEEP. */
 static void s_rewrite(receipts_t *self)
 {
     size_t delivered = 0;

@@ -62,7 +62,7 @@ struct rows_t {
     size_t dropped;          // errors found beyond ROWS_MAX_ERRORS
 };
 
-//  Adds an error; takes ownership of reason and hint. column and code are static strings.
+/*  Adds an error; takes ownership of reason and hint. column and code are static strings. */
 static void s_add_error(rows_t *self, unsigned line, const char *column, const char *code,
                         char *reason, char *hint)
 {
@@ -92,8 +92,8 @@ static void s_add_fatal(rows_t *self, const char *column, const char *code, char
     s_add_error(self, 1, column, code, reason, hint);
 }
 
-//  Maps the header's columns: index[c] gets the position of column c. Returns 0, or -1 after
-//  recording the fatal error.
+/*  Maps the header's columns: index[c] gets the position of column c. Returns 0, or -1 after
+ *  recording the fatal error. */
 static int s_map_header(rows_t *self, const csv_row_t *header, size_t index[COL_COUNT])
 {
     bool found[COL_COUNT] = {false};
@@ -144,8 +144,8 @@ static int s_map_header(rows_t *self, const csv_row_t *header, size_t index[COL_
     return 0;
 }
 
-//  Parses a value as strtod does, all of it. Returns 0, or -1 with a newly allocated reason
-//  and hint.
+/*  Parses a value as strtod does, all of it. Returns 0, or -1 with a newly allocated reason
+ *  and hint. */
 static int s_parse_value(const char *text, double *value, char **reason, char **hint)
 {
     char *end = NULL;
@@ -165,8 +165,8 @@ static int s_parse_value(const char *text, double *value, char **reason, char **
     return 0;
 }
 
-//  Judges one row: fills *record (strings newly allocated) and returns 1, or adds the row's
-//  errors and returns 0; returns -1 for a row of empty cells (a blank line).
+/*  Judges one row: fills *record (strings newly allocated) and returns 1, or adds the row's
+ *  errors and returns 0; returns -1 for a row of empty cells (a blank line). */
 static int s_judge_row(rows_t *self, const csv_row_t *row, rows_record_t *record)
 {
     const size_t *index = self->index;
@@ -253,7 +253,7 @@ static int s_judge_row(rows_t *self, const csv_row_t *row, rows_record_t *record
     return 1;
 }
 
-//  The fatal error of a file the CSV reader refused, whose first bytes are head[0..size).
+/*  The fatal error of a file the CSV reader refused, whose first bytes are head[0..size). */
 static void s_add_unreadable(rows_t *self, const char *head, size_t size, const char *err)
 {
     switch (csv_sniff(head, size)) {
@@ -276,7 +276,7 @@ static void s_add_unreadable(rows_t *self, const char *head, size_t size, const 
                         "或是用别的编码保存的。" S_SAVE_AS_ZH));
 }
 
-//  The Chinese sentence for a row the CSV reader refused.
+/*  The Chinese sentence for a row the CSV reader refused. */
 static char *s_malformed_hint(csv_problem_t problem)
 {
     switch (problem) {
@@ -296,8 +296,8 @@ static char *s_malformed_hint(csv_problem_t problem)
     return xstrdup("这一行的格式不对");
 }
 
-//  Starts reading from reader (taken; NULL when it refused the file, with err, and head the
-//  file's first bytes): reads the header and maps it. Never returns NULL.
+/*  Starts reading from reader (taken; NULL when it refused the file, with err, and head the
+ *  file's first bytes): reads the header and maps it. Never returns NULL. */
 static rows_t *s_start(csv_reader_t *reader, const char *err, const char *head, size_t head_size)
 {
     rows_t *self = xcalloc(1, sizeof *self);

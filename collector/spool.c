@@ -176,7 +176,7 @@ static void s_segment_name(char *buf, size_t size, uint64_t seq)
     snprintf(buf, size, "seg-%020" PRIu64 ".log", seq);
 }
 
-//  True when name is a segment's; *seq gets the seq in it.
+/*  True when name is a segment's; *seq gets the seq in it. */
 static bool s_segment_parse(const char *name, uint64_t *seq)
 {
     if (strlen(name) != 28 || strncmp(name, "seg-", 4) != 0 || strcmp(name + 24, ".log") != 0) {
@@ -200,7 +200,7 @@ static bool s_segment_parse(const char *name, uint64_t *seq)
     return true;
 }
 
-//  Parses decimal digits with an optional final newline.
+/*  Parses decimal digits with an optional final newline. */
 static bool s_parse_u64(const char *text, uint64_t *value)
 {
     uint64_t v = 0;
@@ -219,7 +219,7 @@ static bool s_parse_u64(const char *text, uint64_t *value)
     return true;
 }
 
-//  Writes all of buf; returns 0, or -1 with errno set.
+/*  Writes all of buf; returns 0, or -1 with errno set. */
 static int s_write_all(int fd, const void *buf, size_t size)
 {
     const uint8_t *p = buf;
@@ -250,7 +250,7 @@ static int s_fsync_dir(spool_t *self, char *err, size_t errlen)
     return 0;
 }
 
-//  Makes dir and its missing parents.
+/*  Makes dir and its missing parents. */
 static int s_mkdir_p(const char *dir, char *err, size_t errlen)
 {
     char *path = xstrdup(dir);
@@ -276,8 +276,8 @@ cleanup:
     return rc;
 }
 
-//  Reads the small file name (at most size - 1 bytes) into buf and fsyncs it, since what it
-//  says is acted on. Returns 1 when read, 0 when it does not exist, or -1 with err.
+/*  Reads the small file name (at most size - 1 bytes) into buf and fsyncs it, since what it
+ *  says is acted on. Returns 1 when read, 0 when it does not exist, or -1 with err. */
 static int s_read_small(spool_t *self, const char *name, char *buf, size_t size, char *err,
                         size_t errlen)
 {
@@ -316,7 +316,7 @@ cleanup:
     return rc;
 }
 
-//  Replaces the file name with text durably: a temporary file, fsync, rename, fsync the dir.
+/*  Replaces the file name with text durably: a temporary file, fsync, rename, fsync the dir. */
 static int s_write_small(spool_t *self, const char *name, const char *text, char *err,
                          size_t errlen)
 {
@@ -382,7 +382,7 @@ static void s_reader_free(s_reader_t *r)
     *r = (s_reader_t){.fd = -1};
 }
 
-//  Opens segment name_seq for reading up to limit bytes (UINT64_MAX: up to its size).
+/*  Opens segment name_seq for reading up to limit bytes (UINT64_MAX: up to its size). */
 static int s_reader_open(spool_t *self, s_reader_t *r, uint64_t name_seq, uint64_t limit,
                          char *err, size_t errlen)
 {
@@ -409,8 +409,8 @@ static int s_reader_open(spool_t *self, s_reader_t *r, uint64_t name_seq, uint64
     return 0;
 }
 
-//  Makes bytes [off, off + n) of the file available in *data. Returns 1, 0 when they lie
-//  beyond the limit, or -1 with err.
+/*  Makes bytes [off, off + n) of the file available in *data. Returns 1, 0 when they lie
+ *  beyond the limit, or -1 with err. */
 static int s_reader_get(s_reader_t *r, uint64_t off, size_t n, const uint8_t **data, char *err,
                         size_t errlen)
 {
@@ -449,7 +449,7 @@ static int s_reader_get(s_reader_t *r, uint64_t off, size_t n, const uint8_t **d
     return 1;
 }
 
-//  Reads the frame at off. Returns its status, or -1 with err when the file cannot be read.
+/*  Reads the frame at off. Returns its status, or -1 with err when the file cannot be read. */
 static int s_frame_at(s_reader_t *r, uint64_t off, s_frame_t *frame, char *err, size_t errlen)
 {
     if (off == r->limit) {
@@ -483,8 +483,8 @@ static int s_frame_at(s_reader_t *r, uint64_t off, s_frame_t *frame, char *err, 
     return S_FRAME_OK;
 }
 
-//  Scans a whole segment: the valid prefix (frames in order, records numbered from name_seq)
-//  and, past its first invalid frame, whatever valid frames can still be found.
+/*  Scans a whole segment: the valid prefix (frames in order, records numbered from name_seq)
+ *  and, past its first invalid frame, whatever valid frames can still be found. */
 static int s_scan(s_reader_t *r, uint64_t name_seq, s_scan_t *scan, char *err, size_t errlen)
 {
     *scan = (s_scan_t){.size = r->limit, .stop = r->limit};
@@ -622,7 +622,7 @@ static int s_segs_list(spool_t *self, char *err, size_t errlen)
     return rc;
 }
 
-//  Highest committed seq in the segments (0 when there is none).
+/*  Highest committed seq in the segments (0 when there is none). */
 static uint64_t s_last_present(const spool_t *self)
 {
     for (size_t i = self->nsegs; i > 0; i--) {
@@ -633,8 +633,8 @@ static uint64_t s_last_present(const spool_t *self)
     return 0;
 }
 
-//  Deletes the segments whose records are all acknowledged, except the live one and the one
-//  holding the newest commit marker (so that spool_last_tag() survives a reopen).
+/*  Deletes the segments whose records are all acknowledged, except the live one and the one
+ *  holding the newest commit marker (so that spool_last_tag() survives a reopen). */
 static void s_drop_acked(spool_t *self)
 {
     size_t marked = self->nsegs;
@@ -677,8 +677,8 @@ static void s_drop_acked(spool_t *self)
 //  --------------------------------------------------------------------------------------------
 //  Quarantine
 
-//  Opens quarantine/ (making it when needed) and finds a free name there for name. Returns
-//  the directory's fd, or -1 with err.
+/*  Opens quarantine/ (making it when needed) and finds a free name there for name. Returns
+ *  the directory's fd, or -1 with err. */
 static int s_quarantine_open(spool_t *self, const char *name, char *qname, size_t qsize,
                              char *err, size_t errlen)
 {
@@ -711,7 +711,7 @@ static int s_quarantine_open(spool_t *self, const char *name, char *qname, size_
     }
 }
 
-//  Moves segment name into quarantine/; qname gets its name there.
+/*  Moves segment name into quarantine/; qname gets its name there. */
 static int s_quarantine_move(spool_t *self, const char *name, char *qname, size_t qsize,
                              char *err, size_t errlen)
 {
@@ -736,7 +736,7 @@ cleanup:
     return rc;
 }
 
-//  Copies segment name into quarantine/ durably; qname gets the copy's name.
+/*  Copies segment name into quarantine/ durably; qname gets the copy's name. */
 static int s_quarantine_copy(spool_t *self, const char *name, char *qname, size_t qsize,
                              char *err, size_t errlen)
 {
@@ -843,7 +843,7 @@ static int s_load_acked(spool_t *self, bool *found, char *err, size_t errlen)
     return 0;
 }
 
-//  Reads the identity, or makes one when the spool is new (populated: it is not).
+/*  Reads the identity, or makes one when the spool is new (populated: it is not). */
 static int s_load_id(spool_t *self, bool populated, char *err, size_t errlen)
 {
     char text[64];
@@ -889,7 +889,7 @@ static int s_load_id(spool_t *self, bool populated, char *err, size_t errlen)
     return 0;
 }
 
-//  Deals with the last segment's tail past its last commit marker.
+/*  Deals with the last segment's tail past its last commit marker. */
 static int s_recover_tail(spool_t *self, const char *name, const s_scan_t *scan, uint64_t *seen,
                           char *err, size_t errlen)
 {
@@ -917,7 +917,7 @@ static int s_recover_tail(spool_t *self, const char *name, const s_scan_t *scan,
     return s_truncate(self, name, scan->end, err, errlen);
 }
 
-//  Scans every segment, quarantines or truncates what must be, and settles the next seq.
+/*  Scans every segment, quarantines or truncates what must be, and settles the next seq. */
 static int s_recover(spool_t *self, char *err, size_t errlen)
 {
     int rc = -1;
@@ -1079,7 +1079,7 @@ cleanup:
 //  --------------------------------------------------------------------------------------------
 //  Writing
 
-//  Discards whatever was appended since the last commit.
+/*  Discards whatever was appended since the last commit. */
 static void s_abort(spool_t *self)
 {
     self->wlen = 0;
@@ -1101,7 +1101,7 @@ static void s_abort(spool_t *self)
     self->failed = false;
 }
 
-//  Opens the live segment for appending, starting a new one when there is none or it is full.
+/*  Opens the live segment for appending, starting a new one when there is none or it is full. */
 static int s_live_open(spool_t *self, char *err, size_t errlen)
 {
     if (self->live_fd >= 0) {
@@ -1142,7 +1142,7 @@ static int s_flush(spool_t *self, char *err, size_t errlen)
     return 0;
 }
 
-//  Appends bytes to the live segment through the write buffer.
+/*  Appends bytes to the live segment through the write buffer. */
 static int s_put(spool_t *self, const void *data, size_t size, char *err, size_t errlen)
 {
     if (self->wlen + size > S_CHUNK && s_flush(self, err, errlen) != 0) {

@@ -104,8 +104,8 @@ csv_kind_t csv_sniff(const char *data, size_t size)
     return CSV_KIND_TEXT;
 }
 
-//  Reads up to n bytes of the source at offset at into buf. Returns the bytes read (0 at the
-//  end), or -1 with errno set.
+/*  Reads up to n bytes of the source at offset at into buf. Returns the bytes read (0 at the
+ *  end), or -1 with errno set. */
 static ssize_t s_source_read(const csv_reader_t *self, uint64_t at, void *buf, size_t n)
 {
     if (self->fd < 0) {
@@ -124,8 +124,8 @@ static ssize_t s_source_read(const csv_reader_t *self, uint64_t at, void *buf, s
     return got;
 }
 
-//  Fills buf with up to n bytes from offset at, as many as the source has. Returns the bytes
-//  read, or -1 with errno set.
+/*  Fills buf with up to n bytes from offset at, as many as the source has. Returns the bytes
+ *  read, or -1 with errno set. */
 static ssize_t s_source_read_full(const csv_reader_t *self, uint64_t at, char *buf, size_t n)
 {
     size_t used = 0;
@@ -140,7 +140,7 @@ static ssize_t s_source_read_full(const csv_reader_t *self, uint64_t at, char *b
     return (ssize_t) used;
 }
 
-//  Marks the reader as failed: from now on csv_reader_next() returns -2 with this message.
+/*  Marks the reader as failed: from now on csv_reader_next() returns -2 with this message. */
 static void s_fail(csv_reader_t *self, const char *why)
 {
     if (self->failed)
@@ -149,7 +149,7 @@ static void s_fail(csv_reader_t *self, const char *why)
     snprintf(self->failure, sizeof self->failure, "%s", why);
 }
 
-//  The same for an I/O error (errno).
+/*  The same for an I/O error (errno). */
 static void s_fail_io(csv_reader_t *self)
 {
     char why[200];
@@ -157,10 +157,10 @@ static void s_fail_io(csv_reader_t *self)
     s_fail(self, why);
 }
 
-//  Validates data[0..size) as UTF-8 (Unicode 15, table 3-7: no overlong forms, no surrogates,
-//  nothing above U+10FFFF). Returns the length of the longest prefix of whole, valid sequences.
-//  *bad is true when the byte there is invalid; false when the prefix is all of data, or when
-//  the sequence there is cut off by the end of data and !final (more bytes may complete it).
+/*  Validates data[0..size) as UTF-8 (Unicode 15, table 3-7: no overlong forms, no surrogates,
+ *  nothing above U+10FFFF). Returns the length of the longest prefix of whole, valid sequences.
+ *  *bad is true when the byte there is invalid; false when the prefix is all of data, or when
+ *  the sequence there is cut off by the end of data and !final (more bytes may complete it). */
 static size_t s_utf8_prefix(const unsigned char *data, size_t size, bool final, bool *bad)
 {
     size_t i = 0;
@@ -213,9 +213,9 @@ static size_t s_utf8_prefix(const unsigned char *data, size_t size, bool final, 
     return size;
 }
 
-//  First pass, UTF-8: validates the source from offset from to its end, a chunk at a time.
-//  Returns 0 when it is all valid, 1 with *bad_at the offset of the first bad byte, or -1 when
-//  the source could not be read (errno).
+/*  First pass, UTF-8: validates the source from offset from to its end, a chunk at a time.
+ *  Returns 0 when it is all valid, 1 with *bad_at the offset of the first bad byte, or -1 when
+ *  the source could not be read (errno). */
 static int s_scan_utf8(csv_reader_t *self, uint64_t from, uint64_t *bad_at)
 {
     char *buf = self->raw; // chunk + 8 bytes: a chunk and a carried, cut-off sequence
@@ -240,9 +240,9 @@ static int s_scan_utf8(csv_reader_t *self, uint64_t from, uint64_t *bad_at)
     }
 }
 
-//  First pass, GB18030: decodes the whole source into a scratch buffer, a chunk at a time.
-//  Returns 0 when it all decodes, 1 with *bad_at the offset of the first byte iconv refused,
-//  or -1 when the source could not be read (errno).
+/*  First pass, GB18030: decodes the whole source into a scratch buffer, a chunk at a time.
+ *  Returns 0 when it all decodes, 1 with *bad_at the offset of the first byte iconv refused,
+ *  or -1 when the source could not be read (errno). */
 static int s_scan_gb18030(csv_reader_t *self, uint64_t *bad_at)
 {
     char *buf = self->raw;
@@ -277,8 +277,8 @@ static int s_scan_gb18030(csv_reader_t *self, uint64_t *bad_at)
     }
 }
 
-//  Returns the 1-based line of the source's byte at offset at (the source's first `at` bytes
-//  read again, counting line feeds).
+/*  Returns the 1-based line of the source's byte at offset at (the source's first `at` bytes
+ *  read again, counting line feeds). */
 static unsigned s_line_at(csv_reader_t *self, uint64_t at)
 {
     unsigned line = 1;
@@ -296,7 +296,7 @@ static unsigned s_line_at(csv_reader_t *self, uint64_t at)
     return line;
 }
 
-//  Writes up to four bytes of the source from offset at, as "0xe9 0x2c", into buf.
+/*  Writes up to four bytes of the source from offset at, as "0xe9 0x2c", into buf. */
 static void s_show_bytes(const csv_reader_t *self, uint64_t at, char *buf, size_t buflen)
 {
     unsigned char bytes[4];
@@ -311,8 +311,8 @@ static void s_show_bytes(const csv_reader_t *self, uint64_t at, char *buf, size_
     }
 }
 
-//  Settles the encoding (the first pass) and where the text starts. Returns 0, or -1 with err
-//  when the source is refused; a source that cannot be read leaves the reader failed.
+/*  Settles the encoding (the first pass) and where the text starts. Returns 0, or -1 with err
+ *  when the source is refused; a source that cannot be read leaves the reader failed. */
 static int s_settle(csv_reader_t *self, char *err, size_t errlen)
 {
     static const char bom[] = "\xEF\xBB\xBF";        // U+FEFF in UTF-8
@@ -384,7 +384,7 @@ unreadable:
     return 0;
 }
 
-//  A reader over fd (>= 0) or over data (taken: freed with the reader).
+/*  A reader over fd (>= 0) or over data (taken: freed with the reader). */
 static csv_reader_t *s_reader_new(int fd, char *data, size_t size, size_t chunk, char *err,
                                   size_t errlen)
 {
@@ -453,9 +453,9 @@ csv_problem_t csv_reader_problem(const csv_reader_t *self)
     return self->problem;
 }
 
-//  Decodes more of the source onto the end of the window (moving what is left of it to the
-//  start first). Returns true when text was added; false at the end of the text, or when the
-//  source failed (self->failed).
+/*  Decodes more of the source onto the end of the window (moving what is left of it to the
+ *  start first). Returns true when text was added; false at the end of the text, or when the
+ *  source failed (self->failed). */
 static bool s_fill(csv_reader_t *self)
 {
     if (self->failed)
@@ -521,7 +521,7 @@ static bool s_fill(csv_reader_t *self)
     }
 }
 
-//  The byte k places after the next one to tokenize (k <= 1), or -1 at the end of the text.
+/*  The byte k places after the next one to tokenize (k <= 1), or -1 at the end of the text. */
 static inline int s_peek(csv_reader_t *self, size_t k)
 {
     while (self->pos + k >= self->len) {
@@ -531,15 +531,15 @@ static inline int s_peek(csv_reader_t *self, size_t k)
     return (unsigned char) self->win[self->pos + k];
 }
 
-//  Offset in the text of the next byte to tokenize.
+/*  Offset in the text of the next byte to tokenize. */
 static inline uint64_t s_offset(const csv_reader_t *self)
 {
     return self->win_at + self->pos;
 }
 
-//  Appends data[0..n) to the row's scratch buffer. A row within the bound never needs more
-//  than its bytes and a NUL per field: past that it is overlong, and the rest of it is only
-//  skipped.
+/*  Appends data[0..n) to the row's scratch buffer. A row within the bound never needs more
+ *  than its bytes and a NUL per field: past that it is overlong, and the rest of it is only
+ *  skipped. */
 static void s_scratch_put(csv_reader_t *self, const char *data, size_t n)
 {
     if (n == 0)
@@ -567,8 +567,8 @@ static void s_scratch_byte(csv_reader_t *self, char c)
     s_scratch_put(self, &c, 1);
 }
 
-//  Copies the run of ordinary bytes at the current position into the scratch buffer: up to a
-//  comma, CR, LF or NUL (unquoted), or up to a quote, LF or NUL (quoted), or the end of text.
+/*  Copies the run of ordinary bytes at the current position into the scratch buffer: up to a
+ *  comma, CR, LF or NUL (unquoted), or up to a quote, LF or NUL (quoted), or the end of text. */
 static void s_copy_run(csv_reader_t *self, bool quoted)
 {
     do {
@@ -601,8 +601,8 @@ static void s_field_begin(csv_reader_t *self)
     self->offsets[self->field_count++] = self->scratch_len;
 }
 
-//  Length of the line break at the current position: 1 for LF, 2 for CRLF, 1 for a CR that
-//  ends the text; 0 when there is none.
+/*  Length of the line break at the current position: 1 for LF, 2 for CRLF, 1 for a CR that
+ *  ends the text; 0 when there is none. */
 static size_t s_newline(csv_reader_t *self)
 {
     int c = s_peek(self, 0);
@@ -618,7 +618,7 @@ static size_t s_newline(csv_reader_t *self)
     return 0;
 }
 
-//  Skips blank lines; returns false at the end of the text.
+/*  Skips blank lines; returns false at the end of the text. */
 static bool s_skip_blank_lines(csv_reader_t *self)
 {
     size_t n;
@@ -629,7 +629,7 @@ static bool s_skip_blank_lines(csv_reader_t *self)
     return s_peek(self, 0) >= 0;
 }
 
-//  Moves past the line break at the current position, if there is one.
+/*  Moves past the line break at the current position, if there is one. */
 static void s_consume_newline(csv_reader_t *self)
 {
     size_t n = s_newline(self);
@@ -639,9 +639,9 @@ static void s_consume_newline(csv_reader_t *self)
     }
 }
 
-//  Goes on reading at the start of line `target` (the line after an unterminated quote's):
-//  finds it in the raw source by counting line feeds from the last line start known, and
-//  starts decoding again there. Without such a line, stays at the end, on line target - 1.
+/*  Goes on reading at the start of line `target` (the line after an unterminated quote's):
+ *  finds it in the raw source by counting line feeds from the last line start known, and
+ *  starts decoding again there. Without such a line, stays at the end, on line target - 1. */
 static void s_resume_at_line(csv_reader_t *self, unsigned target)
 {
     uint64_t at = self->mark_at;
@@ -677,7 +677,7 @@ static void s_resume_at_line(csv_reader_t *self, unsigned target)
     self->mark_at = at;
 }
 
-//  The answer to a call after the source failed.
+/*  The answer to a call after the source failed. */
 static int s_failed(csv_reader_t *self, csv_row_t *row, char *err, size_t errlen)
 {
     row->line = self->line;

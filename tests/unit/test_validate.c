@@ -480,3 +480,100 @@ Test(validate, bounds_of_the_period)
     cr_expect_not_null(strstr(v.detail, "[0, 90]"), "%s", v.detail);
     rules_destroy(&r);
 }
+
+/*  Judges period under a window from r at now; returns the verdict. */
+static verdict_t s_judge_period(const rules_t *r, time_t now, const char *period)
+{
+    validate_window_t w = validate_window(r, now);
+    verdict_t v;
+    validate_record(s_schools, r, &w, "2143004052", "2143004052", "x", period, 50, &v);
+    return v;
+}
+
+Test(validate, window_of_keys_not_at_their_defaults)
+{
+    static const char *ind = "[indicator.x]\nname = 某\nunit = %\nmin = 0\nmax = 100\n";
+    const struct {
+        const char *rules, *now, *period;
+        const char *reason; // NULL: accepted
+    } cases[] = {
+        // from 2010-2011 to the present academic year, none ahead
+        {"accept_from = 2010-2011\naccept_ahead_years = 0\n", "2025-11-08T12:00:00+08:00",
+         "2010-2011", NULL},
+        {"accept_from = 2010-2011\naccept_ahead_years = 0\n", "2025-11-08T12:00:00+08:00",
+         "2009-2010", "bad_period"},
+        {"accept_from = 2010-2011\naccept_ahead_years = 0\n", "2025-11-08T12:00:00+08:00",
+         "2025-2026", NULL},
+        {"accept_from = 2010-2011\naccept_ahead_years = 0\n", "2025-11-08T12:00:00+08:00",
+         "2026-2027", "bad_period"},
+        // the last second of 2025-2026 (China time), then the first of 2026-2027
+        {"accept_from = 2010-2011\naccept_ahead_years = 0\n", "2026-08-31T23:59:59+08:00",
+         "2026-2027", "bad_period"},
+        {"accept_from = 2010-2011\naccept_ahead_years = 0\n", "2026-09-01T00:00:00+08:00",
+         "2026-2027", NULL},
+        {"accept_from = 2010-2011\naccept_ahead_years = 0\n", "2026-09-01T00:00:00+08:00",
+         "2027-2028", "bad_period"},
+        // accept_ahead_years at its upper bound, 10
+        {"accept_from = 2010-2011\naccept_ahead_years = 10\n", "2025-11-08T12:00:00+08:00",
+         "2035-2036", NULL},
+        {"accept_from = 2010-2011\naccept_ahead_years = 10\n", "2025-11-08T12:00:00+08:00",
+         "2036-2037", "bad_period"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *text = NULL, err[512] = "";
+        cr_assert(asprintf(&text, "[rules]\n%s%s", cases[i].rules, ind) > 0);
+        rules_t *r = s_rules_of(text, err, sizeof err);
+        cr_assert_not_null(r, "case %zu: %s", i, err);
+        time_t now;
+        cr_assert_eq(period_parse_time(cases[i].now, &now), 0);
+        verdict_t v = s_judge_period(r, now, cases[i].period);
+        const char *name = refusal_name(v.reason);
+        if (cases[i].reason)
+            cr_expect_str_eq(name ? name : "(none)", cases[i].reason, "case %zu: %s", i, v.detail);
+        else
+            cr_expect_eq(v.reason, REFUSE_NONE, "case %zu: %s", i, v.detail);
+        rules_destroy(&r);
+        free(text);
+    }
+}
+
+Test(validate, window_detail_names_keys_not_at_their_defaults)
+{
+    char err[512] = "";
+    rules_t *r = s_rules_of("[rules]\naccept_from = 2010-2011\naccept_ahead_years = 0\n"
+                            "[indicator.x]\nname = 某\nunit = %\nmin = 0\nmax = 100\n",
+                            err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    time_t now;
+    cr_assert_eq(period_parse_time("2025-11-08T12:00:00+08:00", &now), 0);
+    verdict_t v = s_judge_period(r, now, "2009-2010");
+    cr_assert_eq(v.reason, REFUSE_BAD_PERIOD);
+    cr_expect_str_eq(v.column, "period");
+    cr_expect_not_null(strstr(v.detail, "2010-2011 to 2025-2026"), "%s", v.detail);
+    rules_destroy(&r);
+}
+
+Test(validate, window_keys_refused_beyond_their_bounds)
+{
+    static const struct { const char *text, *expected; } cases[] = {
+        {"[rules]\naccept_ahead_years = 11\n",
+         ":2: accept_ahead_years = 11 must be a whole number from 0 to 10"},
+        {"[rules]\naccept_ahead_years = -1\n",
+         ":2: accept_ahead_years = -1 must be a whole number from 0 to 10"},
+        {"[rules]\naccept_ahead_years = 0.5\n",
+         ":2: accept_ahead_years = 0.5 must be a whole number from 0 to 10"},
+        {"[rules]\naccept_from = 2010\n", ":2: accept_from = \"2010\" is not an academic year"},
+        {"[rules]\naccept_from = 2010-2012\n",
+         ":2: accept_from = \"2010-2012\" is not an academic year"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *text = NULL, err[512] = "";
+        cr_assert(asprintf(&text, "%s[indicator.x]\nname = 某\nunit = %%\nmin = 0\nmax = 100\n",
+                           cases[i].text) > 0);
+        rules_t *r = s_rules_of(text, err, sizeof err);
+        cr_expect_null(r, "case %zu accepted", i);
+        cr_expect_not_null(strstr(err, cases[i].expected), "case %zu: %s", i, err);
+        rules_destroy(&r);
+        free(text);
+    }
+}
