@@ -50,24 +50,26 @@ __attribute__((format(printf, 3, 0))) static void s_vwrite(log_level_t level, co
     size_t len = strlen(line);
     while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
         line[--len] = '\0';
+    // one line per entry: a line of a multi-line message (libpq's DETAIL, HINT) gets the
+    // prefix too, so that every line of the log says when, how bad and where
+    char prefix[64] = "";
     if (!s_journal) {
-        char stamp[32];
         time_t now = time(NULL);
         struct tm tm;
         gmtime_r(&now, &tm);
-        strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        fprintf(stderr, "%s %-5s %s: %s\n", stamp, s_names[level], module, line);
-        return;
+        size_t n = strftime(prefix, sizeof prefix, "%Y-%m-%dT%H:%M:%SZ ", &tm);
+        snprintf(prefix + n, sizeof prefix - n, "%-5s ", s_names[level]);
+    } else {
+        snprintf(prefix, sizeof prefix, "<%d>", s_priorities[level]);
     }
-    // the journal makes one entry per line: a line of a multi-line message gets the prefix too
     char out[4096];
     size_t used = 0;
     const char *rest = line;
     for (bool first = true; rest; first = false) {
         const char *nl = strchr(rest, '\n');
-        int n = snprintf(out + used, sizeof out - used, "<%d>%s%s%.*s\n", s_priorities[level],
-                         first ? module : "", first ? ": " : "  ",
-                         nl ? (int) (nl - rest) : (int) strlen(rest), rest);
+        int n = snprintf(out + used, sizeof out - used, "%s%s%s%.*s\n", prefix, module,
+                         first ? ": " : ":   ", nl ? (int) (nl - rest) : (int) strlen(rest),
+                         rest + (first ? 0 : strspn(rest, "\t ")));
         if (n < 0 || (size_t) n >= sizeof out - used) {
             out[sizeof out - 2] = '\n';
             used = sizeof out - 1;
