@@ -28,16 +28,22 @@
 #include "util.h"
 
 #include <czmq.h>
+#include <endian.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define S_RECONNECT_MS 2000 // fewest milliseconds between two connection attempts
 
+/*  PostgreSQL's binary COPY: a signature, flags and header extension length (both 0); then per
+ *  row the number of fields (int16) and each field as its length (int32, -1 for NULL) and its
+ *  bytes in the type's binary form, all in network byte order; then -1 (int16). */
+static const char s_copy_header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+#define S_STAGE_FIELDS 11 // edu_stage's columns
+
 struct store_prepared_t {
-    zchunk_t *rows; // every record of the batch as COPY text rows of edu_stage
+    zchunk_t *rows; // every record of the batch as binary COPY rows of edu_stage
 };
 
 struct store_t {
@@ -160,48 +166,98 @@ static store_status_t s_classify(store_t *self, const PGresult *res)
     return STORE_ERROR;
 }
 
-static void s_copy_double(zchunk_t *buf, double v)
+static void s_put16(zchunk_t *buf, int16_t v)
 {
-    char text[40];
-    if (isnan(v))
-        snprintf(text, sizeof text, "NaN");
-    else if (isinf(v))
-        snprintf(text, sizeof text, "%sInfinity", v < 0 ? "-" : "");
-    else
-        snprintf(text, sizeof text, "%.17g", v);
-    zchunk_extend(buf, text, strlen(text));
+    uint16_t be = htobe16((uint16_t) v);
+    zchunk_extend(buf, &be, sizeof be);
 }
 
-static void s_copy_row(zchunk_t *buf, const Edu__V1__Record *r, const verdict_t *v, bool latest)
+static void s_put32(zchunk_t *buf, int32_t v)
 {
-    char num[32];
-    snprintf(num, sizeof num, "%" PRIu64 "\t", r->seq);
-    zchunk_extend(buf, num, strlen(num));
-    pg_copy_field(buf, r->school_code, 64);
-    zchunk_extend(buf, "\t", 1);
-    pg_copy_field(buf, r->indicator, 128);
-    zchunk_extend(buf, "\t", 1);
-    pg_copy_field(buf, r->period, 64);
-    zchunk_extend(buf, "\t", 1);
-    s_copy_double(buf, r->value);
-    zchunk_extend(buf, "\t", 1);
-    pg_copy_field(buf, r->source_file, 255);
-    snprintf(num, sizeof num, "\t%u\t", r->source_row);
-    zchunk_extend(buf, num, strlen(num));
-    if (v->reason == REFUSE_NONE) {
-        zchunk_extend(buf, latest ? "\\N\t\\N\t\\N\tt\n" : "\\N\t\\N\t\\N\tf\n", 11);
+    uint32_t be = htobe32((uint32_t) v);
+    zchunk_extend(buf, &be, sizeof be);
+}
+
+static void s_put_null(zchunk_t *buf)
+{
+    s_put32(buf, -1);
+}
+
+static void s_put_bigint(zchunk_t *buf, int64_t v)
+{
+    s_put32(buf, 8);
+    uint64_t be = htobe64((uint64_t) v);
+    zchunk_extend(buf, &be, sizeof be);
+}
+
+static void s_put_int(zchunk_t *buf, int32_t v)
+{
+    s_put32(buf, 4);
+    s_put32(buf, v);
+}
+
+static void s_put_double(zchunk_t *buf, double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits); // IEEE 754 binary64, float8's binary form
+    s_put32(buf, 8);
+    bits = htobe64(bits);
+    zchunk_extend(buf, &bits, sizeof bits);
+}
+
+static void s_put_bool(zchunk_t *buf, bool v)
+{
+    s_put32(buf, 1);
+    zchunk_extend(buf, v ? "\1" : "\0", 1);
+}
+
+/*  A text field: at most limit bytes of s, each byte that is not part of well-formed UTF-8
+ *  as '?' (PostgreSQL refuses invalid text even in binary COPY). */
+static void s_put_text(zchunk_t *buf, const char *s, size_t limit)
+{
+    size_t n = strnlen(s, limit);
+    if (utf8_valid(s, n)) { // nearly always: codes, names and refusal details
+        s_put32(buf, (int32_t) n);
+        zchunk_extend(buf, s, n);
         return;
     }
-    const char *reason = refusal_name(v->reason);
-    zchunk_extend(buf, reason, strlen(reason));
-    zchunk_extend(buf, "\t", 1);
-    zchunk_extend(buf, v->column, strlen(v->column));
-    zchunk_extend(buf, "\t", 1);
-    if (v->summarized)
-        zchunk_extend(buf, "\\N", 2); // no detail: counted in edu.refusal_overflow
+    size_t at = zchunk_size(buf);
+    s_put32(buf, 0); // the length, once known
+    for (size_t i = 0; i < n;) {
+        size_t len = utf8_sequence_length(s + i, n - i);
+        zchunk_extend(buf, len ? s + i : "?", len ? len : 1);
+        i += len ? len : 1;
+    }
+    uint32_t be = htobe32((uint32_t) (zchunk_size(buf) - at - 4));
+    memcpy(zchunk_data(buf) + at, &be, sizeof be);
+}
+
+/*  seq beyond bigint is refused by store_batch; a source row beyond integer is not stored. */
+static void s_copy_row(zchunk_t *buf, const Edu__V1__Record *r, const verdict_t *v, bool latest)
+{
+    s_put16(buf, S_STAGE_FIELDS);
+    s_put_bigint(buf, (int64_t) r->seq);
+    s_put_text(buf, r->school_code, 64);
+    s_put_text(buf, r->indicator, 128);
+    s_put_text(buf, r->period, 64);
+    s_put_double(buf, r->value);
+    s_put_text(buf, r->source_file, 255);
+    if (r->source_row <= INT32_MAX)
+        s_put_int(buf, (int32_t) r->source_row);
     else
-        pg_copy_field(buf, v->detail, sizeof v->detail);
-    zchunk_extend(buf, "\tf\n", 3);
+        s_put_null(buf);
+    if (v->reason == REFUSE_NONE) {
+        s_put_null(buf), s_put_null(buf), s_put_null(buf);
+        s_put_bool(buf, latest);
+        return;
+    }
+    s_put_text(buf, refusal_name(v->reason), SIZE_MAX);
+    s_put_text(buf, v->column, SIZE_MAX);
+    if (v->summarized)
+        s_put_null(buf); // no detail: counted in edu.refusal_overflow
+    else
+        s_put_text(buf, v->detail, sizeof v->detail);
+    s_put_bool(buf, false);
 }
 
 /*  latest[i] = whether record i is the last accepted one of its school x indicator x period
@@ -238,15 +294,17 @@ store_prepared_t *store_prepare(const Edu__V1__Batch *batch, const verdict_t *ve
 {
     store_prepared_t *self = xcalloc(1, sizeof *self);
     size_t n = batch->n_records;
-    self->rows = zchunk_new(NULL, 64 * n + 64);
+    self->rows = zchunk_new(NULL, 128 * n + 64);
+    zchunk_extend(self->rows, s_copy_header, sizeof s_copy_header);
     bool *latest = s_latest(batch, verdicts);
     for (size_t i = 0; i < n; i++)
         s_copy_row(self->rows, batch->records[i], &verdicts[i], latest[i]);
+    s_put16(self->rows, -1);
     free(latest);
     return self;
 }
 
-const char *store_prepared_text(const store_prepared_t *self, size_t *size)
+const char *store_prepared_copy(const store_prepared_t *self, size_t *size)
 {
     *size = zchunk_size(self->rows);
     return (const char *) zchunk_data(self->rows);
@@ -397,6 +455,9 @@ store_status_t store_batch(store_t *self, const char *sender, const Edu__V1__Bat
     if (n == 0 || last <= hwm) // a probe, or a resend of what is committed: its stored refusals
         return n ? s_stored_refusals(self, sender, spool, first, last, out, err, errlen)
                  : STORE_OK;
+    if (last > INT64_MAX) // bigint's bound: what the mark and the logs hold
+        return errorf(err, errlen, "sequence number %" PRIu64 " out of range", last),
+               STORE_ERROR;
     if (first > hwm + 1 && batch->floor < first) {
         out->gap = true;
         return STORE_OK;
@@ -424,7 +485,7 @@ store_status_t store_batch(store_t *self, const char *sender, const Edu__V1__Bat
     }
     res = PQexec(self->conn, "COPY edu_stage (seq, school_code, indicator, period, value,"
                              " source_file, source_row, reason, column_name, detail, latest)"
-                             " FROM STDIN");
+                             " FROM STDIN (FORMAT binary)");
     if (PQresultStatus(res) != PGRES_COPY_IN) {
         rc = s_command(self, "start COPY", res, err, errlen);
         if (rc == STORE_OK) { // a statement that succeeded without asking for data

@@ -62,10 +62,10 @@ PGconn *store_conn(store_t *self);
  *  batch and verdicts; the result is the caller's (store_prepared_destroy). */
 store_prepared_t *store_prepare(const Edu__V1__Batch *batch, const verdict_t *verdicts);
 void store_prepared_destroy(store_prepared_t **self_p);
-/*  Its COPY text, *size bytes: one line per record, the columns of edu_stage (seq,
- *  school_code, indicator, period, value, source_file, source_row, reason, column_name, detail,
- *  latest). Borrowed, not terminated. */
-const char *store_prepared_text(const store_prepared_t *self, size_t *size);
+/*  Its binary COPY data (PostgreSQL's format, header and trailer included), *size bytes: one
+ *  row per record, the columns of edu_stage (seq, school_code, indicator, period, value,
+ *  source_file, source_row, reason, column_name, detail, latest). Borrowed. */
+const char *store_prepared_copy(const store_prepared_t *self, size_t *size);
 
 /*  Opens the writer's transaction, connecting first if needed (at most every two seconds).
  *  Returns STORE_OK, or RETRY/ERROR with err. */
