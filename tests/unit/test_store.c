@@ -15,11 +15,11 @@ typedef struct {
     const char *school, *indicator, *period;
     double value;
     refusal_t reason; // the verdict
-    bool latest;      // what the row's last column must say
+    bool latest;      // whether it is its key's latest: in the stage
     const char *stored_school; // what COPY must carry of school, when not school itself
 } s_row_t;
 
-/*  Reads PostgreSQL's binary COPY data; past the end reads zeros (and fails the test). */
+/*  Reads PostgreSQL's binary COPY data; reading past its end fails the test. */
 typedef struct {
     const char *data;
     size_t size, at;
@@ -46,7 +46,34 @@ static void s_expect_text(s_reader_t *in, const char *want, size_t row)
     in->at += (size_t) len;
 }
 
-/*  Prepares rows[0..n) as one batch (seq 1..n) and checks every row of the binary COPY data. */
+static void s_expect_header(s_reader_t *in)
+{
+    cr_assert_geq(in->size, 19);
+    cr_assert(memcmp(in->data, "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19) == 0, "the header");
+    in->at = 19;
+}
+
+static void s_expect_bigint(s_reader_t *in, int64_t want, size_t row)
+{
+    cr_expect_eq(s_int(in, 4), 8, "row %zu: a bigint's length", row);
+    cr_expect_eq(s_int(in, 8), want, "row %zu: bigint", row);
+}
+
+/*  school_code, indicator, period, value */
+static void s_expect_key(s_reader_t *in, const s_row_t *row, size_t i)
+{
+    s_expect_text(in, row->stored_school ? row->stored_school : row->school, i);
+    s_expect_text(in, row->indicator, i);
+    s_expect_text(in, row->period, i);
+    cr_expect_eq(s_int(in, 4), 8, "row %zu: value's length", i);
+    uint64_t bits = (uint64_t) s_int(in, 8);
+    double value;
+    memcpy(&value, &bits, sizeof value);
+    cr_expect_eq(value, row->value, "row %zu: value %g", i, value);
+}
+
+/*  Prepares rows[0..n) as one batch (seq 1..n) and checks every row of the stage's and of the
+ *  history's binary COPY data. */
 static void s_check(const s_row_t *rows, size_t n)
 {
     Edu__V1__Record *records = xcalloc(n, sizeof *records);
@@ -74,23 +101,15 @@ static void s_check(const s_row_t *rows, size_t n)
     store_prepared_t *prepared = store_prepare(&batch, verdicts);
     cr_assert_not_null(prepared);
     size_t size = 0;
-    const char *data = store_prepared_copy(prepared, &size);
+    const char *data = store_prepared_stage(prepared, &size);
     s_reader_t in = {data, size, 0};
-    cr_assert_geq(size, 19);
-    cr_assert(memcmp(data, "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19) == 0, "the header");
-    in.at = 19;
+    s_expect_header(&in);
     for (size_t i = 0; i < n; i++) {
-        cr_assert_eq(s_int(&in, 2), 11, "row %zu: its field count", i);
-        cr_expect_eq(s_int(&in, 4), 8, "row %zu: seq's length", i);
-        cr_expect_eq(s_int(&in, 8), (int64_t) i + 1, "row %zu: seq", i);
-        s_expect_text(&in, rows[i].stored_school ? rows[i].stored_school : rows[i].school, i);
-        s_expect_text(&in, rows[i].indicator, i);
-        s_expect_text(&in, rows[i].period, i);
-        cr_expect_eq(s_int(&in, 4), 8, "row %zu: value's length", i);
-        uint64_t bits = (uint64_t) s_int(&in, 8);
-        double value;
-        memcpy(&value, &bits, sizeof value);
-        cr_expect_eq(value, rows[i].value, "row %zu: value %g", i, value);
+        if (!rows[i].reason && !rows[i].latest)
+            continue; // in the history only
+        cr_assert_eq(s_int(&in, 2), 10, "row %zu: its field count", i);
+        s_expect_bigint(&in, (int64_t) i + 1, i);
+        s_expect_key(&in, &rows[i], i);
         s_expect_text(&in, "a.csv", i);
         cr_expect_eq(s_int(&in, 4), 4, "row %zu: source_row's length", i);
         cr_expect_eq(s_int(&in, 4), (int64_t) i + 2, "row %zu: source_row", i);
@@ -102,11 +121,41 @@ static void s_check(const s_row_t *rows, size_t n)
             for (int k = 0; k < 3; k++)
                 cr_expect_eq(s_int(&in, 4), -1, "row %zu: NULL reason, column, detail", i);
         }
-        cr_expect_eq(s_int(&in, 4), 1, "row %zu: latest's length", i);
-        cr_expect_eq(s_int(&in, 1), rows[i].latest, "row %zu: latest", i);
     }
-    cr_expect_eq(s_int(&in, 2), -1, "the trailer");
-    cr_expect_eq(in.at, size, "nothing after the trailer");
+    cr_expect_eq(s_int(&in, 2), -1, "the stage's trailer");
+    cr_expect_eq(in.at, size, "nothing after the stage's trailer");
+
+    // the history, above a mark at each record in turn
+    for (size_t hwm = 0; hwm <= n; hwm++) {
+        zchunk_t *history = store_prepared_history(prepared, hwm, 42, "2143004052", "0123");
+        size_t accepted = 0;
+        for (size_t i = hwm; i < n; i++)
+            accepted += !rows[i].reason;
+        if (!accepted) {
+            cr_expect_null(history, "above %zu: nothing to send", hwm);
+            zchunk_destroy(&history);
+            continue;
+        }
+        cr_assert_not_null(history, "above %zu", hwm);
+        in = (s_reader_t){(const char *) zchunk_data(history), zchunk_size(history), 0};
+        s_expect_header(&in);
+        for (size_t i = hwm; i < n; i++) {
+            if (rows[i].reason)
+                continue;
+            cr_assert_eq(s_int(&in, 2), 10, "row %zu: its field count", i);
+            s_expect_bigint(&in, 42, i);
+            s_expect_text(&in, "2143004052", i);
+            s_expect_text(&in, "0123", i);
+            s_expect_key(&in, &rows[i], i);
+            s_expect_bigint(&in, (int64_t) i + 1, i);
+            s_expect_text(&in, "a.csv", i);
+            cr_expect_eq(s_int(&in, 4), 4, "row %zu: source_row's length", i);
+            cr_expect_eq(s_int(&in, 4), (int64_t) i + 2, "row %zu: source_row", i);
+        }
+        cr_expect_eq(s_int(&in, 2), -1, "the history's trailer");
+        cr_expect_eq(in.at, zchunk_size(history), "nothing after the history's trailer");
+        zchunk_destroy(&history);
+    }
     store_prepared_destroy(&prepared);
     cr_assert_null(prepared);
     store_prepared_destroy(&prepared); // safe twice
@@ -196,8 +245,9 @@ Test(store, an_empty_batch_has_no_rows)
     Edu__V1__Batch batch = EDU__V1__BATCH__INIT;
     store_prepared_t *prepared = store_prepare(&batch, NULL);
     size_t size = 0;
-    const char *data = store_prepared_copy(prepared, &size);
+    const char *data = store_prepared_stage(prepared, &size);
     cr_expect_eq(size, 21, "the header and the trailer only");
+    cr_expect_null(store_prepared_history(prepared, 0, 0, "s", "p"), "no history");
     cr_expect(size == 21 && memcmp(data + 19, "\377\377", 2) == 0, "the trailer");
     store_prepared_destroy(&prepared);
 }
