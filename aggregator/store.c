@@ -14,8 +14,8 @@
  *  stage) and is counted by reason in edu.refusal_overflow instead of stored as a row.
  *
  *  Which record of a batch is the latest of its school x indicator x period is decided here,
- *  with a hash of the batch's keys, and sent as the stage's `latest` column: PostgreSQL then
- *  upserts the current values without sorting the batch (that sort was a third of its work).
+ *  with a hash of the batch's keys, and only the latest is staged: PostgreSQL then upserts the
+ *  current values without sorting the batch (that sort was a third of its work).
  *
  *  A current value that a record repeats is left as it is: no new row version, no WAL, and its
  *  received_at stays the time the value was first received (edu.current_value is no part of
@@ -85,7 +85,6 @@ static const char *s_history_sql =
 
 /*  The stage holds the latest accepted record of each key (reason NULL) and the refused ones;
  *  the accepted records are in the history already. */
-
 static const char *s_move_sql =
     "WITH late AS ("  // a value changed after its year's deadline ($6 month, $7 day, China)
     "  INSERT INTO edu.late_change_log (school_code, indicator, period, old_value, new_value,"
