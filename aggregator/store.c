@@ -1,25 +1,35 @@
 /*  store - writes each batch to PostgreSQL exactly once, in one transaction
  *
  *  One batch is, inside the transaction the writer opened (store_begin): read and lock the
- *  spool's mark; COPY the new records into the session's stage table; one statement moves them
- *  into edu.observation_log, edu.current_value (latest wins), edu.rejected_log and raises the
- *  mark. The writer then judges the warnings and ends the transaction (store_commit or
- *  store_rollback). Four round trips per batch whatever its size, and no per-record index
- *  probe.
+ *  spool's mark, and the transaction's now(); COPY the new accepted records straight into
+ *  edu.observation_log; COPY the latest accepted record of each key and the refused records
+ *  into the session's stage table; one statement moves the stage into edu.current_value,
+ *  edu.rejected_log, edu.refusal_overflow, edu.late_change_log and raises the mark. The writer
+ *  then judges the warnings and ends the transaction (store_commit or store_rollback). Five
+ *  round trips per batch whatever its size, and no per-record index probe. Both COPYs are
+ *  binary, so that no number is formatted here nor parsed by PostgreSQL, and the history is
+ *  written once instead of staged first (tests/bench/ingest.sh measures both).
  *
  *  A refusal beyond the caps (verdict_t.summarized) travels without its detail (NULL in the
  *  stage) and is counted by reason in edu.refusal_overflow instead of stored as a row.
  *
  *  Which record of a batch is the latest of its school x indicator x period is decided here,
- *  with a hash of the batch's keys, and sent as the stage's `latest` column: PostgreSQL then
- *  upserts the current values without sorting the batch (that sort was a third of its work).
+ *  with a hash of the batch's keys, and only the latest is staged: PostgreSQL then upserts the
+ *  current values without sorting the batch (that sort was a third of its work).
+ *
+ *  A current value that a record repeats is left as it is: no new row version, no WAL, and its
+ *  received_at stays the time the value was first received (edu.current_value is no part of
+ *  the contract's views; edu.current_observation does not show it). A value re-sent unchanged
+ *  costs only its history row.
  *
  *  The COPY rows are made by store_prepare, which needs no database, so that the aggregator can
- *  prepare the next batch while this one's transaction runs. They hold every record of the
- *  batch; the statements take only those above the spool's mark, read in the transaction (a
- *  resend is rare and its rows are cheap). A key's latest record is the latest of the whole
- *  batch: if it lies at or below the mark, so do all the key's records, and nothing of the key
- *  is stored again.
+ *  prepare the next batch while this one's transaction runs. The stage's rows hold the latest
+ *  and the refused records of the whole batch; the statement takes only those above the
+ *  spool's mark, read in the transaction (a resend is rare and its rows are cheap). A key's
+ *  latest record is the latest of the whole batch: if it lies at or below the mark, so do all
+ *  the key's records, and nothing of the key is stored again. The history's rows are prepared
+ *  without their first three fields (received_at, sender, spool_id: known in the transaction
+ *  only); store_batch sends those above the mark.
  */
 #include "store.h"
 
@@ -28,16 +38,28 @@
 #include "util.h"
 
 #include <czmq.h>
+#include <endian.h>
 #include <inttypes.h>
-#include <math.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define S_RECONNECT_MS 2000 // fewest milliseconds between two connection attempts
 
+/*  PostgreSQL's binary COPY: a signature, flags and header extension length (both 0); then per
+ *  row the number of fields (int16) and each field as its length (int32, -1 for NULL) and its
+ *  bytes in the type's binary form, all in network byte order; then -1 (int16). */
+static const char s_copy_header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+#define S_STAGE_FIELDS   10 // edu_stage's columns
+#define S_HISTORY_FIELDS 10 // the columns of edu.observation_log that s_history_sql names
+
 struct store_prepared_t {
-    zchunk_t *rows; // every record of the batch as COPY text rows of edu_stage
+    zchunk_t *stage;   // binary COPY of edu_stage: the batch's latest and refused records
+    zchunk_t *history; // per accepted record, its last fields of s_history_sql (school_code ...)
+    uint64_t *seq;     // per accepted record, its seq (ascending)
+    size_t *at;        // per accepted record, where its fields start in history
+    size_t accepted;   // accepted records
 };
 
 struct store_t {
@@ -53,29 +75,32 @@ static const char *s_stage_sql =
     "CREATE TEMP TABLE IF NOT EXISTS edu_stage ("
     "  seq bigint NOT NULL, school_code text NOT NULL, indicator text NOT NULL,"
     "  period text NOT NULL, value double precision, source_file text, source_row integer,"
-    "  reason text, column_name text, detail text, latest boolean NOT NULL)"
+    "  reason text, column_name text, detail text)"
     " ON COMMIT DELETE ROWS";
 
+/*  The history's columns, in the order of the binary rows: the first three are the batch's. */
+static const char *s_history_sql =
+    "COPY edu.observation_log (received_at, sender, spool_id, school_code, indicator, period,"
+    " value, seq, source_file, source_row) FROM STDIN (FORMAT binary)";
+
+/*  The stage holds the latest accepted record of each key (reason NULL) and the refused ones;
+ *  the accepted records are in the history already. */
 static const char *s_move_sql =
     "WITH late AS ("  // a value changed after its year's deadline ($6 month, $7 day, China)
     "  INSERT INTO edu.late_change_log (school_code, indicator, period, old_value, new_value,"
     "                                   received_at, kind)"
     "  SELECT s.school_code, s.indicator, s.period, c.value, s.value, $5::timestamptz, 'change'"
     "  FROM edu_stage s JOIN edu.current_value c USING (school_code, indicator, period)"
-    "  WHERE s.latest AND s.seq > $4::bigint AND c.value <> s.value"
+    "  WHERE s.reason IS NULL AND s.seq > $4::bigint AND c.value <> s.value"
     "    AND $5::timestamptz > make_timestamptz(left(s.period, 4)::int, $6::int, $7::int,"
     "                                           23, 59, 59.999, 'Asia/Shanghai')),"
-    " accepted AS ("
-    "  INSERT INTO edu.observation_log (school_code, indicator, period, value, received_at,"
-    "                                   sender, spool_id, seq, source_file, source_row)"
-    "  SELECT school_code, indicator, period, value, now(), $1, $2, seq, source_file, source_row"
-    "  FROM edu_stage WHERE reason IS NULL AND seq > $4::bigint),"
     " latest AS ("
     "  INSERT INTO edu.current_value AS c (school_code, indicator, period, value, received_at)"
     "  SELECT school_code, indicator, period, value, now() FROM edu_stage"
-    "  WHERE latest AND seq > $4::bigint"
+    "  WHERE reason IS NULL AND seq > $4::bigint"
     "  ON CONFLICT (school_code, indicator, period)"
-    "  DO UPDATE SET value = EXCLUDED.value, received_at = EXCLUDED.received_at),"
+    "  DO UPDATE SET value = EXCLUDED.value, received_at = EXCLUDED.received_at"
+    "  WHERE c.value IS DISTINCT FROM EXCLUDED.value),"
     " refused AS ("
     "  INSERT INTO edu.rejected_log (school_code, indicator, period, value, reason, column_name,"
     "                                detail, received_at, sender, spool_id, seq, source_file,"
@@ -131,6 +156,12 @@ int store_connect(store_t *self, char *err, size_t errlen)
     PGconn *conn = pg_connect(self->conninfo, "edu-aggregator", err, errlen);
     if (!conn)
         return -1;
+    const char *integer = PQparameterStatus(conn, "integer_datetimes");
+    if (!integer || strcmp(integer, "on") != 0) { // every PostgreSQL since 10
+        errorf(err, errlen, "the server does not keep timestamps as integers");
+        PQfinish(conn);
+        return -1;
+    }
     PGresult *res = PQexec(conn, s_stage_sql);
     bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     if (!ok)
@@ -160,48 +191,122 @@ static store_status_t s_classify(store_t *self, const PGresult *res)
     return STORE_ERROR;
 }
 
-static void s_copy_double(zchunk_t *buf, double v)
+static uint64_t s_get64(const char *p)
 {
-    char text[40];
-    if (isnan(v))
-        snprintf(text, sizeof text, "NaN");
-    else if (isinf(v))
-        snprintf(text, sizeof text, "%sInfinity", v < 0 ? "-" : "");
-    else
-        snprintf(text, sizeof text, "%.17g", v);
-    zchunk_extend(buf, text, strlen(text));
+    uint64_t be;
+    memcpy(&be, p, sizeof be);
+    return be64toh(be);
 }
 
-static void s_copy_row(zchunk_t *buf, const Edu__V1__Record *r, const verdict_t *v, bool latest)
+static void s_put16(zchunk_t *buf, int16_t v)
 {
-    char num[32];
-    snprintf(num, sizeof num, "%" PRIu64 "\t", r->seq);
-    zchunk_extend(buf, num, strlen(num));
-    pg_copy_field(buf, r->school_code, 64);
-    zchunk_extend(buf, "\t", 1);
-    pg_copy_field(buf, r->indicator, 128);
-    zchunk_extend(buf, "\t", 1);
-    pg_copy_field(buf, r->period, 64);
-    zchunk_extend(buf, "\t", 1);
-    s_copy_double(buf, r->value);
-    zchunk_extend(buf, "\t", 1);
-    pg_copy_field(buf, r->source_file, 255);
-    snprintf(num, sizeof num, "\t%u\t", r->source_row);
-    zchunk_extend(buf, num, strlen(num));
-    if (v->reason == REFUSE_NONE) {
-        zchunk_extend(buf, latest ? "\\N\t\\N\t\\N\tt\n" : "\\N\t\\N\t\\N\tf\n", 11);
+    uint16_t be = htobe16((uint16_t) v);
+    zchunk_extend(buf, &be, sizeof be);
+}
+
+static void s_put32(zchunk_t *buf, int32_t v)
+{
+    uint32_t be = htobe32((uint32_t) v);
+    zchunk_extend(buf, &be, sizeof be);
+}
+
+static void s_put_null(zchunk_t *buf)
+{
+    s_put32(buf, -1);
+}
+
+static void s_put_bigint(zchunk_t *buf, int64_t v)
+{
+    s_put32(buf, 8);
+    uint64_t be = htobe64((uint64_t) v);
+    zchunk_extend(buf, &be, sizeof be);
+}
+
+static void s_put_int(zchunk_t *buf, int32_t v)
+{
+    s_put32(buf, 4);
+    s_put32(buf, v);
+}
+
+static void s_put_double(zchunk_t *buf, double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits); // IEEE 754 binary64, float8's binary form
+    s_put32(buf, 8);
+    bits = htobe64(bits);
+    zchunk_extend(buf, &bits, sizeof bits);
+}
+
+/*  A text field: at most limit bytes of s, each byte that is not part of well-formed UTF-8
+ *  as '?' (PostgreSQL refuses invalid text even in binary COPY). */
+static void s_put_text(zchunk_t *buf, const char *s, size_t limit)
+{
+    size_t n = strnlen(s, limit);
+    if (utf8_valid(s, n)) { // nearly always: codes, names and refusal details
+        s_put32(buf, (int32_t) n);
+        zchunk_extend(buf, s, n);
         return;
     }
-    const char *reason = refusal_name(v->reason);
-    zchunk_extend(buf, reason, strlen(reason));
-    zchunk_extend(buf, "\t", 1);
-    zchunk_extend(buf, v->column, strlen(v->column));
-    zchunk_extend(buf, "\t", 1);
-    if (v->summarized)
-        zchunk_extend(buf, "\\N", 2); // no detail: counted in edu.refusal_overflow
+    size_t at = zchunk_size(buf);
+    s_put32(buf, 0); // the length, once known
+    for (size_t i = 0; i < n;) {
+        size_t len = utf8_sequence_length(s + i, n - i);
+        zchunk_extend(buf, len ? s + i : "?", len ? len : 1);
+        i += len ? len : 1;
+    }
+    uint32_t be = htobe32((uint32_t) (zchunk_size(buf) - at - 4));
+    memcpy(zchunk_data(buf) + at, &be, sizeof be);
+}
+
+/*  A text field as is: what PostgreSQL also got as a parameter of the same transaction. */
+static void s_put_raw(zchunk_t *buf, const char *s)
+{
+    size_t n = strlen(s);
+    s_put32(buf, (int32_t) n);
+    zchunk_extend(buf, s, n);
+}
+
+static void s_put_row_number(zchunk_t *buf, unsigned row)
+{
+    if (row <= INT32_MAX)
+        s_put_int(buf, (int32_t) row);
     else
-        pg_copy_field(buf, v->detail, sizeof v->detail);
-    zchunk_extend(buf, "\tf\n", 3);
+        s_put_null(buf); // beyond integer: not stored
+}
+
+/*  A latest or refused record's row of edu_stage. seq beyond bigint is refused by store_batch. */
+static void s_stage_row(zchunk_t *buf, const Edu__V1__Record *r, const verdict_t *v)
+{
+    s_put16(buf, S_STAGE_FIELDS);
+    s_put_bigint(buf, (int64_t) r->seq);
+    s_put_text(buf, r->school_code, 64);
+    s_put_text(buf, r->indicator, 128);
+    s_put_text(buf, r->period, 64);
+    s_put_double(buf, r->value);
+    s_put_text(buf, r->source_file, 255);
+    s_put_row_number(buf, r->source_row);
+    if (v->reason == REFUSE_NONE) {
+        s_put_null(buf), s_put_null(buf), s_put_null(buf);
+        return;
+    }
+    s_put_text(buf, refusal_name(v->reason), SIZE_MAX);
+    s_put_text(buf, v->column, SIZE_MAX);
+    if (v->summarized)
+        s_put_null(buf); // no detail: counted in edu.refusal_overflow
+    else
+        s_put_text(buf, v->detail, sizeof v->detail);
+}
+
+/*  An accepted record's last fields of its history row (s_history_sql: school_code ...). */
+static void s_history_tail(zchunk_t *buf, const Edu__V1__Record *r)
+{
+    s_put_text(buf, r->school_code, 64);
+    s_put_text(buf, r->indicator, 128);
+    s_put_text(buf, r->period, 64);
+    s_put_double(buf, r->value);
+    s_put_bigint(buf, (int64_t) r->seq);
+    s_put_text(buf, r->source_file, 255);
+    s_put_row_number(buf, r->source_row);
 }
 
 /*  latest[i] = whether record i is the last accepted one of its school x indicator x period
@@ -238,26 +343,70 @@ store_prepared_t *store_prepare(const Edu__V1__Batch *batch, const verdict_t *ve
 {
     store_prepared_t *self = xcalloc(1, sizeof *self);
     size_t n = batch->n_records;
-    self->rows = zchunk_new(NULL, 64 * n + 64);
+    self->stage = zchunk_new(NULL, 64);
+    zchunk_extend(self->stage, s_copy_header, sizeof s_copy_header);
+    self->history = zchunk_new(NULL, 80 * n + 64);
+    self->seq = xcalloc(n ? n : 1, sizeof *self->seq);
+    self->at = xcalloc(n ? n : 1, sizeof *self->at);
     bool *latest = s_latest(batch, verdicts);
-    for (size_t i = 0; i < n; i++)
-        s_copy_row(self->rows, batch->records[i], &verdicts[i], latest[i]);
+    for (size_t i = 0; i < n; i++) {
+        const Edu__V1__Record *r = batch->records[i];
+        if (verdicts[i].reason != REFUSE_NONE || latest[i])
+            s_stage_row(self->stage, r, &verdicts[i]);
+        if (verdicts[i].reason == REFUSE_NONE) {
+            self->seq[self->accepted] = r->seq;
+            self->at[self->accepted++] = zchunk_size(self->history);
+            s_history_tail(self->history, r);
+        }
+    }
+    s_put16(self->stage, -1);
     free(latest);
     return self;
 }
 
-const char *store_prepared_text(const store_prepared_t *self, size_t *size)
+const char *store_prepared_stage(const store_prepared_t *self, size_t *size)
 {
-    *size = zchunk_size(self->rows);
-    return (const char *) zchunk_data(self->rows);
+    *size = zchunk_size(self->stage);
+    return (const char *) zchunk_data(self->stage);
+}
+
+zchunk_t *store_prepared_history(const store_prepared_t *self, uint64_t hwm, int64_t received,
+                                 const char *sender, const char *spool)
+{
+    size_t from = 0;
+    while (from < self->accepted && self->seq[from] <= hwm)
+        from++;
+    if (from == self->accepted)
+        return NULL;
+    zchunk_t *head = zchunk_new(NULL, 64);
+    s_put16(head, S_HISTORY_FIELDS);
+    s_put_bigint(head, received);
+    s_put_raw(head, sender);
+    s_put_raw(head, spool);
+    size_t head_size = zchunk_size(head), end = zchunk_size(self->history);
+    zchunk_t *copy = zchunk_new(NULL, sizeof s_copy_header + (self->accepted - from) * head_size
+                                          + end - self->at[from] + 2);
+    zchunk_extend(copy, s_copy_header, sizeof s_copy_header);
+    for (size_t i = from; i < self->accepted; i++) {
+        size_t stop = i + 1 < self->accepted ? self->at[i + 1] : end;
+        zchunk_extend(copy, zchunk_data(head), head_size);
+        zchunk_extend(copy, zchunk_data(self->history) + self->at[i], stop - self->at[i]);
+    }
+    s_put16(copy, -1);
+    zchunk_destroy(&head);
+    return copy;
 }
 
 void store_prepared_destroy(store_prepared_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    zchunk_destroy(&(*self_p)->rows);
-    free(*self_p);
+    store_prepared_t *self = *self_p;
+    zchunk_destroy(&self->stage);
+    zchunk_destroy(&self->history);
+    free(self->seq);
+    free(self->at);
+    free(self);
     *self_p = NULL;
 }
 
@@ -337,6 +486,33 @@ static store_status_t s_command(store_t *self, const char *what, PGresult *res, 
     return rc;
 }
 
+/*  COPY sql FROM STDIN: sends data, size bytes, for `what`. */
+static store_status_t s_copy(store_t *self, const char *what, const char *sql, const void *data,
+                             size_t size, char *err, size_t errlen)
+{
+    PGresult *res = PQexec(self->conn, sql);
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        store_status_t rc = s_command(self, "start COPY", res, err, errlen);
+        if (rc == STORE_OK) { // a statement that succeeded without asking for data
+            errorf(err, errlen, "could not start COPY: the server did not ask for data");
+            rc = STORE_ERROR;
+        }
+        return rc;
+    }
+    PQclear(res);
+    if (size > INT_MAX || PQputCopyData(self->conn, data, (int) size) != 1 ||
+        PQputCopyEnd(self->conn, NULL) != 1) {
+        errorf(err, errlen, "could not send %s: %s", what, PQerrorMessage(self->conn));
+        return STORE_RETRY;
+    }
+    char why[64];
+    snprintf(why, sizeof why, "copy %s", what);
+    store_status_t rc = s_command(self, why, PQgetResult(self->conn), err, errlen);
+    while ((res = PQgetResult(self->conn)))
+        PQclear(res);
+    return rc;
+}
+
 /*  After a failure: a connection that is gone is reported (with back-off) and dropped, so the
  *  next transaction connects again. */
 static void s_check_connection(store_t *self, const char *why)
@@ -376,17 +552,21 @@ store_status_t store_batch(store_t *self, const char *sender, const Edu__V1__Bat
     *out = (store_outcome_t){0};
     const char *spool = batch->spool_id;
     const char *key[] = {sender, spool};
+    // binary results: the mark as bigint, now() as timestamptz (µs since 2000-01-01 UTC)
     PGresult *res = PQexecParams(self->conn,
-                                 "SELECT hwm FROM edu.spool_state"
-                                 " WHERE sender = $1 AND spool_id = $2 FOR UPDATE",
-                                 2, NULL, key, NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+                                 "SELECT (SELECT hwm FROM edu.spool_state"
+                                 "        WHERE sender = $1 AND spool_id = $2 FOR UPDATE), now()",
+                                 2, NULL, key, NULL, NULL, 1);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+        (!PQgetisnull(res, 0, 0) && PQgetlength(res, 0, 0) != 8) || PQgetlength(res, 0, 1) != 8) {
         errorf(err, errlen, "could not read the spool's mark: %s", PQresultErrorMessage(res));
-        store_status_t st = s_classify(self, res);
+        store_status_t st = PQresultStatus(res) == PGRES_TUPLES_OK ? STORE_ERROR
+                                                                   : s_classify(self, res);
         PQclear(res);
         return st;
     }
-    uint64_t hwm = PQntuples(res) ? strtoull(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+    uint64_t hwm = PQgetisnull(res, 0, 0) ? 0 : s_get64(PQgetvalue(res, 0, 0));
+    int64_t received = (int64_t) s_get64(PQgetvalue(res, 0, 1));
     PQclear(res);
     out->acked_through = hwm;
     out->stored_from = hwm;
@@ -397,6 +577,9 @@ store_status_t store_batch(store_t *self, const char *sender, const Edu__V1__Bat
     if (n == 0 || last <= hwm) // a probe, or a resend of what is committed: its stored refusals
         return n ? s_stored_refusals(self, sender, spool, first, last, out, err, errlen)
                  : STORE_OK;
+    if (last > INT64_MAX) // bigint's bound: what the mark and the logs hold
+        return errorf(err, errlen, "sequence number %" PRIu64 " out of range", last),
+               STORE_ERROR;
     if (first > hwm + 1 && batch->floor < first) {
         out->gap = true;
         return STORE_OK;
@@ -422,28 +605,19 @@ store_status_t store_batch(store_t *self, const char *sender, const Edu__V1__Bat
             return rc;
         self->stage_dirty = false;
     }
-    res = PQexec(self->conn, "COPY edu_stage (seq, school_code, indicator, period, value,"
-                             " source_file, source_row, reason, column_name, detail, latest)"
-                             " FROM STDIN");
-    if (PQresultStatus(res) != PGRES_COPY_IN) {
-        rc = s_command(self, "start COPY", res, err, errlen);
-        if (rc == STORE_OK) { // a statement that succeeded without asking for data
-            errorf(err, errlen, "could not start COPY: the server did not ask for data");
-            rc = STORE_ERROR;
-        }
-        return rc;
-    }
-    PQclear(res);
-    zchunk_t *rows = prepared->rows;
-    if (PQputCopyData(self->conn, (const char *) zchunk_data(rows), (int) zchunk_size(rows)) != 1 ||
-        PQputCopyEnd(self->conn, NULL) != 1) {
-        errorf(err, errlen, "could not send COPY data: %s", PQerrorMessage(self->conn));
-        return STORE_RETRY;
+    zchunk_t *history = store_prepared_history(prepared, hwm, received, sender, spool);
+    if (history) {
+        rc = s_copy(self, "the history", s_history_sql, zchunk_data(history),
+                    zchunk_size(history), err, errlen);
+        zchunk_destroy(&history);
+        if (rc != STORE_OK)
+            return rc;
     }
     self->stage_dirty = true;
-    rc = s_command(self, "copy the batch", PQgetResult(self->conn), err, errlen);
-    while ((res = PQgetResult(self->conn)))
-        PQclear(res);
+    rc = s_copy(self, "the stage",
+                "COPY edu_stage (seq, school_code, indicator, period, value, source_file,"
+                " source_row, reason, column_name, detail) FROM STDIN (FORMAT binary)",
+                zchunk_data(prepared->stage), zchunk_size(prepared->stage), err, errlen);
     if (rc != STORE_OK)
         return rc;
 

@@ -62,10 +62,17 @@ PGconn *store_conn(store_t *self);
  *  batch and verdicts; the result is the caller's (store_prepared_destroy). */
 store_prepared_t *store_prepare(const Edu__V1__Batch *batch, const verdict_t *verdicts);
 void store_prepared_destroy(store_prepared_t **self_p);
-/*  Its COPY text, *size bytes: one line per record, the columns of edu_stage (seq,
- *  school_code, indicator, period, value, source_file, source_row, reason, column_name, detail,
- *  latest). Borrowed, not terminated. */
-const char *store_prepared_text(const store_prepared_t *self, size_t *size);
+/*  The binary COPY data of the stage (PostgreSQL's format, header and trailer included),
+ *  *size bytes: one row per latest accepted or refused record, the columns of edu_stage (seq,
+ *  school_code, indicator, period, value, source_file, source_row, reason, column_name,
+ *  detail; reason NULL for an accepted record). Borrowed. */
+const char *store_prepared_stage(const store_prepared_t *self, size_t *size);
+/*  The binary COPY data of the history: one row per accepted record above hwm, the columns
+ *  received_at (`received`, microseconds since 2000-01-01 UTC), sender, spool_id, school_code,
+ *  indicator, period, value, seq, source_file, source_row of edu.observation_log. NULL when no
+ *  accepted record lies above hwm; the caller destroys it. */
+zchunk_t *store_prepared_history(const store_prepared_t *self, uint64_t hwm, int64_t received,
+                                 const char *sender, const char *spool);
 
 /*  Opens the writer's transaction, connecting first if needed (at most every two seconds).
  *  Returns STORE_OK, or RETRY/ERROR with err. */

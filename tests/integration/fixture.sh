@@ -42,6 +42,15 @@ check_eq "$(county_sql "$work" "select count(*) from edu.observation")" $((data_
 check_eq "$(county_sql "$work" "select count(*) from (select school_code, indicator, period
   from edu.observation group by 1, 2, 3 having count(*) = 2) corrected")" "$corr_rows" \
   "a correction keeps the value it replaced in edu.observation"
+# the history's received_at is its transaction's now(), as the current value's and the
+# refusals' are: each current value has its record in the history, received at the same instant
+check_eq "$(county_sql "$work" "select count(*) from edu.current_value c where not exists (
+  select from edu.observation_log o where (o.school_code, o.indicator, o.period, o.value,
+  o.received_at) = (c.school_code, c.indicator, c.period, c.value, c.received_at))")" 0 \
+  "every current value is in the history, received at the same time"
+check_eq "$(county_sql "$work" "select count(*) from edu.observation_log
+  where received_at not between now() - interval '10 minutes' and now()")" 0 \
+  "the history is received now"
 
 county_sql "$work" "select school_code, indicator, period, reason from edu.rejected_record" \
   | sort >"$work/got-rejected"
