@@ -97,9 +97,8 @@ Test(log, a_trailing_newline_is_dropped_and_each_further_line_keeps_the_priority
     // what libpq's PQerrorMessage looks like: a detail line, and a newline at the end
     log_error("store", "could not store: %s", "connection lost\nDETAIL:  server closed\n");
     char *text = s_release(&c);
-    cr_expect_str_eq(text,
-                     "<3>store: could not store: connection lost\n"
-                     "<3>store:   DETAIL:  server closed\n");
+    cr_expect_str_eq(text, "<3>store: could not store: connection lost\n"
+                           "<3>store:   DETAIL:  server closed\n");
     free(text);
 }
 
@@ -111,10 +110,12 @@ Test(log, elsewhere_each_line_of_a_message_has_its_timestamp_level_and_module)
     log_warn("aggregator", "could not connect: %s",
              "Connection refused\n\tIs the server running on that host?\n");
     char *text = s_release(&c);
-    cr_expect(s_matches(text, "^[0-9T:-]+Z warn  aggregator: could not connect: Connection refused$"),
-              "%s", text);
-    cr_expect(s_matches(text, "^[0-9T:-]+Z warn  aggregator:   Is the server running on that host\\?$"),
-              "%s", text);
+    cr_expect(
+        s_matches(text, "^[0-9T:-]+Z warn  aggregator: could not connect: Connection refused$"),
+        "%s", text);
+    cr_expect(
+        s_matches(text, "^[0-9T:-]+Z warn  aggregator:   Is the server running on that host\\?$"),
+        "%s", text);
     cr_expect(!strchr(text, '\t'), "no tab: %s", text);
     cr_expect(!strstr(text, "\n\n"), "no empty line: %s", text);
     free(text);
