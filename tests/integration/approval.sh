@@ -24,7 +24,7 @@ cp "$work/keys/secret/supervisor" "$work/keys/supervisors/"
 cp "$work/keys/secret/reader" "$work/keys/readers/"
 "$bin/edu-keygen" --out "$work/keys/secret" province >/dev/null
 cp "$work/keys/secret/province" "$work/keys/province/"
-for who in supervisor reader province; do
+for who in supervisor reader province 2143004052; do
   cat >"$work/$who.ini" <<INI
 [alerts]
 endpoint = tcp://127.0.0.1:$((port + 1))
@@ -42,16 +42,43 @@ county_aggregator_start "$work" || check_fail "aggregator start"
 county_feed "$work" "$fixture" >/dev/null || check_fail "the sample county not stored"
 sleep 1
 year=2024-2025
+county=$(county_sql "$work" "select value from edu.setting where key = 'county'")
+# the province's acts (accept, return) tried with other classes' keys, through edu-province
+for who in reader supervisor; do
+  cat >"$work/$who-province.ini" <<INI
+[province]
+timeout_ms = 3000
+[curve]
+secret = $work/keys/secret/${who}_secret
+[county.$county]
+endpoint = tcp://127.0.0.1:$((port + 2))
+server = $work/keys/aggregator
+name = 示例县
+INI
+done
+refused() { # refused WHO - the reason WHO's key is given for a supervisor's act
+  case $1 in
+    reader) echo '这把密钥是只读（reader）密钥，不能办理整改、静默或审核' ;;
+    province) echo '这把密钥是省级（province）密钥，不能办理整改、静默或审核' ;;
+    # a school's key does not get past the query endpoint's handshake: no answer comes
+    *) echo '没有回答.*这把密钥是否已登记为只读或督学密钥' ;;
+  esac
+}
+year_log() { county_sql "$work" "select count(*) from edu.period_log"; }
 
 # who may approve
-for who in reader province; do
+log_before=$(year_log)
+for who in reader province 2143004052; do
   alerts "$who" approve "$year"
   check_eq "$?" 1 "a $who's key cannot approve"
+  check_grep "$(refused "$who")" "$work/err" "and is told why ($who, approve)"
   alerts "$who" unlock "$year" --reason x
   check_eq "$?" 1 "nor unlock ($who)"
+  check_grep "$(refused "$who")" "$work/err" "and is told why ($who, unlock)"
 done
 check_eq "$(county_sql "$work" "select state from edu.period_approval where period = '$year'")" open \
   "the year is open"
+check_eq "$(year_log)" "$log_before" "the refused acts left no event"
 
 # the 核查 flags stand in the way until each is checked
 flags=$(county_sql "$work" "select count(*) from edu.current_warning
@@ -84,17 +111,53 @@ check_eq "$(county_sql "$work" "select state || ' ' || actor || ' ' || note from
 alerts supervisor approve "$year"
 check_eq "$?" 1 "an approved year cannot be approved again"
 
+# while it is approved: the others' keys cannot unlock it, nor accept or return it in the
+# province's place
+log_before=$(year_log)
+for who in reader province 2143004052; do
+  alerts "$who" unlock "$year" --reason x
+  check_eq "$?" 1 "a $who's key cannot unlock the approved year"
+  check_grep "$(refused "$who")" "$work/err" "and is told why ($who, unlock)"
+done
+for who in reader supervisor; do
+  class=$([ "$who" = reader ] && echo '只读（reader）' || echo '督学（supervisor）')
+  "$bin/edu-province" -c "$work/$who-province.ini" accept "$county" "$year" >"$work/out" 2>"$work/err"
+  check_eq "$?" 1 "a $who's key cannot accept the year"
+  check_grep "这把密钥是${class}密钥，不能接受或退回学年" "$work/err" "and is told why ($who, accept)"
+  "$bin/edu-province" -c "$work/$who-province.ini" return "$county" "$year" --reason 请核实 \
+    >"$work/out" 2>"$work/err"
+  check_eq "$?" 1 "a $who's key cannot return the year"
+  check_grep "这把密钥是${class}密钥，不能接受或退回学年" "$work/err" "and is told why ($who, return)"
+done
+check_eq "$(county_sql "$work" "select state || ' ' || actor || ' ' || note from edu.period_approval
+  where period = '$year'")" "approved 李督学 审核通过" "the year is still approved as it was"
+check_eq "$(year_log)" "$log_before" "the refused acts left no event"
+check_eq "$(county_sql "$work" "select count(*) from edu.alert where kind = 'period_returned'")" 0 \
+  "and no return reached anyone"
+
 # a correction to the approved year: refused as period_locked, reported to the school
 school=2143004052
 before=$(county_sql "$work" "select value from edu.current_observation where school_code = '$school'
   and indicator = 'training_hours' and period = '$year'")
 stored=$(county_stored "$work")
-printf 'school_code,indicator,period,value\n%s,training_hours,%s,123\n%s,training_hours,2026-2027,77\n' \
-  "$school" "$year" "$school" >"$work/late.csv"
+# rows of the locked year that are wrong on another count keep that reason: period_locked is
+# checked after the six of the contract
+{
+  printf 'school_code,indicator,period,value\n%s,training_hours,%s,123\n' "$school" "$year"
+  printf '%s,training_hours,2026-2027,77\n' "$school"
+  printf '2143999999,training_hours,%s,90\n' "$year"        # unknown_school
+  printf '2143004053,training_hours,%s,90\n' "$year"        # school_mismatch
+  printf '%s,teacher_happiness,%s,3.2\n' "$school" "$year"  # unknown_indicator
+  printf '%s,bachelor_teacher_pct,%s,130\n' "$school" "$year" # out_of_range
+} >"$work/late.csv"
 county_drop "$work" "$school" "$work/late.csv"
-county_wait_stored "$work" $((stored + 2)) 20 || check_fail "the correction not stored"
+county_wait_stored "$work" $((stored + 6)) 20 || check_fail "the correction not stored"
 check_eq "$(county_sql "$work" "select count(*) from edu.rejected_record where reason = 'period_locked'
   and school_code = '$school' and period = '$year'")" 1 "the correction to $year is refused as period_locked"
+check_eq "$(county_sql "$work" "select string_agg(school_code || ' ' || indicator || ' ' || reason, ',' order by reason)
+  from edu.rejected_record where period = '$year' and reason <> 'period_locked'")" \
+  "2143004052 bachelor_teacher_pct out_of_range,2143004053 training_hours school_mismatch,2143004052 teacher_happiness unknown_indicator,2143999999 training_hours unknown_school" \
+  "the locked year's rows wrong on another count are refused for that, not as period_locked"
 check_eq "$(county_sql "$work" "select value from edu.current_observation where school_code = '$school'
   and indicator = 'training_hours' and period = '$year'")" "$before" "the approved value stands"
 check_eq "$(county_sql "$work" "select value from edu.current_observation where school_code = '$school'

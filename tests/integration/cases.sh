@@ -27,8 +27,10 @@ COUNTY_TEST_PIDS+=($!)
 check_wait_for ready "$work/log/hook.ready" 5 || check_fail "the JSON sink did not start"
 hook=$(awk '{ print $2 }' "$work/log/hook.ready")
 mkdir -p "$work/keys/supervisors" "$work/keys/province"
+# reminders every 20 hours (not the default 7 days), so that the restarts below fall both
+# inside an interval and past one
 county_set "$work/aggregator.ini" aggregator 'alert_group_wait_ms = 500' \
-  "http = 127.0.0.1:$((port + 3))"
+  "http = 127.0.0.1:$((port + 3))" 'repeat_interval = 20h'
 county_set "$work/aggregator.ini" curve "supervisors = $work/keys/supervisors" \
   "province = $work/keys/province"
 cat >>"$work/aggregator.ini" <<INI
@@ -106,12 +108,36 @@ check_eq "$(head -1 "$work/out" | grep -c 红色)" 1 "red first"
 alerts reader --format json cases --state open
 check_grep '^\{"id" : [0-9]+, "kind" : ' "$work/out" "--format json prints one object a line"
 
-# acting: refused to every class but supervisors
-for who in reader province; do
+# acting: refused to every class but supervisors, each act, each with its reason, and nothing
+# changes in the case or its events
+case_now() { # the case as edu.case shows it, and how many events the cases have
+  county_sql "$work" "select row(c.*)::text || ' ' || (select count(*) from edu.case_event)
+    from edu.case c where c.id = $id"
+}
+case_before=$(case_now)
+refused() { # refused WHO - the reason WHO's key is given
+  case $1 in
+    reader) echo '这把密钥是只读（reader）密钥，不能办理整改、静默或审核' ;;
+    province) echo '这把密钥是省级（province）密钥，不能办理整改、静默或审核' ;;
+    # a school's key does not get past the query endpoint's handshake: no answer comes
+    *) echo '没有回答.*这把密钥是否已登记为只读或督学密钥' ;;
+  esac
+}
+for who in reader province 2143004052; do
   alerts "$who" ack "$id"
   check_eq "$?" 1 "a $who's key cannot acknowledge"
-  check_grep "不能办理整改" "$work/err" "and is told why ($who)"
+  check_grep "$(refused "$who")" "$work/err" "and is told why ($who, ack)"
+  alerts "$who" assign "$id" --to 王五 --due 2025-11-30 --plan 补足培训学时
+  check_eq "$?" 1 "a $who's key cannot assign"
+  check_grep "$(refused "$who")" "$work/err" "and is told why ($who, assign)"
+  alerts "$who" note "$id" 已到校查看
+  check_eq "$?" 1 "a $who's key cannot add a note"
+  check_grep "$(refused "$who")" "$work/err" "and is told why ($who, note)"
+  alerts "$who" close "$id" --note 已整改
+  check_eq "$?" 1 "a $who's key cannot close (销号)"
+  check_grep "$(refused "$who")" "$work/err" "and is told why ($who, close)"
 done
+check_eq "$(case_now)" "$case_before" "the refused acts changed neither the case nor any event"
 alerts 2143004052 cases
 check_eq "$?" 1 "a school's key cannot even read the cases"
 alerts province cases
@@ -138,8 +164,30 @@ alerts supervisor ack 999999
 check_eq "$?" 1 "an unknown case is refused"
 check_grep '没有编号为 #999999' "$work/err" "by its number"
 
+# reminders (repeat_interval = 20h): none at the first start, the interval begins then
+reminders() { grep -o '【督办提醒】' "$work/robot.jsonl" | wc -l; }
+reminders_reach() { # reminders_reach N - waits until the robot has N reminders (15 s at most)
+  local i
+  for i in $(seq 1 150); do
+    [ "$(reminders)" -ge "$1" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+check_eq "$(county_sql "$work" "select count(*) from edu.alert where kind = 'case_reminder'")" 0 \
+  "no reminder at the first start"
+
 # overdue: the due date passes, the case is escalated (督办), with a red alert
 restart_at 2025-12-02T09:00:00+08:00
+reminders_reach 1
+check_eq "$(reminders)" 1 "past repeat_interval, the robot gets one reminder, not one per interval missed"
+open_red=$(county_sql "$work" "select count(*) from edu.case where level = 'red'
+  and state in ('open', 'acknowledged', 'assigned')")
+check_eq "$([ "$open_red" -gt 1 ] && echo many)" many "$open_red open red cases"
+check_eq "$(county_sql "$work" "select count(*) from edu.alert where kind = 'case_reminder'")" 1 \
+  "one reminder for all of them, not one per case"
+check_grep "【督办提醒】全县仍有 $open_red 项红色整改事项未销号" "$work/robot.jsonl" \
+  "the reminder counts the $open_red open red cases"
 check_eq "$(county_sql "$work" "select escalated from edu.case where id = $id")" t \
   "past its due date, the case is escalated"
 check_eq "$(county_sql "$work" "select count(*) from edu.alert where kind = 'case_overdue'
@@ -153,6 +201,8 @@ check_grep "^#$id .*已逾期 · 挂牌督办" "$work/out" "cases --overdue list
 restart_at 2025-12-03T09:00:00+08:00
 check_eq "$(county_sql "$work" "select count(*) from edu.alert where kind = 'case_overdue'
   and message like '%#$id %'")" 1 "escalated once, not again the next day"
+reminders_reach 2
+check_eq "$(reminders)" 2 "24 hours later, past the 20-hour repeat_interval, one more reminder"
 
 # a correction makes the warning green: the case is resolved, and then 销号 is accepted
 stored=$(county_stored "$work")
@@ -211,6 +261,16 @@ check_eq "$(county_sql "$work" "select count(*) from edu.alert_held where alert_
   "people's robot holds it back"
 check_eq "$(grep -c "$(county_sql "$work" "select name from edu.school where code = '$other'") 2025-2026学年 教师年均培训时长 10" "$work/robot.jsonl")" 0 \
   "the robot has not heard of it"
+silence_now() { county_sql "$work" "select row(s.*)::text from edu.silence s where s.id = $sid"; }
+silence_before=$(silence_now)
+for who in reader province 2143004052; do
+  alerts "$who" unsilence "$sid"
+  check_eq "$?" 1 "a $who's key cannot lift a silence"
+  check_grep "$(refused "$who")" "$work/err" "and is told why ($who, unsilence)"
+done
+check_eq "$(silence_now)" "$silence_before" "the refused unsilences left the silence as it was"
+check_eq "$(county_sql "$work" "select count(*) from edu.alert_held where alert_id = $alert")" 1 \
+  "and it still holds the alert back"
 alerts supervisor unsilence "$sid"
 check_eq "$?" 0 "the silence is lifted"
 check_wait_for '（静默结束，仍在报警）【(红色|黄色)预警】[^"]*教师年均培训时长 10' "$work/robot.jsonl" 15
@@ -220,12 +280,43 @@ check_eq "$(county_sql "$work" "select count(*) from edu.case c join edu.current
   and c.period = '2025-2026'")" 1 \
   "and the silence never hid the case"
 
+# a silence that runs out by its --until (not lifted): once the clock passes its end, what
+# still fires is delivered then
+late=2143004055
+late_name=$(county_sql "$work" "select name from edu.school where code = '$late'")
+alerts supervisor silence --match kind=threshold,school=$late --until 2h --comment 等待复核
+check_eq "$?" 0 "a supervisor silences another school's threshold alerts for two hours"
+stored=$(county_stored "$work")
+printf 'school_code,indicator,period,value\n%s,training_hours,2025-2026,10\n' "$late" >"$work/late.csv"
+county_drop "$work" "$late" "$work/late.csv"
+county_wait_stored "$work" $((stored + 1)) 20 || check_fail "the second silenced school's file not stored"
+late_alert=$(county_sql "$work" "select id from edu.alert where kind = 'threshold' and subject = '$late'
+  and indicator = 'training_hours' and period = '2025-2026' order by id desc limit 1")
+check_wait_for "\"$late\".*training_hours|training_hours.*\"$late\"" "$work/hook.jsonl" 15
+check_eq "$?" 0 "the JSON webhook got the alert of the second silence"
+sleep 3
+check_eq "$(county_sql "$work" "select count(*) from edu.alert_held where alert_id = $late_alert")" 1 \
+  "people's robot holds it back"
+check_eq "$(grep -c "$late_name 2025-2026学年 教师年均培训时长 10" "$work/robot.jsonl")" 0 \
+  "the robot has not heard of it while the silence runs"
+restart_at 2025-12-03T12:00:00+08:00
+check_wait_for "（静默结束，仍在报警）【(红色|黄色)预警】[^\"]*$late_name 2025-2026学年 教师年均培训时长 10" \
+  "$work/robot.jsonl" 15
+check_eq "$?" 0 "three hours later, past its --until, what still fires reaches the robot"
+check_eq "$(county_sql "$work" "select count(*) from edu.alert_held where alert_id = $late_alert")" 0 \
+  "and is held no more"
+check_eq "$(reminders)" 2 "three hours after the last reminder, within repeat_interval, none more"
+
 # a yellow warning opens a case after case_yellow_days (30)
 yellow=$(county_sql "$work" "select count(*) from edu.current_warning w where level = 'yellow'
   and kind <> 'data_quality' and not exists (select 1 from edu.case c where c.kind = w.kind
   and c.subject = w.subject and c.indicator = w.indicator and c.period = w.period)")
 check_ne "$yellow" 0 "yellow warnings without a case after a few weeks"
 restart_at 2025-12-09T12:00:00+08:00
+reminders_reach 3
+check_eq "$(reminders)" 3 "six days later, one more reminder, not one per interval missed"
+check_eq "$(county_sql "$work" "select count(*) from edu.alert where kind = 'case_reminder'")" 3 \
+  "three reminders in all"
 check_eq "$(county_sql "$work" "select count(*) from edu.current_warning w
   join edu.case_watch cw on cw.kind = w.kind and cw.subject = w.subject
   and cw.stage = coalesce(w.stage, '') and cw.indicator = w.indicator and cw.period = w.period

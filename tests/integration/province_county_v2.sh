@@ -100,6 +100,15 @@ check_eq "$(sql "select count(*) from province.county_indicator where period = '
   "a returned year is withdrawn"
 check_ne "$(sql "select count(*) from province.indicator_row where period = '$period' and withdrawn")" 0 \
   "its rows kept, marked withdrawn"
+# the county's side of the return: the year reads returned, by the province, with its reason,
+# and the county's people have a red period_returned alert saying so
+check_eq "$(county_sql "$work/c" "select state || ' ' || actor || ' ' || note from edu.period_approval
+  where period = '$period'")" "returned 省教育厅 请核实生师比" \
+  "the county's edu.period_approval: returned, by the province, with its reason"
+check_eq "$(county_sql "$work/c" "select level || ' ' || message from edu.alert
+  where kind = 'period_returned' and period = '$period'")" \
+  "red 【省级退回】$period 学年数据被省里退回（省教育厅）：请核实生师比。该学年已解锁，请核实修改后重新审核（edu-alerts approve $period）。" \
+  "the county got one red period_returned alert with the reason"
 
 "$bin/edu-alerts" -c "$work/supervisor.ini" approve "$period" --checked "$checked" \
   >"$work/out" 2>&1 || check_fail "approve again: $(cat "$work/out")"
