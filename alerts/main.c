@@ -148,34 +148,50 @@ static void s_link_event(zsock_t *monitor, s_link_t *link, const char *endpoint)
     zmsg_destroy(&msg);
 }
 
-/*  Says why no handshake succeeded, in Chinese for the supervisor and in English. */
-static void s_link_explain(const s_config_t *config, const s_link_t *link)
+/*  Which keys an endpoint of the aggregator lets in, as the supervisor and the operator say it. */
+typedef struct {
+    const char *zh; // "读者（readers）"
+    const char *en; // "readers ([curve] readers)"
+    const char *what_zh; // "预警（alerts）端口"
+} s_door_t;
+
+static const s_door_t s_alerts_door = {"读者（readers）", "the county's readers ([curve] readers)",
+                                       "预警（alerts）端口"};
+static const s_door_t s_query_door = {
+    "只读、督学或省级（readers、supervisors、province）",
+    "the county's readers, supervisors or province ([curve] readers, supervisors, province)",
+    "查询（query）端口"};
+
+/*  Says why no handshake with `at` succeeded, in Chinese for the supervisor and in English. */
+static void s_link_explain(const s_config_t *config, const s_link_t *link, const char *at,
+                           const s_door_t *door)
 {
-    const char *at = config->endpoint, *secret = config->curve_secret;
+    const char *secret = config->curve_secret;
     // the public half of a CZMQ pair is the secret's name without "_secret"
     int public_len = (int) strlen(secret) - (str_ends_with(secret, "_secret") ? 7 : 0);
     if (link->refused)
         fprintf(stderr,
-                "edu-alerts: 县里的汇聚服务拒绝了本机的密钥：它不在县里的读者（readers）名单中。"
-                "请把本机的公钥文件 %.*s 交给县教育局，放进其 [curve] readers 目录。\n"
+                "edu-alerts: 县里的汇聚服务拒绝了本机的密钥：它不在县里登记的%s密钥中。"
+                "请把本机的公钥文件 %.*s 交给县教育局登记。\n"
                 "edu-alerts: the aggregator at \"%s\" refused this key (ZAP status %d): it is not "
-                "among the county's readers ([curve] readers)\n",
-                public_len, secret, at, link->refused);
+                "among %s\n",
+                door->zh, public_len, secret, at, link->refused, door->en);
     else if (link->connected && link->failed)
         fprintf(stderr,
                 "edu-alerts: 已连上 \"%s\"，但加密握手失败：多半是 [curve] server 不是该县汇聚服务"
-                "的公钥，或这个地址不是县里的预警（alerts）端口。\n"
+                "的公钥，或这个地址不是县里的%s。\n"
                 "edu-alerts: connected to \"%s\" but the handshake failed: probably the wrong "
                 "server key ([curve] server = %s), CURVE on one side only, or not the aggregator's "
-                "alerts endpoint\n",
-                at, at, config->curve_enabled ? config->curve_server : "none, CURVE is off");
+                "endpoint\n",
+                at, door->what_zh, at,
+                config->curve_enabled ? config->curve_server : "none, CURVE is off");
     else if (link->connected)
         fprintf(stderr,
                 "edu-alerts: 已连上 \"%s\"，但 %ld 毫秒内没有完成握手：多半是 [curve] server "
-                "不是该县汇聚服务的公钥，或这个地址不是县里的预警（alerts）端口。\n"
+                "不是该县汇聚服务的公钥，或这个地址不是县里的%s。\n"
                 "edu-alerts: connected to \"%s\" but no handshake within %ld ms: probably the "
-                "wrong server key ([curve] server = %s), or not the aggregator's alerts endpoint\n",
-                at, config->timeout_ms, at, config->timeout_ms,
+                "wrong server key ([curve] server = %s), or not the aggregator's endpoint\n",
+                at, config->timeout_ms, door->what_zh, at, config->timeout_ms,
                 config->curve_enabled ? config->curve_server : "none, CURVE is off");
     else
         fprintf(stderr,
@@ -185,12 +201,31 @@ static void s_link_explain(const s_config_t *config, const s_link_t *link)
                 config->timeout_ms, at, at, config->timeout_ms);
 }
 
+/*  A socket monitor on sock's connections and handshakes (read it with s_link_event), or NULL
+ *  after saying why on stderr. Stop it with zmq_socket_monitor(sock, NULL, 0) before
+ *  destroying it. */
+static zsock_t *s_monitor(zsock_t *sock)
+{
+    char endpoint[64];
+    snprintf(endpoint, sizeof endpoint, "inproc://alerts-monitor-%p", (void *) sock);
+    zsock_t *monitor = NULL;
+    if (zmq_socket_monitor(zsock_resolve(sock), endpoint,
+                           ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |
+                               ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0 ||
+        !(monitor = zsock_new_pair(endpoint)))
+        fprintf(stderr, "edu-alerts: could not watch the connection: %s\n",
+                zmq_strerror(zmq_errno()));
+    return monitor;
+}
+
 /*  Prints every alert as it comes. A socket monitor watches the handshakes: when none has
  *  succeeded within timeout_ms, or the county refuses the key at any time, it says why and
  *  returns 1, rather than waiting in silence. */
 static int s_watch(const s_config_t *config, bool text)
 {
-    char err[512], monitor_endpoint[64];
+    char err[512];
     int rc = 1;
     s_link_t link = {0};
     zsock_t *sub = zsock_new(ZMQ_SUB), *monitor = NULL;
@@ -203,17 +238,8 @@ static int s_watch(const s_config_t *config, bool text)
         goto cleanup;
     }
     zsock_set_subscribe(sub, config->subscribe);
-    snprintf(monitor_endpoint, sizeof monitor_endpoint, "inproc://alerts-watch-%p", (void *) sub);
-    if (zmq_socket_monitor(zsock_resolve(sub), monitor_endpoint,
-                           ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |
-                               ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0 ||
-        !(monitor = zsock_new_pair(monitor_endpoint))) {
-        fprintf(stderr, "edu-alerts: could not watch the connection: %s\n",
-                zmq_strerror(zmq_errno()));
+    if (!(monitor = s_monitor(sub)))
         goto cleanup;
-    }
     if (zsock_connect(sub, "%s", config->endpoint) != 0) {
         fprintf(stderr, "edu-alerts: cannot connect to \"%s\"\n", config->endpoint);
         goto cleanup;
@@ -228,7 +254,7 @@ static int s_watch(const s_config_t *config, bool text)
         if (which == monitor) {
             s_link_event(monitor, &link, config->endpoint);
             if (link.refused || (!link.ever && link.failed)) { // said at once
-                s_link_explain(config, &link);
+                s_link_explain(config, &link, config->endpoint, &s_alerts_door);
                 rc = 1;
                 break;
             }
@@ -249,7 +275,7 @@ static int s_watch(const s_config_t *config, bool text)
         if (zpoller_terminated(poller))
             break;
         if (!link.ever) { // the deadline passed without a handshake
-            s_link_explain(config, &link);
+            s_link_explain(config, &link, config->endpoint, &s_alerts_door);
             rc = 1;
             break;
         }
@@ -268,14 +294,18 @@ cleanup:
 static int s_ask(const s_config_t *config, const char *const *frames, size_t n)
 {
     char err[512];
-    zsock_t *dealer = zsock_new(ZMQ_DEALER);
+    s_link_t link = {0};
+    zsock_t *dealer = zsock_new(ZMQ_DEALER), *monitor = NULL;
+    zpoller_t *poller = NULL;
+    zmsg_t *reply = NULL;
     zsock_set_linger(dealer, 0);
-    zsock_set_rcvtimeo(dealer, (int) config->timeout_ms);
     int rc = 1;
     if (s_secure(dealer, config, err, sizeof err) != 0) {
         fprintf(stderr, "edu-alerts: %s\n", err);
         goto cleanup;
     }
+    if (!(monitor = s_monitor(dealer)))
+        goto cleanup;
     if (zsock_connect(dealer, "%s", config->query) != 0) {
         fprintf(stderr, "edu-alerts: cannot connect to \"%s\"\n", config->query);
         goto cleanup;
@@ -284,12 +314,32 @@ static int s_ask(const s_config_t *config, const char *const *frames, size_t n)
     for (size_t i = 0; i < n; i++)
         zmsg_addstr(request, frames[i] ? frames[i] : "");
     zmsg_send(&request, dealer);
-    zmsg_t *reply = zmsg_recv(dealer);
+    // the answer, or the monitor telling that the county refused the key (said at once)
+    poller = zpoller_new(dealer, monitor, NULL);
+    int64_t deadline = zclock_mono() + config->timeout_ms;
+    while (!reply && !zsys_interrupted) {
+        int64_t wait = deadline - zclock_mono();
+        void *which = wait > 0 ? zpoller_wait(poller, (int) wait) : NULL;
+        if (which == monitor) {
+            s_link_event(monitor, &link, config->query);
+            if (link.refused || (!link.ever && link.failed)) {
+                s_link_explain(config, &link, config->query, &s_query_door);
+                goto cleanup;
+            }
+        } else if (which == dealer) {
+            reply = zmsg_recv(dealer);
+        } else {
+            break; // the deadline, or interrupted
+        }
+    }
+    if (!reply && !link.ever) {
+        s_link_explain(config, &link, config->query, &s_query_door);
+        goto cleanup;
+    }
     if (!reply) {
         fprintf(stderr,
-                "edu-alerts: 县里 %s 在 %ld 毫秒内没有回答：聚合服务是否在运行？这把密钥是否已登记"
-                "为只读或督学密钥？（no answer from \"%s\" within %ld ms: is the aggregator "
-                "running, and is this key among its readers or supervisors?）\n",
+                "edu-alerts: 县里 %s 在 %ld 毫秒内没有回答：聚合服务可能正忙，请稍后再试。"
+                "（no answer from \"%s\" within %ld ms）\n",
                 config->query, config->timeout_ms, config->query, config->timeout_ms);
         goto cleanup;
     }
@@ -302,8 +352,12 @@ static int s_ask(const s_config_t *config, const char *const *frames, size_t n)
         fprintf(stderr, "edu-alerts: %s\n", body ? body : "malformed answer");
     }
     free(status), free(body);
-    zmsg_destroy(&reply);
 cleanup:
+    zmsg_destroy(&reply);
+    zpoller_destroy(&poller);
+    if (monitor)
+        zmq_socket_monitor(zsock_resolve(dealer), NULL, 0);
+    zsock_destroy(&monitor);
     zsock_destroy(&dealer);
     return rc;
 }

@@ -64,11 +64,12 @@ echo "cluster at $PGHOST port $PGPORT"
 # Sanitizer reports go to files the integration tests inspect; leaks are errors too.
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=23"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-# The tests mostly wait (for processes, sockets, timers, fsync): three per core keep the machine
-# busy (a whole run took 25 min at one per core with the cores half idle).
-test_jobs=${EDU_TEST_JOBS:-$((3 * jobs))}
+# The tests mostly wait (for processes, sockets, timers, fsync): several per core keep the
+# machine busy (a whole run took 25 min at one per core with the cores half idle); fewer under
+# the sanitizers, which cost CPU.
 status=0
 for dir in build build-asan; do
+  test_jobs=${EDU_TEST_JOBS:-$([ $dir = build ] && echo $((3 * jobs)) || echo $((2 * jobs)))}
   echo "== ctest $dir (-j $test_jobs)"
   start=$(date +%s)
   (cd "$root/$dir" && ctest --output-on-failure -j "$test_jobs" "$@") || status=1

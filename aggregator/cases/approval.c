@@ -232,17 +232,29 @@ char *approval_unlock(PGconn *conn, const char *period, const char *person, cons
 }
 
 /*  The county's own code must be what the province names. */
+/*  A year's state as people say it. */
+static const char *s_state_name(const char *state)
+{
+    static const char *names[][2] = {{"open", "未审核"},     {"approved", "县已审核"},
+                                     {"unlocked", "已解锁"}, {"accepted", "省已接受"},
+                                     {"returned", "省已退回"}};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strcmp(state, names[i][0]) == 0)
+            return names[i][1];
+    return state;
+}
+
 static bool s_this_county(PGconn *conn, const char *county, char *err, size_t errlen)
 {
     PGresult *res = PQexec(conn, "SELECT value FROM edu.setting WHERE key = 'county'");
     bool ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && county &&
               strcmp(PQgetvalue(res, 0, 0), county) == 0;
+    const char *here = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
+                           ? PQgetvalue(res, 0, 0)
+                           : "?";
     if (!ok)
-        errorf(err, errlen, "this is county %s, not %.16s",
-               PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
-                   ? PQgetvalue(res, 0, 0)
-                   : "?",
-               county ? county : "");
+        errorf(err, errlen, "这里是县 %s，不是 %.16s（this is county %s, not %.16s）", here,
+               county ? county : "", here, county ? county : "");
     PQclear(res);
     return ok;
 }
@@ -260,12 +272,13 @@ char *approval_accept(PGconn *conn, const char *county, const char *period, cons
     }
     if (strcmp(state, "approved") != 0) {
         PQclear(PQexec(conn, "ROLLBACK"));
-        return errorf(err, errlen, "cannot accept %s of county %s: the county has not approved "
-                      "it (its state is %s)", period, county, state), NULL;
+        return errorf(err, errlen, "县 %s 的 %s 学年尚未经县里审核（%s），不能接受（cannot "
+                      "accept: the county has not approved it, its state is %s）",
+                      county, period, s_state_name(state), state), NULL;
     }
     if (s_record(conn, period, person, "accepted", NULL, "{}", now, err, errlen) != 0)
         return NULL;
-    return xasprintf("accepted %s of county %s\n", period, county);
+    return xasprintf("已接受县 %s 的 %s 学年（accepted）\n", county, period);
 }
 
 static const char *s_returned_alert_sql =
@@ -282,23 +295,25 @@ char *approval_return(PGconn *conn, const char *county, const char *period, cons
                       const char *reason, time_t now, char *err, size_t errlen)
 {
     if (!reason || !*reason || !ledger_text_ok(reason, 2000))
-        return errorf(err, errlen, "a return needs a reason: one line of at most 2000 bytes"),
-               NULL;
+        return errorf(err, errlen, "退回须写明原因（一行，最多 2000 字节）（a return needs a "
+                      "reason: one line of at most 2000 bytes）"), NULL;
     char state[16], inner[512];
     if (!s_this_county(conn, county, err, errlen) ||
         s_begin(conn, period, state, sizeof state, err, errlen) != 0)
         return NULL;
     if (strcmp(state, "approved") != 0 && strcmp(state, "accepted") != 0) {
         PQclear(PQexec(conn, "ROLLBACK"));
-        return errorf(err, errlen, "cannot return %s of county %s: it is not approved (its state "
-                      "is %s)", period, county, state), NULL;
+        return errorf(err, errlen, "县 %s 的 %s 学年没有审核通过（%s），无需退回（cannot return: "
+                      "it is not approved, its state is %s）",
+                      county, period, s_state_name(state), state), NULL;
     }
     const char *p[] = {period, person, reason};
     if (pg_exec_params(conn, s_returned_alert_sql, 3, p, inner, sizeof inner) != 0) {
         PQclear(PQexec(conn, "ROLLBACK"));
-        return errorf(err, errlen, "could not raise the return's alert: %s", inner), NULL;
+        return errorf(err, errlen, "无法通知县里（could not raise the return's alert: %s）",
+                      inner), NULL;
     }
     if (s_record(conn, period, person, "returned", reason, "{}", now, err, errlen) != 0)
         return NULL;
-    return xasprintf("returned %s of county %s: %s\n", period, county, reason);
+    return xasprintf("已退回县 %s 的 %s 学年（returned）：%s\n", county, period, reason);
 }

@@ -119,8 +119,8 @@ refused() { # refused WHO - the reason WHO's key is given
   case $1 in
     reader) echo '这把密钥是只读（reader）密钥，不能办理整改、静默或审核' ;;
     province) echo '这把密钥是省级（province）密钥，不能办理整改、静默或审核' ;;
-    # a school's key does not get past the query endpoint's handshake: no answer comes
-    *) echo '没有回答.*这把密钥是否已登记为只读或督学密钥' ;;
+    # a school's key does not get past the query endpoint's handshake: told so at once
+    *) echo '县里的汇聚服务拒绝了本机的密钥：它不在县里登记的只读、督学或省级' ;;
   esac
 }
 for who in reader province 2143004052; do
