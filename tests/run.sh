@@ -1,7 +1,8 @@
 #!/bin/bash
 # run.sh - installs what eduwatch needs, builds it twice (normal, and ASan + UBSan) with warnings
 # as errors, checks that Release builds with gcc and with clang compile, starts a throwaway
-# PostgreSQL and runs every test of both builds through ctest
+# PostgreSQL and runs every test through ctest: all of them in the normal build, the unit tests
+# and those labelled `sanitize` in the ASan + UBSan build (EDU_ASAN_ALL=1: all of them there too)
 #
 #   tests/run.sh [ctest arguments...]     e.g. tests/run.sh -L unit, tests/run.sh -R it_fixture
 #
@@ -67,12 +68,17 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 # The tests mostly wait (for processes, sockets, timers, fsync): several per core keep the
 # machine busy (a whole run took 25 min at one per core with the cores half idle); fewer under
 # the sanitizers, which cost CPU.
+# Every test runs in the normal build; under the sanitizers the unit tests and the integration
+# tests labelled `sanitize` (those that drive outside input through C code no other test
+# reaches; tests/CMakeLists.txt), or all with EDU_ASAN_ALL=1, or the selection given.
 status=0
 for dir in build build-asan; do
   test_jobs=${EDU_TEST_JOBS:-$([ $dir = build ] && echo $((3 * jobs)) || echo $((2 * jobs)))}
-  echo "== ctest $dir (-j $test_jobs)"
+  select=("$@")
+  [ $dir = build-asan ] && [ $# -eq 0 ] && [ "${EDU_ASAN_ALL:-0}" != 1 ] && select=(-L 'unit|sanitize')
+  echo "== ctest $dir (-j $test_jobs ${select[*]})"
   start=$(date +%s)
-  (cd "$root/$dir" && ctest --output-on-failure -j "$test_jobs" "$@") || status=1
+  (cd "$root/$dir" && ctest --output-on-failure -j "$test_jobs" "${select[@]}") || status=1
   echo "   $dir: $(($(date +%s) - start)) s"
 done
 if [ $# -eq 0 ]; then # a selection of tests (ctest arguments) skips the fuzzers
