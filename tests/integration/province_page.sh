@@ -87,6 +87,23 @@ rate=$(sql "select round(100.0 * count(*) filter (where level = 'green') / 8, 1)
 check_grep "小学 达标率 </span><strong class=\"rate\">$rate%" "$work/dom.html" "the rendered 达标率 ($rate%)"
 check_grep '岳麓区（430103）' "$work/dom.html" "the rendered page names the counties"
 check_grep '省级已确认' "$work/dom.html" "the rendered page shows the approval states"
+# the rankings: the most balanced county of the year (smallest mean CV, primary) ranks first,
+# and the 督办 column adds up to the escalated open cases of the province's tables
+best=$(python3 -c '
+import json, sys
+rows = [r for r in json.load(open(sys.argv[1]))["rows"]
+        if (r.get("stages") or {}).get("primary", {}).get("cv") is not None]
+r = min(rows, key=lambda r: r["stages"]["primary"]["cv"])
+print("%s（%s）" % (r["name"], r["code"]))' "$work/overview.json")
+first=$(tr -d '\n' <"$work/dom.html" | grep -o '<table id="rank-cv">.*' | sed 's|</table>.*||' |
+  grep -o '<tr><td>1</td>.*' | head -c 600)
+check_ne "$best" "" "(a county has a CV)"
+check_grep "$best" <(echo "$first") "the CV ranking puts the most balanced county first ($best)"
+escalated=$(tr -d '\n' <"$work/dom.html" | grep -o '<table id="counties">.*' | sed 's|</table>.*||' |
+  grep -o '<td class="num[ a-z]*">[0-9]*</td></tr>' | grep -o '[0-9]\+' | awk '{ s += $1 } END { print s + 0 }')
+check_eq "$escalated" "$(sql "select count(*) from province.county_case where escalated and $(
+  sed -n 's/^#define S_OPEN_CASE *"\(.*\)"$/\1/p' "$EDU_SOURCE_DIR/province/page.c")")" \
+  "the 督办 column adds up to the escalated open cases"
 render "http://127.0.0.1:$http/#county=430101" "$work/county.html"
 charts=$(grep -o '<svg [^>]*class="spark"' "$work/county.html" | wc -l)
 check_eq "$charts" "$(sql "select count(distinct (stage, indicator)) from province.county_indicator
