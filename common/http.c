@@ -152,6 +152,20 @@ void http_allow_host(http_t *self, const char *host)
         self->hosts[self->host_count++] = xstrdup(host);
 }
 
+void http_allow_hosts(http_t *self, const char *hosts)
+{
+    for (const char *h = hosts; h && *h;) {
+        h += strspn(h, " ,");
+        size_t n = strcspn(h, " ,");
+        if (n) {
+            char *one = xstrndup(h, n);
+            http_allow_host(self, one);
+            free(one);
+        }
+        h += n;
+    }
+}
+
 bool http_is_loopback(const char *listen)
 {
     return strncmp(listen, "127.", 4) == 0 || strncmp(listen, "localhost:", 10) == 0;

@@ -38,6 +38,9 @@ int http_port(http_t *self);
  *  bound to 0.0.0.0 answers any Host. Call before requests come. */
 void http_allow_host(http_t *self, const char *host);
 
+/*  Allows each Host header value of a list ("name:port, other:port"; NULL or empty: none). */
+void http_allow_hosts(http_t *self, const char *hosts);
+
 /*  True when "ADDRESS:PORT" binds a loopback address (127.x, localhost): only this machine
  *  reaches it. Anything else should be behind a proxy with authentication (docs/operations.md). */
 bool http_is_loopback(const char *listen);

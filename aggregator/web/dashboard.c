@@ -311,16 +311,7 @@ dashboard_t *dashboard_new(const char *listen, const char *hosts, const char *co
         dashboard_destroy(&self);
         return NULL;
     }
-    for (const char *h = hosts; h && *h;) { // "name:port, other:port"
-        h += strspn(h, " ,");
-        size_t n = strcspn(h, " ,");
-        if (n) {
-            char *one = xstrndup(h, n);
-            http_allow_host(self->http, one);
-            free(one);
-        }
-        h += n;
-    }
+    http_allow_hosts(self->http, hosts);
     return self;
 }
 
