@@ -27,6 +27,10 @@
 #include <string.h>
 
 #define S_RCVHWM 2 // messages queued per connection
+// connections waiting to be accepted: every school at once after a restart or on the deadline
+// day (libzmq's 100 dropped the rest, whose TCP tried again after 1, 3, 7, 15 and 31 s); the
+// kernel caps it at net.core.somaxconn
+#define S_BACKLOG 4096
 
 struct receiver_t {
     zsock_t *router;       // bound ROUTER socket
@@ -59,6 +63,7 @@ receiver_t *receiver_new(const receiver_config_t *config, char *err, size_t errl
     zsock_set_heartbeat_ivl(self->router, 10000);
     zsock_set_heartbeat_timeout(self->router, 30000);
     zsock_set_rcvhwm(self->router, S_RCVHWM);
+    zsock_set_backlog(self->router, S_BACKLOG);
     if (config->curve) {
         zcert_t *cert = keys_load_secret(config->secret, err, errlen);
         if (!cert)

@@ -8,6 +8,9 @@
 #   pg_stop DIR         stop (fast)
 #   pg_crash DIR        stop immediately, as a crash would (no checkpoint)
 #   pg_restart DIR      start again after pg_stop or pg_crash
+#
+# EDU_PG_OPTIONS adds server settings (e.g. "-c log_min_duration_statement=0" to see what a
+# benchmark asks of PostgreSQL; keep the cluster with EDU_KEEP=1 where the script offers it).
 
 pg_bindir() {
   local d
@@ -45,7 +48,7 @@ pg_start() {
   fi
   echo "$port" >"$dir/port"
   pg_as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgresql.log" -w -t 60 \
-    -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 -c max_connections=200" start \
+    -o "-p $port -k $dir/sock -c listen_addresses=127.0.0.1 -c max_connections=200 ${EDU_PG_OPTIONS:-}" start \
     >/dev/null || { tail -20 "$dir/postgresql.log" >&2; return 1; }
   export PGHOST="$dir/sock" PGPORT="$port" PGUSER=postgres
 }
@@ -67,6 +70,6 @@ pg_restart() {
   local bin dir=$1
   bin=$(pg_bindir) || return 1
   pg_as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgresql.log" -w -t 60 \
-    -o "-p $(cat "$dir/port") -k $dir/sock -c listen_addresses=127.0.0.1 -c max_connections=200" \
+    -o "-p $(cat "$dir/port") -k $dir/sock -c listen_addresses=127.0.0.1 -c max_connections=200 ${EDU_PG_OPTIONS:-}" \
     start >/dev/null
 }
