@@ -6,7 +6,10 @@
 # BASELINE_CHECKOUT is another checkout of eduwatch, built (its build/bin), e.g. made with
 # `git worktree add /tmp/base <commit> && cmake -S /tmp/base -B /tmp/base/build -DEDU_TESTS=ON
 # && cmake --build /tmp/base/build -j2`; each benchmark runs with that checkout's own scripts,
-# rules and binaries, then with this one's, alternating, ROUNDS times (default 1). Without a
+# rules and binaries (the rush: this checkout's script and simulator with the baseline's
+# binaries and rules, so that both meet the same load; the latency: this checkout's
+# measurement), then with this one's, alternating,
+# ROUNDS times (default 1). Without a
 # baseline only this checkout runs. Prints one row per figure: the baseline's, this one's and
 # their ratio (this / baseline; the better direction is named in the figure), the median over
 # the rounds. Asserts nothing. Takes about 10 minutes a round on the 2-core development machine.
@@ -26,8 +29,9 @@ run() {
   echo "== $who, round $r" >&2
   "$dir/tests/bench/ingest.sh" "$bin" 100000 4 >"$out/$who-$r-ingest" 2>&1
   "$dir/tests/bench/evaluate.sh" "$bin" >"$out/$who-$r-evaluate" 2>&1
-  "$dir/tests/bench/latency.sh" "$bin" 10000 20 10 >"$out/$who-$r-latency" 2>&1
-  "$dir/tests/bench/connections.sh" "$bin" 2000 >"$out/$who-$r-connections" 2>&1
+  "$root/tests/bench/latency.sh" "$bin" 10000 20 10 >"$out/$who-$r-latency" 2>&1
+  # the rush: this checkout's script and simulator for both (the load of the deadline day)
+  "$root/tests/bench/connections.sh" "$bin" 2000 >"$out/$who-$r-connections" 2>&1
   # the collector's benchmark measures the baseline's collector itself, alternating runs
   if [ "$who" = this ]; then
     local base_bin=$bin

@@ -17,7 +17,8 @@
 # EDU_RUSH=after measures instead an empty county after the deadline with the rules as they
 # are: then every school is missing every indicator of every year, the aggregator raises
 # (and opens cases for) tens of thousands of red warnings while the schools connect, and the
-# figure is mostly that work.
+# figure is mostly that work. The simulator is this checkout's (build/bin) when it has one, so a
+# baseline's binaries meet the same load.
 #
 # Also prints the CPU time each of the aggregator's threads, its PostgreSQL backends and the
 # simulator used during the rush. With EDU_PERF=FILE the rush is recorded by `perf record -a -g`
@@ -39,6 +40,9 @@ mkdir -p "$work/sample"
 awk -v n="$n" 'BEGIN { print "school_code,name,county_code,stage,students,location"
   for (i = 1; i <= n; i++) printf "21%08d,学校%d,430405,primary,%d,urban\n", i, i, 300 + i % 900 }' \
   >"$work/sample/schools.csv"
+# the simulator of this checkout (the same load for a baseline's binaries), else BIN_DIR's
+sim_bin=$bin
+[ -x "$root/build/bin/many_schools" ] && sim_bin=$root/build/bin
 # the rules of BIN_DIR's own checkout (a baseline's binaries with its own rules)
 rules=$root/deploy/rules.ini
 [ -f "$bin/../../deploy/rules.ini" ] && rules=$(cd "$bin/../.." && pwd)/deploy/rules.ini
@@ -77,14 +81,14 @@ if [ -n "${EDU_PERF:-}" ]; then
   sleep 0.5
 fi
 mkfifo "$work/hold"
-"$bin/many_schools" "tcp://127.0.0.1:$(cat "$c/port")" "$c/keys/aggregator" "$c/keys/schools" "$n" \
+"$sim_bin/many_schools" "tcp://127.0.0.1:$(cat "$c/port")" "$c/keys/aggregator" "$c/keys/schools" "$n" \
   <"$work/hold" >"$work/sim.out" 2>&1 &
 exec 3>"$work/hold" # holds the connections open until the end
 check_wait_for answered "$work/sim.out" 300 || true
 if [ -n "${EDU_PERF:-}" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
 threads "$pid" >"$work/threads.after"
 pg1=$(backends)
-sim=$(pgrep -f "$bin/many_schools" | head -1)
+sim=$(pgrep -f "$sim_bin/many_schools" | head -1)
 cat "$work/sim.out"
 hz=$(getconf CLK_TCK)
 echo "CPU during the rush (ms): aggregator's threads $(join -a 2 "$work/threads.before" \
