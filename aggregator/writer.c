@@ -21,7 +21,7 @@
 #define S_SWEEP_RETRY_MS 2000 // after a failed sweep, the next try waits this long
 #define S_CASES_EVERY_MS 10000 // the response loop's clock is read this often
 #define S_GROUP_MAX 64         // most batches stored in one transaction
-#define S_GROUP_WAIT_MS 2      // how long the first batch of a group waits for company
+#define S_GROUP_WAIT_MS 2      // how long a group waits for company, in a rush
 
 typedef struct {
     zsock_t *pipe;               // to the aggregator's main thread
@@ -36,6 +36,7 @@ typedef struct {
     log_complain_t sweep_trouble; // failing sweeps, reported with back-off
     zsock_t *kick;               // PUB: tells the delivery actors that alerts may wait
     zpoller_t *group_poller;     // the pipe alone, to wait a moment for a group's company
+    bool company;                // the last group held more than one batch: the next waits
     bool terminated;             // $TERM received
 } s_self_t;
 
@@ -303,9 +304,11 @@ static void s_self_handle_reload(s_self_t *self, writer_reload_t *reload)
                                         reload->err, sizeof reload->err);
 }
 
-/*  One message of the pipe; a BATCH gathers the batches waiting behind it (within
- *  S_GROUP_WAIT_MS, at most S_GROUP_MAX) into one transaction. A RELOAD or $TERM that comes
- *  among them waits until the group is done, so the order stays the one handed. */
+/*  One message of the pipe; a BATCH gathers the batches waiting behind it (at most
+ *  S_GROUP_MAX) into one transaction. Only when the last group had company (a rush) does it
+ *  also wait up to S_GROUP_WAIT_MS for batches still on their way: a lone batch under steady
+ *  load is stored at once instead of waiting for nobody. A RELOAD or $TERM that comes among
+ *  them waits until the group is done, so the order stays the one handed. */
 static void s_self_handle_pipe(s_self_t *self)
 {
     char *command = NULL;
@@ -314,7 +317,7 @@ static void s_self_handle_pipe(s_self_t *self)
         return; // interrupted
     writer_job_t *group[S_GROUP_MAX];
     size_t n = 0;
-    int64_t until = clock_mono_ms() + S_GROUP_WAIT_MS;
+    int64_t until = clock_mono_ms() + (self->company ? S_GROUP_WAIT_MS : 0);
     while (command && strcmp(command, "BATCH") == 0 && pointer && n < S_GROUP_MAX) {
         group[n++] = pointer;
         free(command);
@@ -329,6 +332,7 @@ static void s_self_handle_pipe(s_self_t *self)
             break;
     }
     if (n) {
+        self->company = n > 1;
         s_self_handle_group(self, group, n);
         for (size_t i = 0; i < n; i++)
             zsock_send(self->pipe, "sp", "DONE", group[i]);

@@ -293,7 +293,10 @@ static int s_round_pub(s_self_t *self, char *err, size_t errlen)
     PGresult *res = s_query(self,
                             "SELECT j.id, j.level, j.kind, j.body, a.message, a.audience"
                             " FROM edu.alert_json j JOIN edu.alert a USING (id)"
-                            " WHERE j.id > $1::bigint ORDER BY j.id LIMIT " S_STR(S_PUB_PAGE),
+                            // the cursor on both sides: else the merge join reads every
+                            // alert before it, each round (quadratic in the outbox)
+                            " WHERE j.id > $1::bigint AND a.id > $1::bigint"
+                            " ORDER BY j.id LIMIT " S_STR(S_PUB_PAGE),
                             1, params, err, errlen);
     if (!res)
         return -1;
@@ -323,7 +326,10 @@ static int s_round_json(s_self_t *self, char *err, size_t errlen)
                             "        OR a.level = 'red'"
                             "        OR (a.level = 'green' AND a.previous_level = 'red'))"
                             " FROM edu.alert_json j JOIN edu.alert a USING (id)"
-                            " WHERE j.id > $1::bigint ORDER BY j.id LIMIT " S_STR(S_JSON_PAGE),
+                            // the cursor on both sides: else the merge join reads every
+                            // alert before it, each round (quadratic in the outbox)
+                            " WHERE j.id > $1::bigint AND a.id > $1::bigint"
+                            " ORDER BY j.id LIMIT " S_STR(S_JSON_PAGE),
                             2, params, err, errlen);
     if (!res)
         return -1;

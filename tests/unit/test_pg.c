@@ -1,7 +1,9 @@
-/*  test_pg - what --check says of a connection string, and that it never shows a password */
+/*  test_pg - what --check says of a connection string, that it never shows a password, and
+ *  the settings a connection starts with */
 #include "pg.h"
 
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -40,4 +42,30 @@ Test(pg, connection_strings)
         cr_expect(!strstr(err, "s3cr"), "case %zu shows the password: %s", i, err);
         cr_expect(strstr(err, "libpq cannot parse"), "case %zu: %s", i, err);
     }
+}
+
+/*  Against the suite's PostgreSQL (tests/run.sh's PG* variables): a connection runs without
+ *  JIT, which made short statements on the case views take 0.35-0.7 s to compile; a
+ *  connection string's own options still win. */
+static char *s_show_jit(const char *conninfo)
+{
+    char err[1024] = "";
+    PGconn *conn = pg_connect(conninfo, "test_pg", err, sizeof err);
+    cr_assert(conn, "the suite's PostgreSQL (PGHOST=%s): %s", getenv("PGHOST"), err);
+    PGresult *res = PQexec(conn, "SHOW jit");
+    cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(conn));
+    char *jit = strdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    PQfinish(conn);
+    return jit;
+}
+
+Test(pg, no_jit_unless_asked)
+{
+    char *jit = s_show_jit("dbname=postgres");
+    cr_expect_str_eq(jit, "off");
+    free(jit);
+    jit = s_show_jit("dbname=postgres options='-c jit=on'");
+    cr_expect_str_eq(jit, "on");
+    free(jit);
 }
