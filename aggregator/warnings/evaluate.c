@@ -1448,6 +1448,12 @@ bool evaluate_sweep_due(evaluate_t *self, time_t now)
     return false;
 }
 
+static bool s_same_key(const evaluate_record_t *a, const evaluate_record_t *b)
+{
+    return strcmp(a->indicator, b->indicator) == 0 && strcmp(a->period, b->period) == 0 &&
+           strcmp(a->school, b->school) == 0;
+}
+
 int evaluate_batch(evaluate_t *self, PGconn *conn, const evaluate_record_t *records,
                    size_t count, char *err, size_t errlen)
 {
@@ -1463,14 +1469,19 @@ int evaluate_batch(evaluate_t *self, PGconn *conn, const evaluate_record_t *reco
     // harmless (the latest record of each key wins, as in the database)
     if (!self->loaded && s_load(self, conn, err, errlen) != 0)
         return -1;
+    // a run of one key (a school correcting a value again and again) costs one lookup: its
+    // last record is the one that counts, and the items it affects are the same
     for (size_t i = 0; i < count; i++) {
         int year;
-        if (period_parse(records[i].period, &year) == 0)
+        if ((i + 1 == count || !s_same_key(&records[i], &records[i + 1])) &&
+            period_parse(records[i].period, &year) == 0)
             s_set_value(self, records[i].school, records[i].indicator, year, records[i].value);
     }
     zhashx_t *items = s_map(xfree_item);
     zhashx_t *seen = zhashx_new(); // keys and groups already in scope (corrections repeat them)
     for (size_t i = 0; i < count; i++) {
+        if (i > 0 && s_same_key(&records[i], &records[i - 1]))
+            continue; // in scope already
         const school_t *school = schools_find(self->schools, records[i].school);
         const indicator_t *ind = rules_find(self->rules, records[i].indicator);
         int year;
