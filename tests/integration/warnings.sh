@@ -110,8 +110,11 @@ printf 'school_code,indicator,period,value\n%s,%s,%s,%s\n%s,%s,%s,%s\n%s,%s,%s,%
   "$school" "$indicator" "$period" "$half" "$school" "$indicator" "$period" "$half" \
   "$school" "$indicator" "$period" "$target" >"$work/fix.csv"
 before=$(county_stored "$work")
+refused=$(county_sql "$work" "select count(*) from edu.rejected_record")
 county_drop "$work" "$school" "$work/fix.csv"
 county_wait_stored "$work" $((before + 3)) 30 || check_fail "correction not stored"
+check_eq "$(county_sql "$work" "select count(*) from edu.rejected_record")" "$refused" \
+  "the three records of the correction are accepted (the run reaches the warnings)"
 warnings >"$work/after-fix"
 check_no_grep "^threshold,$school,$stage,$indicator,$period," "$work/after-fix" \
   "the corrected item ($school $indicator $period = $target) is no longer red"

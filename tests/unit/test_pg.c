@@ -45,8 +45,8 @@ Test(pg, connection_strings)
 }
 
 /*  Against the suite's PostgreSQL (tests/run.sh's PG* variables): a connection runs without
- *  JIT, which made short statements on the case views take 0.35-0.7 s to compile; a
- *  connection string's own options still win. */
+ *  JIT, which made short statements on the case views take 0.35-0.7 s to compile, unless its
+ *  options (its string, a service file or PGOPTIONS) speak of jit. */
 static char *s_show_jit(const char *conninfo)
 {
     char err[1024] = "";
@@ -62,10 +62,23 @@ static char *s_show_jit(const char *conninfo)
 
 Test(pg, no_jit_unless_asked)
 {
-    char *jit = s_show_jit("dbname=postgres");
-    cr_expect_str_eq(jit, "off");
-    free(jit);
-    jit = s_show_jit("dbname=postgres options='-c jit=on'");
-    cr_expect_str_eq(jit, "on");
-    free(jit);
+    static const struct {
+        const char *conninfo, *pgoptions, *expected;
+    } cases[] = {
+        {"dbname=postgres", NULL, "off"},
+        {"dbname=postgres options='-c search_path=public'", NULL, "off"}, // options, not jit
+        {"dbname=postgres options='-c jit=on'", NULL, "on"},
+        {"postgres", "-c jit=on", "on"}, // the environment's options count as the string's
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        if (cases[i].pgoptions)
+            setenv("PGOPTIONS", cases[i].pgoptions, 1);
+        else
+            unsetenv("PGOPTIONS");
+        char *jit = s_show_jit(cases[i].conninfo);
+        cr_expect_str_eq(jit, cases[i].expected, "case %zu \"%s\" PGOPTIONS=%s", i,
+                         cases[i].conninfo, cases[i].pgoptions ? cases[i].pgoptions : "");
+        free(jit);
+    }
+    unsetenv("PGOPTIONS");
 }
