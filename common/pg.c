@@ -25,16 +25,12 @@ static void s_no_jit(PGconn *conn)
 {
     bool own = false;
     PQconninfoOption *options = PQconninfo(conn);
-    for (PQconninfoOption *o = options; o && o->keyword; o++)
-        if (strcmp(o->keyword, "options") == 0 && o->val && strstr(o->val, "jit"))
-            own = true;
+    for (PQconninfoOption *o = options; o && o->keyword && !own; o++)
+        own = strcmp(o->keyword, "options") == 0 && o->val && strstr(o->val, "jit");
     PQconninfoFree(options);
-    if (own)
-        return;
-    PGresult *res = PQexec(conn, "SET jit = off");
-    if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        log_debug("pg", "JIT stays: %s", PQresultErrorMessage(res));
-    PQclear(res);
+    char why[512];
+    if (!own && pg_exec(conn, "SET jit = off", why, sizeof why) != 0)
+        log_debug("pg", "JIT stays: %s", why);
 }
 
 PGconn *pg_connect(const char *conninfo, const char *app, char *err, size_t errlen)

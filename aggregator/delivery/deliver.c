@@ -284,6 +284,13 @@ static int s_mail(s_self_t *self, const char *message, char *err, size_t errlen)
 //  --------------------------------------------------------------------------
 //  Rounds: each returns 1 when more alerts wait, 0 when done, -1 on failure
 
+// The alerts after the cursor ($1), each with its JSON (j) and its row (a), a page of them
+// (LIMIT follows). The cursor on both sides: else the merge join reads every alert before it,
+// each round (quadratic in the outbox).
+#define S_AFTER_CURSOR                                                                          \
+    " FROM edu.alert_json j JOIN edu.alert a USING (id)"                                       \
+    " WHERE j.id > $1::bigint AND a.id > $1::bigint ORDER BY j.id LIMIT "
+
 static int s_round_pub(s_self_t *self, char *err, size_t errlen)
 {
     char last[32];
@@ -292,11 +299,7 @@ static int s_round_pub(s_self_t *self, char *err, size_t errlen)
     const char *params[] = {last};
     PGresult *res = s_query(self,
                             "SELECT j.id, j.level, j.kind, j.body, a.message, a.audience"
-                            " FROM edu.alert_json j JOIN edu.alert a USING (id)"
-                            // the cursor on both sides: else the merge join reads every
-                            // alert before it, each round (quadratic in the outbox)
-                            " WHERE j.id > $1::bigint AND a.id > $1::bigint"
-                            " ORDER BY j.id LIMIT " S_STR(S_PUB_PAGE),
+                            S_AFTER_CURSOR S_STR(S_PUB_PAGE),
                             1, params, err, errlen);
     if (!res)
         return -1;
@@ -325,11 +328,7 @@ static int s_round_json(s_self_t *self, char *err, size_t errlen)
                             "SELECT j.id, j.body, a.audience <> 'people' AND ($2 = 'yellow'"
                             "        OR a.level = 'red'"
                             "        OR (a.level = 'green' AND a.previous_level = 'red'))"
-                            " FROM edu.alert_json j JOIN edu.alert a USING (id)"
-                            // the cursor on both sides: else the merge join reads every
-                            // alert before it, each round (quadratic in the outbox)
-                            " WHERE j.id > $1::bigint AND a.id > $1::bigint"
-                            " ORDER BY j.id LIMIT " S_STR(S_JSON_PAGE),
+                            S_AFTER_CURSOR S_STR(S_JSON_PAGE),
                             2, params, err, errlen);
     if (!res)
         return -1;
