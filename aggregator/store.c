@@ -69,7 +69,6 @@ struct store_t {
     PGconn *conn;            // NULL while disconnected
     int64_t next_connect_ms; // monotonic time of the next connection attempt
     bool in_txn;             // store_begin opened a transaction not yet ended
-    size_t statements;       // how many of the batch's statements the connection has prepared
     size_t stage_rows;       // rows an earlier batch of the open transaction left in the stage
     size_t stage_dead;       // rows deleted from the stage since it was last truncated
     log_complain_t down;     // "database unavailable", reported once with back-off
@@ -87,15 +86,22 @@ static const char *s_history_sql =
     "COPY edu.observation_log (received_at, sender, spool_id, school_code, indicator, period,"
     " value, seq, source_file, source_row) FROM STDIN (FORMAT binary)";
 
-/*  The spool's mark, locked, and the transaction's now(). */
-#define S_MARK "edu_store_mark"
-static const char *s_mark_sql = "SELECT (SELECT hwm FROM edu.spool_state"
-                                "        WHERE sender = $1 AND spool_id = $2 FOR UPDATE), now()";
+/*  Each batch's two statements are parsed once per connection (pg_exec_statement) rather than
+ *  once per batch: parsing and planning them was half of PostgreSQL's time for one-record
+ *  batches. */
+
+/*  The spool's mark, locked, and the transaction's now(), in binary: the mark as bigint, now()
+ *  as timestamptz (µs since 2000-01-01 UTC). */
+static const pg_statement_t s_mark = {
+    "edu_store_mark",
+    "SELECT (SELECT hwm FROM edu.spool_state WHERE sender = $1 AND spool_id = $2 FOR UPDATE),"
+    " now()",
+    2, true};
 
 /*  The stage holds the latest accepted record of each key (reason NULL) and the refused ones;
  *  the accepted records are in the history already. */
-#define S_MOVE "edu_store_move"
-static const char *s_move_sql =
+static const pg_statement_t s_move = {
+    "edu_store_move",
     "WITH late AS ("  // a value changed after its year's deadline ($6 month, $7 day, China)
     "  INSERT INTO edu.late_change_log (school_code, indicator, period, old_value, new_value,"
     "                                   received_at, kind)"
@@ -125,7 +131,8 @@ static const char *s_move_sql =
     "  FROM edu_stage WHERE reason IS NOT NULL AND detail IS NULL AND seq > $4::bigint"
     "  GROUP BY reason)"
     " INSERT INTO edu.spool_state (sender, spool_id, hwm) VALUES ($1, $2, $3::bigint)"
-    " ON CONFLICT (sender, spool_id) DO UPDATE SET hwm = EXCLUDED.hwm, updated_at = now()";
+    " ON CONFLICT (sender, spool_id) DO UPDATE SET hwm = EXCLUDED.hwm, updated_at = now()",
+    7, false};
 
 store_t *store_new(const char *conninfo)
 {
@@ -139,8 +146,7 @@ void store_destroy(store_t **self_p)
     if (!self_p || !*self_p)
         return;
     store_t *self = *self_p;
-    if (self->conn)
-        PQfinish(self->conn);
+    pg_finish(self->conn);
     free(self->conninfo);
     free(self);
     *self_p = NULL;
@@ -153,10 +159,8 @@ PGconn *store_conn(store_t *self)
 
 static void s_disconnect(store_t *self)
 {
-    if (self->conn)
-        PQfinish(self->conn);
+    pg_finish(self->conn);
     self->conn = NULL;
-    self->statements = 0;
 }
 
 int store_connect(store_t *self, char *err, size_t errlen)
@@ -557,29 +561,6 @@ store_status_t store_begin(store_t *self, char *err, size_t errlen)
     return rc;
 }
 
-/*  Each batch's two statements, parsed once per connection rather than once per batch (parsing
- *  and planning them was half of PostgreSQL's time for one-record batches); at the first batch,
- *  when the tables exist. */
-static store_status_t s_prepare(store_t *self, char *err, size_t errlen)
-{
-    const struct {
-        const char *name, *sql;
-        int params;
-    } statements[] = {{S_MARK, s_mark_sql, 2}, {S_MOVE, s_move_sql, 7}};
-    for (; self->statements < sizeof statements / sizeof *statements; self->statements++) {
-        size_t i = self->statements;
-        char what[64];
-        snprintf(what, sizeof what, "prepare %s", statements[i].name);
-        store_status_t rc = s_command(self, what,
-                                      PQprepare(self->conn, statements[i].name,
-                                                statements[i].sql, statements[i].params, NULL),
-                                      err, errlen);
-        if (rc != STORE_OK)
-            return rc;
-    }
-    return STORE_OK;
-}
-
 store_status_t store_batch(store_t *self, const char *sender, const Edu__V1__Batch *batch,
                            const verdict_t *verdicts, const store_prepared_t *prepared,
                            const store_clock_t *clock, store_outcome_t *out, char *err,
@@ -588,11 +569,7 @@ store_status_t store_batch(store_t *self, const char *sender, const Edu__V1__Bat
     *out = (store_outcome_t){0};
     const char *spool = batch->spool_id;
     const char *key[] = {sender, spool};
-    store_status_t prepared_rc = s_prepare(self, err, errlen);
-    if (prepared_rc != STORE_OK)
-        return prepared_rc;
-    // binary results: the mark as bigint, now() as timestamptz (µs since 2000-01-01 UTC)
-    PGresult *res = PQexecPrepared(self->conn, S_MARK, 2, key, NULL, NULL, 1);
+    PGresult *res = pg_exec_statement(self->conn, &s_mark, key);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
         (!PQgetisnull(res, 0, 0) && PQgetlength(res, 0, 0) != 8) || PQgetlength(res, 0, 1) != 8) {
         errorf(err, errlen, "could not read the spool's mark: %s", PQresultErrorMessage(res));
@@ -673,8 +650,7 @@ store_status_t store_batch(store_t *self, const char *sender, const Edu__V1__Bat
     snprintf(day, sizeof day, "%d", clock->deadline_day);
     const char *params[] = {sender, spool, mark, below, at, month, day};
     rc = s_command(self, "store the batch",
-                   PQexecPrepared(self->conn, S_MOVE, 7, params, NULL, NULL, 0), err,
-                   errlen);
+                   pg_exec_statement(self->conn, &s_move, params), err, errlen);
     if (rc == STORE_OK)
         out->through = last;
     return rc;

@@ -5,6 +5,7 @@
 #include "redact.h"
 #include "util.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,111 @@ int pg_exec_params(PGconn *conn, const char *sql, int n, const char *const *para
                    size_t errlen)
 {
     return s_result(PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0), err, errlen);
+}
+
+//  --------------------------------------------------------------------------
+//  Prepared statements: which connection has prepared which
+
+/*  A connection and the statements it has prepared. The connection is known by its address
+ *  and its server process: a new connection may get a closed one's address, hardly ever also
+ *  its server process id; when it does, a statement's first run fails (26000: the caller's
+ *  transaction is retried) and it is prepared at the next. pg_finish forgets a connection. */
+typedef struct {
+    const PGconn *conn;
+    int backend;                       // PQbackendPID
+    const pg_statement_t **statements; // prepared on it
+    size_t count, cap;
+} s_prepared_t;
+
+static pthread_mutex_t s_prepared_lock = PTHREAD_MUTEX_INITIALIZER;
+static s_prepared_t *s_prepared; // one per connection that ran pg_exec_statement
+static size_t s_prepared_count, s_prepared_cap;
+
+/*  conn's entry (made when missing, emptied when conn is a new connection at an old address).
+ *  Under s_prepared_lock. */
+static s_prepared_t *s_prepared_get(const PGconn *conn)
+{
+    int backend = PQbackendPID(conn);
+    for (size_t i = 0; i < s_prepared_count; i++) {
+        s_prepared_t *p = &s_prepared[i];
+        if (p->conn != conn)
+            continue;
+        if (p->backend != backend) {
+            p->backend = backend;
+            p->count = 0;
+        }
+        return p;
+    }
+    if (s_prepared_count == s_prepared_cap) {
+        s_prepared_cap = s_prepared_cap ? 2 * s_prepared_cap : 4;
+        s_prepared = xrealloc(s_prepared, s_prepared_cap * sizeof *s_prepared);
+    }
+    s_prepared_t *p = &s_prepared[s_prepared_count++];
+    *p = (s_prepared_t){.conn = conn, .backend = backend};
+    return p;
+}
+
+/*  Whether statement is prepared on conn; with mark, records that it now is (or, with !is, that
+ *  it is not). */
+static bool s_prepared_on(const PGconn *conn, const pg_statement_t *statement, bool mark, bool is)
+{
+    pthread_mutex_lock(&s_prepared_lock);
+    s_prepared_t *p = s_prepared_get(conn);
+    size_t i = 0;
+    while (i < p->count && p->statements[i] != statement)
+        i++;
+    bool found = i < p->count;
+    if (mark && is && !found) {
+        if (p->count == p->cap) {
+            p->cap = p->cap ? 2 * p->cap : 8;
+            p->statements = xrealloc(p->statements, p->cap * sizeof *p->statements);
+        }
+        p->statements[p->count++] = statement;
+    } else if (mark && !is && found) {
+        p->statements[i] = p->statements[--p->count];
+    }
+    pthread_mutex_unlock(&s_prepared_lock);
+    return found;
+}
+
+PGresult *pg_exec_statement(PGconn *conn, const pg_statement_t *statement,
+                            const char *const *params)
+{
+    if (!s_prepared_on(conn, statement, false, false)) {
+        PGresult *res = PQprepare(conn, statement->name, statement->sql, statement->n_params, NULL);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            return res;
+        PQclear(res);
+        s_prepared_on(conn, statement, true, true);
+    }
+    PGresult *res =
+        PQexecPrepared(conn, statement->name, statement->n_params, params, NULL, NULL,
+                       statement->binary);
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (state && strcmp(state, "26000") == 0) // gone after all (DEALLOCATE): prepared next time
+        s_prepared_on(conn, statement, true, false);
+    return res;
+}
+
+void pg_finish(PGconn *conn)
+{
+    if (!conn)
+        return;
+    pthread_mutex_lock(&s_prepared_lock);
+    for (size_t i = 0; i < s_prepared_count; i++) {
+        if (s_prepared[i].conn != conn)
+            continue;
+        free(s_prepared[i].statements);
+        s_prepared[i] = s_prepared[--s_prepared_count];
+        break;
+    }
+    if (!s_prepared_count) {
+        free(s_prepared);
+        s_prepared = NULL;
+        s_prepared_cap = 0;
+    }
+    pthread_mutex_unlock(&s_prepared_lock);
+    PQfinish(conn);
 }
 
 /*  Records migration m in table (a quoted SCHEMA.schema_version) and commits. Returns 0, or -1

@@ -17,12 +17,15 @@
 
 char *approval_locked(PGconn *conn, char *err, size_t errlen)
 {
-    char lock[64];
-    snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock_shared(%lld)", APPROVAL_LOCK);
-    if (pg_exec(conn, lock, err, errlen) != 0)
-        return NULL;
-    PGresult *res = PQexec(conn, "SELECT coalesce(string_agg(period, ','), '') FROM " S_LATEST
-                                 " l WHERE action IN ('approved', 'accepted')");
+    // two statements in one round trip: the second reads with a snapshot taken after the
+    // first has the lock (each statement of a simple query takes its own, in READ COMMITTED);
+    // PQexec answers with the last result, or with the first one that failed
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT pg_advisory_xact_lock_shared(%lld); SELECT coalesce(string_agg(period, ','),"
+             " '') FROM " S_LATEST " l WHERE action IN ('approved', 'accepted')",
+             APPROVAL_LOCK);
+    PGresult *res = PQexec(conn, sql);
     char *locked = NULL;
     if (PQresultStatus(res) == PGRES_TUPLES_OK)
         locked = xstrdup(PQgetvalue(res, 0, 0));

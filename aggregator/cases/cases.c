@@ -56,12 +56,12 @@ void cases_today(time_t now, char *out, size_t size)
     strftime(out, size, "%Y-%m-%d", &tm);
 }
 
-/*  Runs sql with n parameters; a result with rows is returned (the caller clears it), or NULL
- *  with err. */
-static PGresult *s_query(PGconn *conn, const char *what, const char *sql, int n,
+/*  Runs statement (prepared once per connection: pg_exec_statement); a result with rows is
+ *  returned (the caller clears it), or NULL with err. */
+static PGresult *s_query(PGconn *conn, const char *what, const pg_statement_t *statement,
                          const char *const *params, char *err, size_t errlen)
 {
-    PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+    PGresult *res = pg_exec_statement(conn, statement, params);
     ExecStatusType st = PQresultStatus(res);
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
         return res;
@@ -70,10 +70,10 @@ static PGresult *s_query(PGconn *conn, const char *what, const char *sql, int n,
     return NULL;
 }
 
-static int s_exec(PGconn *conn, const char *what, const char *sql, int n,
+static int s_exec(PGconn *conn, const char *what, const pg_statement_t *statement,
                   const char *const *params, char *err, size_t errlen)
 {
-    PGresult *res = s_query(conn, what, sql, n, params, err, errlen);
+    PGresult *res = s_query(conn, what, statement, params, err, errlen);
     PQclear(res);
     return res ? 0 : -1;
 }
@@ -83,7 +83,8 @@ static int s_exec(PGconn *conn, const char *what, const char *sql, int n,
 
 /*  Inserts one alert per case of ids (an array literal) of kind, at now, for everyone. The
  *  message is built here from the case and the published names. */
-static const char *s_case_alert_sql =
+static const pg_statement_t s_case_alert = {
+    "edu_cases_case_alert",
     "WITH c AS (SELECT c.*, w.value,"
     "    coalesce(s.name, '全县' || CASE c.stage WHEN 'primary' THEN '小学'"
     "      WHEN 'junior' THEN '初中' ELSE '' END) AS who,"
@@ -116,7 +117,8 @@ static const char *s_case_alert_sql =
     "       c.who, c.period, c.what, c.id,"
     "       CASE c.level WHEN 'red' THEN '红色' ELSE '黄色' END, c.reopened) END,"
     "   now(), txid_current(), 'all'"  // raised now, as every alert (EDU_NOW decides, not dates)
-    " FROM c ORDER BY c.id";
+    " FROM c ORDER BY c.id",
+    4, false};
 
 static int s_case_alerts(PGconn *conn, pg_array_t *ids, const char *kind, const char *today,
                          long ack_days, char *err, size_t errlen)
@@ -126,36 +128,61 @@ static int s_case_alerts(PGconn *conn, pg_array_t *ids, const char *kind, const 
     char days[24];
     snprintf(days, sizeof days, "%ld", ack_days);
     const char *p[] = {pg_array_end(ids), kind, today, days};
-    return s_exec(conn, "raise the cases' alerts", s_case_alert_sql, 4, p, err, errlen);
+    return s_exec(conn, "raise the cases' alerts", &s_case_alert, p, err, errlen);
 }
 
 //  --------------------------------------------------------------------------
 //  Following the warnings
 
-static const char *s_scope_sql =
+/*  The items of a scope (the CTE `scope`), each with its level and its latest case, in order. */
+#define S_SCOPE_ITEMS                                                                            \
+    " SELECT s.kind, s.subject, s.stage, s.indicator, s.period, coalesce(w.level, 'green'),"     \
+    "   coalesce(c.id, 0), coalesce(c.state, ''), coalesce(c.level, ''),"                        \
+    "   coalesce(extract(epoch FROM c.closed_at), 0),"                                           \
+    "   coalesce(extract(epoch FROM cw.yellow_since), 0)"                                        \
+    " FROM scope s"                                                                              \
+    " LEFT JOIN edu.warning_state w ON w.kind = s.kind AND w.subject = s.subject"                \
+    "   AND w.stage = s.stage AND w.indicator = s.indicator AND w.period = s.period"             \
+    " LEFT JOIN edu.case_watch cw ON cw.kind = s.kind AND cw.subject = s.subject"                \
+    "   AND cw.stage = s.stage AND cw.indicator = s.indicator AND cw.period = s.period"          \
+    " LEFT JOIN LATERAL (SELECT c.id, c.state, c.level, c.closed_at FROM edu.case c"             \
+    "   WHERE c.kind = s.kind AND c.subject = s.subject AND coalesce(c.stage, '') = s.stage"     \
+    "   AND c.indicator = s.indicator AND c.period = s.period ORDER BY c.id DESC LIMIT 1) c"     \
+    "   ON true"                                                                                 \
+    " ORDER BY s.kind, s.subject, s.stage, s.indicator, s.period"
+
+/*  Each scope is a statement of its own, not one statement with a switch for each part:
+ *  PostgreSQL planned that one again at every run (its generic plan, with every part, looked
+ *  dearer than one without the parts switched off), 1.4 ms of every batch. */
+
+/*  A batch's scope: the items of the transitions after the cursor ($1, through $2). */
+static const pg_statement_t s_scope_changes = {
+    "edu_cases_scope_changes",
+    "WITH scope AS (SELECT DISTINCT kind, subject, stage, indicator, period"
+    "  FROM edu.warning_transition WHERE id > $1::bigint AND id <= $2::bigint)" S_SCOPE_ITEMS,
+    2, false};
+
+/*  The sweep's scope: the watched items yellow since $1 or before. */
+static const pg_statement_t s_scope_watched = {
+    "edu_cases_scope_watched",
+    "WITH scope AS (SELECT DISTINCT kind, subject, stage, indicator, period"
+    "  FROM edu.case_watch WHERE yellow_since <= $1::timestamptz)" S_SCOPE_ITEMS,
+    1, false};
+
+/*  A full judgement's scope: every item with a warning, a watch or a case, and those of the
+ *  transitions after the cursor ($1, through $2). */
+static const pg_statement_t s_scope_all = {
+    "edu_cases_scope_all",
     "WITH scope AS ("
     "  SELECT kind, subject, stage, indicator, period FROM edu.warning_transition"
     "  WHERE id > $1::bigint AND id <= $2::bigint"
-    "  UNION SELECT kind, subject, stage, indicator, period FROM edu.warning_state WHERE $3"
+    "  UNION SELECT kind, subject, stage, indicator, period FROM edu.warning_state"
     "  UNION SELECT kind, subject, stage, indicator, period FROM edu.case_watch"
-    "  WHERE $3 OR yellow_since <= $4::timestamptz"
-    "  UNION SELECT kind, subject, stage, indicator, period FROM edu.case_item WHERE $3)"
-    " SELECT s.kind, s.subject, s.stage, s.indicator, s.period, coalesce(w.level, 'green'),"
-    "   coalesce(c.id, 0), coalesce(c.state, ''), coalesce(c.level, ''),"
-    "   coalesce(extract(epoch FROM c.closed_at), 0),"
-    "   coalesce(extract(epoch FROM cw.yellow_since), 0)"
-    " FROM scope s"
-    " LEFT JOIN edu.warning_state w ON w.kind = s.kind AND w.subject = s.subject"
-    "   AND w.stage = s.stage AND w.indicator = s.indicator AND w.period = s.period"
-    " LEFT JOIN edu.case_watch cw ON cw.kind = s.kind AND cw.subject = s.subject"
-    "   AND cw.stage = s.stage AND cw.indicator = s.indicator AND cw.period = s.period"
-    " LEFT JOIN LATERAL (SELECT c.id, c.state, c.level, c.closed_at FROM edu.case c"
-    "   WHERE c.kind = s.kind AND c.subject = s.subject AND coalesce(c.stage, '') = s.stage"
-    "   AND c.indicator = s.indicator AND c.period = s.period ORDER BY c.id DESC LIMIT 1) c"
-    "   ON true"
-    " ORDER BY s.kind, s.subject, s.stage, s.indicator, s.period";
+    "  UNION SELECT kind, subject, stage, indicator, period FROM edu.case_item)" S_SCOPE_ITEMS,
+    2, false};
 
-static const char *s_open_sql =
+static const pg_statement_t s_open = {
+    "edu_cases_open",
     "WITH n AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
     "    $5::text[], $6::text[], $7::text[])"
     "  AS n(kind, subject, stage, indicator, period, case_type, level)),"
@@ -165,14 +192,18 @@ static const char *s_open_sql =
     "  RETURNING id, kind, subject, stage, indicator, period)"
     " INSERT INTO edu.case_log (case_id, at, actor, action, level)"
     " SELECT i.id, $8::timestamptz, '" CASES_SYSTEM "', 'opened', n.level"
-    " FROM i JOIN n USING (kind, subject, stage, indicator, period) ORDER BY i.id";
+    " FROM i JOIN n USING (kind, subject, stage, indicator, period) ORDER BY i.id",
+    8, false};
 
-static const char *s_event_sql =
+static const pg_statement_t s_event = {
+    "edu_cases_event",
     "INSERT INTO edu.case_log (case_id, at, actor, action, level)"
     " SELECT id, $4::timestamptz, '" CASES_SYSTEM "', action, nullif(level, '')"
-    " FROM unnest($1::bigint[], $2::text[], $3::text[]) AS e(id, action, level)";
+    " FROM unnest($1::bigint[], $2::text[], $3::text[]) AS e(id, action, level)",
+    4, false};
 
-static const char *s_watch_sql =
+static const pg_statement_t s_watch = {
+    "edu_cases_watch",
     "WITH k AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
     "    $5::text[], $6::text[]) AS k(kind, subject, stage, indicator, period, op)),"
     " gone AS (DELETE FROM edu.case_watch w USING k WHERE k.op = 'forget'"
@@ -180,7 +211,8 @@ static const char *s_watch_sql =
     "  AND w.indicator = k.indicator AND w.period = k.period)"
     " INSERT INTO edu.case_watch (kind, subject, stage, indicator, period, yellow_since)"
     " SELECT kind, subject, stage, indicator, period, $7::timestamptz FROM k WHERE op = 'watch'"
-    " ON CONFLICT DO NOTHING";
+    " ON CONFLICT DO NOTHING",
+    7, false};
 
 static void s_key(s_rows_t *rows, const s_item_t *it)
 {
@@ -247,13 +279,14 @@ static void s_decide(const s_item_t *it, const cases_config_t *config, time_t no
     }
 }
 
-/*  Reconciles the items of the scope (see s_scope_sql: $1/$2 the transitions after the cursor,
- *  $3 everything, $4 the watched items due). Returns the events written, or -1. */
+/*  Reconciles the items of scope (one of the s_scope_ statements) with its params. Returns the
+ *  events written, or -1. */
 static int s_reconcile(PGconn *conn, const cases_config_t *config, time_t now,
-                       const char *const scope[4], char *err, size_t errlen)
+                       const pg_statement_t *scope, const char *const *params, char *err,
+                       size_t errlen)
 {
-    PGresult *res = s_query(conn, "read the warnings and their cases", s_scope_sql, 4, scope,
-                            err, errlen);
+    PGresult *res =
+        s_query(conn, "read the warnings and their cases", scope, params, err, errlen);
     if (!res)
         return -1;
     s_rows_t opened = {0}, events = {0}, watch = {0};
@@ -282,19 +315,19 @@ static int s_reconcile(PGconn *conn, const cases_config_t *config, time_t now,
         for (int i = 0; i < 7; i++)
             p[i] = pg_array_end(&opened.col[i]);
         p[7] = at;
-        rc = s_exec(conn, "open cases", s_open_sql, 8, p, err, errlen);
+        rc = s_exec(conn, "open cases", &s_open, p, err, errlen);
     }
     if (rc == 0 && events.rows) {
         const char *p[] = {pg_array_end(&events.col[0]), pg_array_end(&events.col[1]),
                            pg_array_end(&events.col[2]), at};
-        rc = s_exec(conn, "write the cases' events", s_event_sql, 4, p, err, errlen);
+        rc = s_exec(conn, "write the cases' events", &s_event, p, err, errlen);
     }
     if (rc == 0 && watch.rows) {
         const char *p[7];
         for (int i = 0; i < 6; i++)
             p[i] = pg_array_end(&watch.col[i]);
         p[6] = at;
-        rc = s_exec(conn, "watch yellow items", s_watch_sql, 7, p, err, errlen);
+        rc = s_exec(conn, "watch yellow items", &s_watch, p, err, errlen);
     }
     if (rc == 0)
         rc = s_case_alerts(conn, &reopened, "case_reopened", today, config->ack_days, err,
@@ -307,13 +340,22 @@ static int s_reconcile(PGconn *conn, const cases_config_t *config, time_t now,
     return rc == 0 ? (int) written : -1;
 }
 
+static const pg_statement_t s_cursor = {
+    "edu_cases_cursor",
+    "SELECT last_transition, (SELECT coalesce(max(id), 0) FROM edu.warning_transition)"
+    " FROM edu.case_cursor",
+    0, false};
+
+static const pg_statement_t s_cursor_move = {
+    "edu_cases_cursor_move",
+    "UPDATE edu.case_cursor SET last_transition = $1::bigint",
+    1, false};
+
 int cases_apply(PGconn *conn, const cases_config_t *config, time_t now, bool full, char *err,
                 size_t errlen)
 {
     PGresult *res = s_query(conn, "read the cases' cursor",
-                            "SELECT last_transition, (SELECT coalesce(max(id), 0)"
-                            " FROM edu.warning_transition) FROM edu.case_cursor",
-                            0, NULL, err, errlen);
+                            &s_cursor, NULL, err, errlen);
     if (!res)
         return -1;
     if (PQntuples(res) != 1) {
@@ -326,33 +368,38 @@ int cases_apply(PGconn *conn, const cases_config_t *config, time_t now, bool ful
     PQclear(res);
     if (!full && strcmp(from, to) == 0)
         return 0; // no warning changed
-    const char *scope[] = {from, to, full ? "true" : "false", NULL};
-    if (s_reconcile(conn, config, now, scope, err, errlen) < 0)
+    const char *scope[] = {from, to};
+    if (s_reconcile(conn, config, now, full ? &s_scope_all : &s_scope_changes, scope, err,
+                    errlen) < 0)
         return -1;
     const char *p[] = {to};
-    return s_exec(conn, "move the cases' cursor",
-                  "UPDATE edu.case_cursor SET last_transition = $1::bigint", 1, p, err, errlen);
+    return s_exec(conn, "move the cases' cursor", &s_cursor_move, p, err, errlen);
 }
 
 //  --------------------------------------------------------------------------
 //  What time makes due
 
-static const char *s_overdue_sql =
+static const pg_statement_t s_overdue = {
+    "edu_cases_overdue",
     "SELECT coalesce(string_agg(id::text, ',' ORDER BY id), '') FROM edu.case"
     " WHERE state IN ('open', 'acknowledged', 'assigned', 'resolved') AND NOT escalated"
     "   AND ((due IS NOT NULL AND due < $1::date)"
     "     OR (state <> 'resolved' AND acknowledged_at IS NULL"
-    "       AND started_at <= $2::timestamptz - make_interval(days => $3::int)))";
+    "       AND started_at <= $2::timestamptz - make_interval(days => $3::int)))",
+    3, false};
 
-static const char *s_escalate_sql =
+static const pg_statement_t s_escalate = {
+    "edu_cases_escalate",
     "INSERT INTO edu.case_log (case_id, at, actor, action, note)"
     " SELECT id, $2::timestamptz, '" CASES_SYSTEM "', 'escalated',"
     "   CASE WHEN due IS NOT NULL AND due < $3::date THEN '整改期限已过（' || due || '）'"
     "     ELSE '开单后 ' || $4 || ' 日内未确认' END"
-    " FROM edu.case WHERE id = ANY($1::bigint[])";
+    " FROM edu.case WHERE id = ANY($1::bigint[])",
+    4, false};
 
 /*  The reminder for people: every open red case, the ten first named. */
-static const char *s_reminder_sql =
+static const pg_statement_t s_reminder = {
+    "edu_cases_reminder",
     "WITH r AS (SELECT c.*, coalesce(s.name, '全县' || CASE c.stage WHEN 'primary' THEN '小学'"
     "      WHEN 'junior' THEN '初中' ELSE '' END) AS who,"
     "    coalesce(i.name, c.indicator) AS what"
@@ -373,7 +420,19 @@ static const char *s_reminder_sql =
     "   now(), txid_current(), 'people'"
     " FROM (SELECT (SELECT value FROM edu.setting WHERE key = 'county') AS county,"
     "   (SELECT count(*) FROM r) AS n, (SELECT count(*) FROM r WHERE escalated) AS e) x"
-    " WHERE n > 0";
+    " WHERE n > 0",
+    1, false};
+
+static const pg_statement_t s_last_reminder = {
+    "edu_cases_last_reminder",
+    "SELECT reminded_at IS NULL OR reminded_at <= $1::timestamptz"
+    " - make_interval(secs => $2::int), reminded_at FROM edu.case_cursor",
+    2, false};
+
+static const pg_statement_t s_reminded = {
+    "edu_cases_reminded",
+    "UPDATE edu.case_cursor SET reminded_at = $1::timestamptz",
+    1, false};
 
 int cases_sweep(PGconn *conn, const cases_config_t *config, time_t now, char *err,
                 size_t errlen)
@@ -384,13 +443,13 @@ int cases_sweep(PGconn *conn, const cases_config_t *config, time_t now, char *er
     s_time_text(now - (time_t) config->yellow_days * 86400, due_before, sizeof due_before);
     snprintf(days, sizeof days, "%ld", config->ack_days);
     // items yellow long enough
-    const char *scope[] = {"0", "0", "false", due_before};
-    int written = s_reconcile(conn, config, now, scope, err, errlen);
+    const char *scope[] = {due_before};
+    int written = s_reconcile(conn, config, now, &s_scope_watched, scope, err, errlen);
     if (written < 0)
         return -1;
     // escalations, each with its alert
     const char *p1[] = {today, at, days};
-    PGresult *res = s_query(conn, "find overdue cases", s_overdue_sql, 3, p1, err, errlen);
+    PGresult *res = s_query(conn, "find overdue cases", &s_overdue, p1, err, errlen);
     if (!res)
         return -1;
     char *ids = xasprintf("{%s}", PQgetvalue(res, 0, 0));
@@ -398,7 +457,7 @@ int cases_sweep(PGconn *conn, const cases_config_t *config, time_t now, char *er
     int rc = 0;
     if (strcmp(ids, "{}") != 0) {
         const char *p2[] = {ids, at, today, days};
-        rc = s_exec(conn, "escalate overdue cases", s_escalate_sql, 4, p2, err, errlen);
+        rc = s_exec(conn, "escalate overdue cases", &s_escalate, p2, err, errlen);
         pg_array_t list = {.data = NULL};
         for (const char *s = ids + 1; rc == 0 && *s && *s != '}';) {
             size_t n = strcspn(s, ",}");
@@ -420,9 +479,7 @@ int cases_sweep(PGconn *conn, const cases_config_t *config, time_t now, char *er
         snprintf(interval, sizeof interval, "%ld", config->repeat_s);
         const char *p3[] = {at, interval};
         res = s_query(conn, "read the last reminder",
-                      "SELECT reminded_at IS NULL OR reminded_at <= $1::timestamptz"
-                      " - make_interval(secs => $2::int), reminded_at FROM edu.case_cursor",
-                      2, p3, err, errlen);
+                      &s_last_reminder, p3, err, errlen);
         bool due = res && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
         bool first = res && PQntuples(res) == 1 && PQgetisnull(res, 0, 1);
         rc = res ? 0 : -1;
@@ -431,11 +488,11 @@ int cases_sweep(PGconn *conn, const cases_config_t *config, time_t now, char *er
             const char *p4[] = {config->dashboard ? config->dashboard : ""};
             const char *p5[] = {at};
             if (!first)
-                rc = s_exec(conn, "remind people of open red cases", s_reminder_sql, 1, p4, err,
+                rc = s_exec(conn, "remind people of open red cases", &s_reminder, p4, err,
                             errlen);
             if (rc == 0)
                 rc = s_exec(conn, "record the reminder",
-                            "UPDATE edu.case_cursor SET reminded_at = $1::timestamptz", 1, p5,
+                            &s_reminded, p5,
                             err, errlen);
         }
     }
@@ -445,10 +502,15 @@ int cases_sweep(PGconn *conn, const cases_config_t *config, time_t now, char *er
 //  --------------------------------------------------------------------------
 //  The digest of a full judgement
 
+static const pg_statement_t s_last_alert = {
+    "edu_cases_last_alert",
+    "SELECT coalesce(max(id), 0) FROM edu.alert",
+    0, false};
+
 long long cases_last_alert(PGconn *conn, char *err, size_t errlen)
 {
     PGresult *res = s_query(conn, "read the last alert",
-                            "SELECT coalesce(max(id), 0) FROM edu.alert", 0, NULL, err, errlen);
+                            &s_last_alert, NULL, err, errlen);
     if (!res)
         return -1;
     long long id = atoll(PQgetvalue(res, 0, 0));
@@ -473,7 +535,8 @@ long long cases_last_alert(PGconn *conn, char *err, size_t errlen)
     " 'balanced', 'capacity', 'threshold', 'urban_rural_gap', 'trend', 'fluctuation',"           \
     " 'consistency', 'data_quality', 'missing'], kind)"
 
-static const char *s_digest_sql =
+static const pg_statement_t s_digest = {
+    "edu_cases_digest",
     "WITH a AS (SELECT * FROM edu.alert WHERE id > $1::bigint AND audience = 'all'"
     "    AND kind NOT LIKE 'case\\_%'),"
     " machines AS (UPDATE edu.alert SET audience = 'machines' WHERE id IN (SELECT id FROM a)"
@@ -501,7 +564,14 @@ static const char *s_digest_sql =
     " FROM (SELECT (SELECT value FROM edu.setting WHERE key = 'county') AS county,"
     "   (SELECT count(*) FROM a WHERE level = 'red') AS red,"
     "   (SELECT count(*) FROM a WHERE level = 'yellow') AS yellow,"
-    "   (SELECT count(*) FROM machines) AS moved) x";
+    "   (SELECT count(*) FROM machines) AS moved) x",
+    2, false};
+
+static const pg_statement_t s_digest_count = {
+    "edu_cases_digest_count",
+    "SELECT count(*) > $2::bigint FROM edu.alert WHERE id > $1::bigint"
+    " AND audience = 'all' AND kind NOT LIKE 'case\\_%'",
+    2, false};
 
 int cases_digest(PGconn *conn, const cases_config_t *config, long long after, time_t now,
                  char *err, size_t errlen)
@@ -512,9 +582,7 @@ int cases_digest(PGconn *conn, const cases_config_t *config, long long after, ti
     snprintf(limit, sizeof limit, "%ld", config->digest_items);
     const char *p0[] = {from, limit};
     PGresult *res = s_query(conn, "count the judgement's alerts",
-                            "SELECT count(*) > $2::bigint FROM edu.alert WHERE id > $1::bigint"
-                            " AND audience = 'all' AND kind NOT LIKE 'case\\_%'",
-                            2, p0, err, errlen);
+                            &s_digest_count, p0, err, errlen);
     if (!res)
         return -1;
     bool many = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
@@ -522,7 +590,7 @@ int cases_digest(PGconn *conn, const cases_config_t *config, long long after, ti
     if (!many)
         return 0;
     const char *p[] = {from, config->dashboard ? config->dashboard : ""};
-    if (s_exec(conn, "write the judgement's digest", s_digest_sql, 2, p, err, errlen) != 0)
+    if (s_exec(conn, "write the judgement's digest", &s_digest, p, err, errlen) != 0)
         return -1;
     log_info("cases", "a full judgement's alerts go to people as one digest (machines get each)");
     return 0;

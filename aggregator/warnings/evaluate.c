@@ -1140,7 +1140,9 @@ static void s_aggregate_items(evaluate_t *self, zhashx_t *items)
     }
 }
 
-static const char *s_aggregate_sql =
+/*  The batch's statements are parsed once per connection (pg_exec_statement). */
+static const pg_statement_t s_aggregate = {
+    "edu_evaluate_aggregate",
     "INSERT INTO edu.county_aggregate AS a (stage, indicator, period, schools, mean, min, max,"
     "                                      cv, red, yellow, green)"
     " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::float8[],"
@@ -1149,7 +1151,8 @@ static const char *s_aggregate_sql =
     " ON CONFLICT (stage, indicator, period) DO UPDATE SET schools = EXCLUDED.schools,"
     "   mean = EXCLUDED.mean, min = EXCLUDED.min, max = EXCLUDED.max, cv = EXCLUDED.cv,"
     "   red = EXCLUDED.red, yellow = EXCLUDED.yellow, green = EXCLUDED.green,"
-    "   version = nextval('edu.warning_transition_id_seq')";
+    "   version = nextval('edu.warning_transition_id_seq')",
+    11, false};
 
 static int s_write_aggregates(evaluate_t *self, PGconn *conn, char *err, size_t errlen)
 {
@@ -1191,7 +1194,7 @@ static int s_write_aggregates(evaluate_t *self, PGconn *conn, char *err, size_t 
     const char *params[11];
     for (int i = 0; i < 11; i++)
         params[i] = pg_array_end(&cols[i]);
-    PGresult *res = PQexecParams(conn, s_aggregate_sql, 11, NULL, params, NULL, NULL, 0);
+    PGresult *res = pg_exec_statement(conn, &s_aggregate, params);
     int rc = 0;
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         rc = errorf(err, errlen, "could not write county aggregates: %s",
@@ -1266,8 +1269,10 @@ static void s_retire_absent(evaluate_t *self, zhashx_t *items, const char *only_
     }
 }
 
+#define S_COLUMNS 13
 
-static const char *s_write_sql =
+static const pg_statement_t s_write_changes = {
+    "edu_evaluate_write",
     "WITH c AS ("
     "  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
     "                       $6::text[], $7::text[], $8::float8[], $9::text[], $10::text[],"
@@ -1300,9 +1305,8 @@ static const char *s_write_sql =
     " SELECT t.id, $14, t.kind, t.subject, c.subject_name, t.stage, t.indicator,"
     "        c.indicator_name, t.period, t.to_level, t.from_level, t.value, c.target,"
     "        c.message, t.at, txid_current()"
-    " FROM t JOIN c USING (kind, subject, stage, indicator, period)";
-
-#define S_COLUMNS 13
+    " FROM t JOIN c USING (kind, subject, stage, indicator, period)",
+    S_COLUMNS + 1, false};
 
 /*  The facts of the alert of a change: names from the registry and the catalog. */
 static void s_alert_text(evaluate_t *self, const s_warning_t *w, const char *period,
@@ -1416,7 +1420,7 @@ static int s_write(evaluate_t *self, PGconn *conn, char *err, size_t errlen)
     for (int i = 0; i < S_COLUMNS; i++)
         params[i] = pg_array_end(&cols[i]);
     params[S_COLUMNS] = self->county;
-    PGresult *res = PQexecParams(conn, s_write_sql, S_COLUMNS + 1, NULL, params, NULL, NULL, 0);
+    PGresult *res = pg_exec_statement(conn, &s_write_changes, params);
     int rc = 0;
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         rc = errorf(err, errlen, "could not write warnings: %s", PQresultErrorMessage(res));

@@ -1,8 +1,9 @@
-/*  test_pg - what --check says of a connection string, that it never shows a password, and
- *  the settings a connection starts with */
+/*  test_pg - what --check says of a connection string, that it never shows a password, the
+ *  settings a connection starts with, and statements prepared once per connection */
 #include "pg.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,4 +82,62 @@ Test(pg, no_jit_unless_asked)
         free(jit);
     }
     unsetenv("PGOPTIONS");
+}
+
+/*  How many statements named name the connection has prepared (pg_prepared_statements). */
+static int s_prepared(PGconn *conn, const char *name)
+{
+    const char *params[] = {name};
+    PGresult *res = PQexecParams(conn, "SELECT count(*) FROM pg_prepared_statements"
+                                       " WHERE name = $1", 1, NULL, params, NULL, NULL, 0);
+    cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(conn));
+    int n = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return n;
+}
+
+/*  Runs statement with the parameter x; returns its one value, or -1 when it failed (sqlstate:
+ *  the failure's code). */
+static long s_run(PGconn *conn, const pg_statement_t *statement, const char *x, char *sqlstate)
+{
+    const char *params[] = {x};
+    PGresult *res = pg_exec_statement(conn, statement, params);
+    long value = -1;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        value = atol(PQgetvalue(res, 0, 0));
+    else if (sqlstate)
+        snprintf(sqlstate, 6, "%s", PQresultErrorField(res, PG_DIAG_SQLSTATE));
+    PQclear(res);
+    return value;
+}
+
+/*  A statement is prepared on a connection once, at its first run (in a transaction too, and
+ *  kept after its ROLLBACK); a new connection prepares it again; one that lost it (DEALLOCATE)
+ *  fails once and prepares it at the next run. */
+Test(pg, statements_prepared_once_per_connection)
+{
+    static const pg_statement_t twice = {"test_pg_twice", "SELECT 2 * $1::int", 1, false};
+    char err[1024] = "";
+    PGconn *conn = pg_connect("dbname=postgres", "test_pg", err, sizeof err);
+    cr_assert(conn, "the suite's PostgreSQL (PGHOST=%s): %s", getenv("PGHOST"), err);
+    cr_expect_eq(s_prepared(conn, "test_pg_twice"), 0);
+    cr_assert_eq(pg_exec(conn, "BEGIN", err, sizeof err), 0, "%s", err);
+    cr_expect_eq(s_run(conn, &twice, "21", NULL), 42);
+    cr_assert_eq(pg_exec(conn, "ROLLBACK", err, sizeof err), 0, "%s", err);
+    cr_expect_eq(s_prepared(conn, "test_pg_twice"), 1, "prepared, and kept after ROLLBACK");
+    cr_expect_eq(s_run(conn, &twice, "5", NULL), 10, "run again by name");
+    cr_expect_eq(s_prepared(conn, "test_pg_twice"), 1, "not prepared twice");
+
+    cr_assert_eq(pg_exec(conn, "DEALLOCATE ALL", err, sizeof err), 0, "%s", err);
+    char state[6] = "";
+    cr_expect_eq(s_run(conn, &twice, "1", state), -1, "the lost statement fails once");
+    cr_expect_str_eq(state, "26000");
+    cr_expect_eq(s_run(conn, &twice, "3", NULL), 6, "and is prepared again at the next run");
+    pg_finish(conn);
+
+    conn = pg_connect("dbname=postgres", "test_pg", err, sizeof err);
+    cr_assert(conn, "%s", err);
+    cr_expect_eq(s_run(conn, &twice, "4", NULL), 8, "a new connection prepares it");
+    cr_expect_eq(s_prepared(conn, "test_pg_twice"), 1);
+    pg_finish(conn);
 }
