@@ -49,8 +49,9 @@ for p in "$port" $((port + 1)) $((port + 2)) "$http"; do
   done
   (printf 'GET / HTTP/1.1\r\n\r\n\xff\xfe\x00garbage' >"/dev/tcp/127.0.0.1/$p") 2>/dev/null
 done
+# (each opened and closed by a builtin's redirection: a subshell each was 2 000 forks, 13 s of CPU)
 for i in $(seq 1 2000); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port"; exec 3>&-) 2>/dev/null
+  true 2>/dev/null 3<>"/dev/tcp/127.0.0.1/$port"
 done
 sleep 3 # the hostile collectors have had time to try, and try again
 
