@@ -146,7 +146,8 @@ void store_destroy(store_t **self_p)
     if (!self_p || !*self_p)
         return;
     store_t *self = *self_p;
-    pg_finish(self->conn);
+    if (self->conn)
+        PQfinish(self->conn);
     free(self->conninfo);
     free(self);
     *self_p = NULL;
@@ -159,7 +160,8 @@ PGconn *store_conn(store_t *self)
 
 static void s_disconnect(store_t *self)
 {
-    pg_finish(self->conn);
+    if (self->conn)
+        PQfinish(self->conn);
     self->conn = NULL;
 }
 
@@ -190,8 +192,8 @@ int store_connect(store_t *self, char *err, size_t errlen)
     return 0;
 }
 
-/*  RETRY for what may pass (connection lost, shutdown, resources, serialization, locks),
- *  ERROR for the rest. */
+/*  RETRY for what may pass (connection lost, shutdown, resources, serialization, locks, a
+ *  prepared statement lost), ERROR for the rest. */
 static store_status_t s_classify(store_t *self, const PGresult *res)
 {
     if (PQstatus(self->conn) != CONNECTION_OK)
@@ -203,6 +205,9 @@ static store_status_t s_classify(store_t *self, const PGresult *res)
     for (size_t i = 0; i < sizeof passing / sizeof *passing; i++)
         if (strncmp(state, passing[i], 2) == 0)
             return STORE_RETRY;
+    // a prepared statement the server lost, or one it had already: prepared right next time
+    if (strcmp(state, "26000") == 0 || strcmp(state, "42P05") == 0)
+        return STORE_RETRY;
     return STORE_ERROR;
 }
 

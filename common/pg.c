@@ -5,7 +5,7 @@
 #include "redact.h"
 #include "util.h"
 
-#include <pthread.h>
+#include <libpq-events.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,108 +75,94 @@ int pg_exec_params(PGconn *conn, const char *sql, int n, const char *const *para
 }
 
 //  --------------------------------------------------------------------------
-//  Prepared statements: which connection has prepared which
+//  Prepared statements: which connection has prepared which, kept with the connection itself
+//  (libpq's events: the list is made when first needed and freed with the connection)
 
-/*  A connection and the statements it has prepared. The connection is known by its address
- *  and its server process: a new connection may get a closed one's address, hardly ever also
- *  its server process id; when it does, a statement's first run fails (26000: the caller's
- *  transaction is retried) and it is prepared at the next. pg_finish forgets a connection. */
 typedef struct {
-    const PGconn *conn;
-    int backend;                       // PQbackendPID
-    const pg_statement_t **statements; // prepared on it
+    const pg_statement_t **statements; // prepared on the connection
     size_t count, cap;
 } s_prepared_t;
 
-static pthread_mutex_t s_prepared_lock = PTHREAD_MUTEX_INITIALIZER;
-static s_prepared_t *s_prepared; // one per connection that ran pg_exec_statement
-static size_t s_prepared_count, s_prepared_cap;
-
-/*  conn's entry (made when missing, emptied when conn is a new connection at an old address).
- *  Under s_prepared_lock. */
-static s_prepared_t *s_prepared_get(const PGconn *conn)
+static int s_prepared_events(PGEventId event, void *info, void *pass)
 {
-    int backend = PQbackendPID(conn);
-    for (size_t i = 0; i < s_prepared_count; i++) {
-        s_prepared_t *p = &s_prepared[i];
-        if (p->conn != conn)
-            continue;
-        if (p->backend != backend) {
-            p->backend = backend;
+    (void) pass;
+    if (event == PGEVT_REGISTER) {
+        PGconn *conn = ((PGEventRegister *) info)->conn;
+        return PQsetInstanceData(conn, s_prepared_events, xcalloc(1, sizeof(s_prepared_t)));
+    }
+    if (event == PGEVT_CONNRESET) { // a new session: nothing is prepared in it
+        s_prepared_t *p = PQinstanceData(((PGEventConnReset *) info)->conn, s_prepared_events);
+        if (p)
             p->count = 0;
-        }
-        return p;
+    } else if (event == PGEVT_CONNDESTROY) {
+        s_prepared_t *p = PQinstanceData(((PGEventConnDestroy *) info)->conn, s_prepared_events);
+        if (p)
+            free(p->statements);
+        free(p);
     }
-    if (s_prepared_count == s_prepared_cap) {
-        s_prepared_cap = s_prepared_cap ? 2 * s_prepared_cap : 4;
-        s_prepared = xrealloc(s_prepared, s_prepared_cap * sizeof *s_prepared);
-    }
-    s_prepared_t *p = &s_prepared[s_prepared_count++];
-    *p = (s_prepared_t){.conn = conn, .backend = backend};
+    return 1;
+}
+
+/*  conn's list, registered at its first use (NULL when libpq could not). */
+static s_prepared_t *s_prepared(PGconn *conn)
+{
+    s_prepared_t *p = PQinstanceData(conn, s_prepared_events);
+    if (!p && PQregisterEventProc(conn, s_prepared_events, "edu prepared statements", NULL))
+        p = PQinstanceData(conn, s_prepared_events);
     return p;
 }
 
-/*  Whether statement is prepared on conn; with mark, records that it now is (or, with !is, that
- *  it is not). */
-static bool s_prepared_on(const PGconn *conn, const pg_statement_t *statement, bool mark, bool is)
+static bool s_is_prepared(const s_prepared_t *p, const pg_statement_t *statement)
 {
-    pthread_mutex_lock(&s_prepared_lock);
-    s_prepared_t *p = s_prepared_get(conn);
+    for (size_t i = 0; p && i < p->count; i++)
+        if (p->statements[i] == statement)
+            return true;
+    return false;
+}
+
+static void s_set_prepared(s_prepared_t *p, const pg_statement_t *statement, bool prepared)
+{
+    if (!p)
+        return;
     size_t i = 0;
     while (i < p->count && p->statements[i] != statement)
         i++;
-    bool found = i < p->count;
-    if (mark && is && !found) {
+    if (prepared && i == p->count) {
         if (p->count == p->cap) {
             p->cap = p->cap ? 2 * p->cap : 8;
             p->statements = xrealloc(p->statements, p->cap * sizeof *p->statements);
         }
         p->statements[p->count++] = statement;
-    } else if (mark && !is && found) {
+    } else if (!prepared && i < p->count) {
         p->statements[i] = p->statements[--p->count];
     }
-    pthread_mutex_unlock(&s_prepared_lock);
-    return found;
+}
+
+/*  Whether res failed with SQLSTATE state. */
+static bool s_failed_with(const PGresult *res, const char *state)
+{
+    const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    return code && strcmp(code, state) == 0;
 }
 
 PGresult *pg_exec_statement(PGconn *conn, const pg_statement_t *statement,
                             const char *const *params)
 {
-    if (!s_prepared_on(conn, statement, false, false)) {
+    s_prepared_t *p = s_prepared(conn);
+    if (!s_is_prepared(p, statement)) {
         PGresult *res = PQprepare(conn, statement->name, statement->sql, statement->n_params, NULL);
+        // 42P05: prepared already (by a list that was lost): this run fails, the next uses it
+        if (PQresultStatus(res) == PGRES_COMMAND_OK || s_failed_with(res, "42P05"))
+            s_set_prepared(p, statement, true);
         if (PQresultStatus(res) != PGRES_COMMAND_OK)
             return res;
         PQclear(res);
-        s_prepared_on(conn, statement, true, true);
     }
-    PGresult *res =
-        PQexecPrepared(conn, statement->name, statement->n_params, params, NULL, NULL,
-                       statement->binary);
-    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    if (state && strcmp(state, "26000") == 0) // gone after all (DEALLOCATE): prepared next time
-        s_prepared_on(conn, statement, true, false);
+    PGresult *res = PQexecPrepared(conn, statement->name, statement->n_params, params, NULL,
+                                   NULL, statement->binary);
+    if (s_failed_with(res, "26000")) // gone after all (DEALLOCATE): prepared at the next run
+        s_set_prepared(p, statement, false);
     return res;
-}
-
-void pg_finish(PGconn *conn)
-{
-    if (!conn)
-        return;
-    pthread_mutex_lock(&s_prepared_lock);
-    for (size_t i = 0; i < s_prepared_count; i++) {
-        if (s_prepared[i].conn != conn)
-            continue;
-        free(s_prepared[i].statements);
-        s_prepared[i] = s_prepared[--s_prepared_count];
-        break;
-    }
-    if (!s_prepared_count) {
-        free(s_prepared);
-        s_prepared = NULL;
-        s_prepared_cap = 0;
-    }
-    pthread_mutex_unlock(&s_prepared_lock);
-    PQfinish(conn);
 }
 
 /*  Records migration m in table (a quoted SCHEMA.schema_version) and commits. Returns 0, or -1

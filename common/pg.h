@@ -27,21 +27,19 @@ int pg_exec_params(PGconn *conn, const char *sql, int n, const char *const *para
 /*  A statement the program runs again and again: parsed and planned once per connection (a
  *  prepared statement named name) instead of at every run. Define each as a static const. */
 typedef struct {
-    const char *name; // unique in the program, e.g. "edu_cases_scope"
+    const char *name; // unique in the program, e.g. "edu_store_mark"
     const char *sql;  // one statement, $1..$n_params
     int n_params;     // text parameters
     bool binary;      // results in binary (else text)
 } pg_statement_t;
 
 /*  Runs statement on conn with its text parameters (NULL for SQL NULL), preparing it first on
- *  a connection that has not prepared it (one more round trip, once). Returns the result, as
- *  PQexecPrepared does (the caller clears it). A connection that ran a statement this way is
- *  closed with pg_finish. */
+ *  a connection that has not prepared it (one more round trip, once; what a connection has
+ *  prepared is kept with it and freed by PQfinish). Returns the result, as PQexecPrepared
+ *  does (the caller clears it). A statement the server lost (DEALLOCATE: 26000) fails that
+ *  once and is prepared again at its next run. */
 PGresult *pg_exec_statement(PGconn *conn, const pg_statement_t *statement,
                             const char *const *params);
-
-/*  PQfinish, forgetting what was prepared on conn (NULL: nothing). */
-void pg_finish(PGconn *conn);
 
 /*  One schema migration: numbered, applied in increasing order, never edited once released
  *  (a change is a new migration). */

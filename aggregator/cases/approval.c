@@ -30,7 +30,8 @@ char *approval_locked(PGconn *conn, char *err, size_t errlen)
     if (PQresultStatus(res) == PGRES_TUPLES_OK)
         locked = xstrdup(PQgetvalue(res, 0, 0));
     else
-        errorf(err, errlen, "could not read the approved years: %s", PQresultErrorMessage(res));
+        errorf(err, errlen, "could not take the approval lock and read the approved years: %s",
+               PQresultErrorMessage(res));
     PQclear(res);
     return locked;
 }

@@ -49,6 +49,7 @@ sleep 1
 per_file=$((rate / nschools))
 # the files, made beforehand: second s of school x holds per_file records
 for code in $schools; do
+  mkdir -p "$c/schools/$code/inbox" # the collector makes it too, maybe not yet
   for s in $(seq 1 "$seconds"); do
     awk -v code="$code" -v n="$per_file" -v s="$s" 'BEGIN { print "school_code,indicator,period,value"
       for (i = 1; i <= n; i++) printf "%s,training_hours,%d-%d,%d\n", code, 2000 + i % 20,

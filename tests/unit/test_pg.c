@@ -106,14 +106,17 @@ static long s_run(PGconn *conn, const pg_statement_t *statement, const char *x, 
     if (PQresultStatus(res) == PGRES_TUPLES_OK)
         value = atol(PQgetvalue(res, 0, 0));
     else if (sqlstate)
-        snprintf(sqlstate, 6, "%s", PQresultErrorField(res, PG_DIAG_SQLSTATE));
+        snprintf(sqlstate, 6, "%s", PQresultErrorField(res, PG_DIAG_SQLSTATE)
+                                        ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
+                                        : "?");
     PQclear(res);
     return value;
 }
 
 /*  A statement is prepared on a connection once, at its first run (in a transaction too, and
- *  kept after its ROLLBACK); a new connection prepares it again; one that lost it (DEALLOCATE)
- *  fails once and prepares it at the next run. */
+ *  kept after its ROLLBACK); a new connection, or one reset, prepares it again; one that lost
+ *  it (DEALLOCATE) fails once and prepares it at the next run; one that has it under the same
+ *  name from elsewhere fails once and then runs it. */
 Test(pg, statements_prepared_once_per_connection)
 {
     static const pg_statement_t twice = {"test_pg_twice", "SELECT 2 * $1::int", 1, false};
@@ -133,11 +136,22 @@ Test(pg, statements_prepared_once_per_connection)
     cr_expect_eq(s_run(conn, &twice, "1", state), -1, "the lost statement fails once");
     cr_expect_str_eq(state, "26000");
     cr_expect_eq(s_run(conn, &twice, "3", NULL), 6, "and is prepared again at the next run");
-    pg_finish(conn);
+
+    // a statement of the same name prepared by another (its list lost): fails once, then runs
+    static const pg_statement_t again = {"test_pg_twice", "SELECT 2 * $1::int", 1, false};
+    cr_expect_eq(s_run(conn, &again, "7", state), -1);
+    cr_expect_str_eq(state, "42P05");
+    cr_expect_eq(s_run(conn, &again, "7", NULL), 14, "then runs what the server has");
+
+    PQreset(conn); // a new session: nothing prepared in it
+    cr_assert_eq(PQstatus(conn), CONNECTION_OK, "%s", PQerrorMessage(conn));
+    cr_expect_eq(s_run(conn, &twice, "9", NULL), 18, "prepared again after a reset");
+    cr_expect_eq(s_prepared(conn, "test_pg_twice"), 1);
+    PQfinish(conn);
 
     conn = pg_connect("dbname=postgres", "test_pg", err, sizeof err);
     cr_assert(conn, "%s", err);
     cr_expect_eq(s_run(conn, &twice, "4", NULL), 8, "a new connection prepares it");
     cr_expect_eq(s_prepared(conn, "test_pg_twice"), 1);
-    pg_finish(conn);
+    PQfinish(conn);
 }
