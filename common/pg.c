@@ -151,7 +151,8 @@ PGresult *pg_exec_statement(PGconn *conn, const pg_statement_t *statement,
     s_prepared_t *p = s_prepared(conn);
     if (!s_is_prepared(p, statement)) {
         PGresult *res = PQprepare(conn, statement->name, statement->sql, statement->n_params, NULL);
-        // 42P05: prepared already (by a list that was lost): this run fails, the next uses it
+        // 42P05: the session has one of that name already (prepared outside this list): this
+        // run fails, the next runs it
         if (PQresultStatus(res) == PGRES_COMMAND_OK || s_failed_with(res, "42P05"))
             s_set_prepared(p, statement, true);
         if (PQresultStatus(res) != PGRES_COMMAND_OK)
