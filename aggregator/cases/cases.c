@@ -354,8 +354,7 @@ static const pg_statement_t s_cursor_move = {
 int cases_apply(PGconn *conn, const cases_config_t *config, time_t now, bool full, char *err,
                 size_t errlen)
 {
-    PGresult *res = s_query(conn, "read the cases' cursor",
-                            &s_cursor, NULL, err, errlen);
+    PGresult *res = s_query(conn, "read the cases' cursor", &s_cursor, NULL, err, errlen);
     if (!res)
         return -1;
     if (PQntuples(res) != 1) {
@@ -478,8 +477,7 @@ int cases_sweep(PGconn *conn, const cases_config_t *config, time_t now, char *er
         char interval[24];
         snprintf(interval, sizeof interval, "%ld", config->repeat_s);
         const char *p3[] = {at, interval};
-        res = s_query(conn, "read the last reminder",
-                      &s_last_reminder, p3, err, errlen);
+        res = s_query(conn, "read the last reminder", &s_last_reminder, p3, err, errlen);
         bool due = res && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
         bool first = res && PQntuples(res) == 1 && PQgetisnull(res, 0, 1);
         rc = res ? 0 : -1;
@@ -488,12 +486,9 @@ int cases_sweep(PGconn *conn, const cases_config_t *config, time_t now, char *er
             const char *p4[] = {config->dashboard ? config->dashboard : ""};
             const char *p5[] = {at};
             if (!first)
-                rc = s_exec(conn, "remind people of open red cases", &s_reminder, p4, err,
-                            errlen);
+                rc = s_exec(conn, "remind people of open red cases", &s_reminder, p4, err, errlen);
             if (rc == 0)
-                rc = s_exec(conn, "record the reminder",
-                            &s_reminded, p5,
-                            err, errlen);
+                rc = s_exec(conn, "record the reminder", &s_reminded, p5, err, errlen);
         }
     }
     return rc == 0 ? written : -1;
@@ -509,8 +504,7 @@ static const pg_statement_t s_last_alert = {
 
 long long cases_last_alert(PGconn *conn, char *err, size_t errlen)
 {
-    PGresult *res = s_query(conn, "read the last alert",
-                            &s_last_alert, NULL, err, errlen);
+    PGresult *res = s_query(conn, "read the last alert", &s_last_alert, NULL, err, errlen);
     if (!res)
         return -1;
     long long id = atoll(PQgetvalue(res, 0, 0));
@@ -581,8 +575,8 @@ int cases_digest(PGconn *conn, const cases_config_t *config, long long after, ti
     snprintf(from, sizeof from, "%lld", after);
     snprintf(limit, sizeof limit, "%ld", config->digest_items);
     const char *p0[] = {from, limit};
-    PGresult *res = s_query(conn, "count the judgement's alerts",
-                            &s_digest_count, p0, err, errlen);
+    PGresult *res =
+        s_query(conn, "count the judgement's alerts", &s_digest_count, p0, err, errlen);
     if (!res)
         return -1;
     bool many = strcmp(PQgetvalue(res, 0, 0), "t") == 0;

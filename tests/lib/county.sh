@@ -122,7 +122,7 @@ county_collector_start() {
 county_stop() {
   local dir=$1 name=$2 sig=${3:-TERM} pid i
   [ -f "$dir/pids/$name" ] || return 0
-  pid=$(cat "$dir/pids/$name")
+  read -r pid <"$dir/pids/$name"
   kill -"$sig" "$pid" 2>/dev/null || true
   for i in $(seq 1 200); do
     kill -0 "$pid" 2>/dev/null || break
@@ -136,7 +136,7 @@ county_stop() {
 county_stop_all() {
   local dir=$1 f
   for f in "$dir"/pids/collector-*; do
-    if [ -e "$f" ]; then county_stop "$dir" "$(basename "$f")"; fi
+    if [ -e "$f" ]; then county_stop "$dir" "${f##*/}"; fi
   done
   county_stop "$dir" aggregator
 }
