@@ -378,13 +378,28 @@ int cases_apply(PGconn *conn, const cases_config_t *config, time_t now, bool ful
 //  --------------------------------------------------------------------------
 //  What time makes due
 
+/*  The cases the clock makes overdue: not escalated since they (re)opened, and past their due
+ *  date, or not acknowledged case_ack_days ($3) after they (re)opened. The conditions of
+ *  edu.case's state, read from each case's own events (two index scans) for the cases not
+ *  closed (edu.case_open) only, instead of the view over every case ever opened. */
 static const pg_statement_t s_overdue = {
     "edu_cases_overdue",
-    "SELECT coalesce(string_agg(id::text, ',' ORDER BY id), '') FROM edu.case"
-    " WHERE state IN ('open', 'acknowledged', 'assigned', 'resolved') AND NOT escalated"
-    "   AND ((due IS NOT NULL AND due < $1::date)"
-    "     OR (state <> 'resolved' AND acknowledged_at IS NULL"
-    "       AND started_at <= $2::timestamptz - make_interval(days => $3::int)))",
+    "SELECT coalesce(string_agg(o.case_id::text, ',' ORDER BY o.case_id), '')"
+    " FROM edu.case_open o"
+    " CROSS JOIN LATERAL (SELECT max(id) AS start, max(at) AS started_at FROM edu.case_log"
+    "   WHERE case_id = o.case_id AND action IN ('opened', 'reopened')) cy"
+    " CROSS JOIN LATERAL (SELECT"
+    "     bool_or(action IN ('closed', 'escalated') AND id > cy.start) AS settled,"
+    "     bool_or(action = 'acknowledged' AND id > cy.start) AS acknowledged,"
+    "     (array_agg(action ORDER BY id DESC) FILTER (WHERE action IN ('resolved', 'level',"
+    "       'reopened', 'opened')))[1] = 'resolved' AS resolved,"
+    "     (array_agg(due ORDER BY id DESC) FILTER (WHERE action = 'assigned'"
+    "       AND id > cy.start))[1] AS due"
+    "   FROM edu.case_log WHERE case_id = o.case_id AND id >= cy.start) st"
+    " WHERE NOT st.settled"
+    "   AND (st.due < $1::date"
+    "     OR (NOT st.resolved AND NOT st.acknowledged"
+    "       AND cy.started_at <= $2::timestamptz - make_interval(days => $3::int)))",
     3, false};
 
 static const pg_statement_t s_escalate = {
@@ -404,7 +419,8 @@ static const pg_statement_t s_reminder = {
     "    coalesce(i.name, c.indicator) AS what"
     "  FROM edu.case c LEFT JOIN edu.school s ON s.code = c.subject"
     "  LEFT JOIN edu.indicator i ON i.code = c.indicator"
-    "  WHERE c.level = 'red' AND c.state IN ('open', 'acknowledged', 'assigned')),"
+    "  WHERE c.id IN (SELECT case_id FROM edu.case_open) AND c.level = 'red'"
+    "    AND c.state IN ('open', 'acknowledged', 'assigned')),"
     " top AS (SELECT * FROM r ORDER BY escalated DESC, due NULLS LAST, id LIMIT 10)"
     " INSERT INTO edu.alert (id, county, kind, subject, subject_name, stage, indicator,"
     "   indicator_name, period, level, previous_level, value, target, message, raised_at,"

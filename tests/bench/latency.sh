@@ -2,7 +2,7 @@
 # latency.sh - how long a file waits: from landing in a school's inbox until its records and
 # the warnings they change are committed, at a steady rate
 #
-#   tests/bench/latency.sh [BIN_DIR] [RECORDS_PER_SECOND] [SECONDS] [SCHOOLS] [PULL]
+#   tests/bench/latency.sh [BIN_DIR] [RECORDS_PER_SECOND] [SECONDS] [SCHOOLS] [PULL] [HISTORY]
 #
 # PULL=pull: meanwhile a province pulls 100 000 aggregate rows from the county again and again
 # (one page of 100 000 rows each time), to show that the county's query endpoint does not hold
@@ -17,6 +17,9 @@
 # before its rename(2) (one process renames every file: with an `mv` per file, starting mv took
 # 7-9 ms of every figure on the 2-core machine). The files wait beforehand in the inboxes under
 # names the collectors ignore (.f-N.tmp), so nothing is copied during the measurement.
+# HISTORY=N: the county has N cases (整改事项) of earlier years in its history, all closed, as a
+# county has after some years; the response loop's clock (every 10 s) must not read them all
+# while the batches wait.
 # Prints p50, p99 and the worst, and the rate actually achieved. Asserts nothing.
 #
 # BIN_DIR's own checkout gives the rules (a baseline's binaries with its own rules), this one
@@ -28,6 +31,7 @@ rate=${2:-10000}
 seconds=${3:-20}
 nschools=${4:-10}
 mode=${5:-}
+history=${6:-0}
 . "$root/tests/lib/pg.sh"
 . "$root/tests/lib/county.sh"
 . "$root/tests/lib/check.sh"
@@ -56,6 +60,20 @@ for code in $schools; do
         2001 + i % 20, (s * n + i) % 2000 }' >"$c/schools/$code/inbox/.f-$s.tmp"
   done
 done
+if [ "$history" -gt 0 ]; then
+  county_sql "$c" "insert into edu.case_item (kind, subject, stage, indicator, period, case_type,
+      opened_at)
+    select 'threshold', '$(set -- $schools; echo "$1")', 'primary', 'history_' || i,
+      (2000 + i % 20) || '-' || (2001 + i % 20), 'rectify', now() - interval '400 days'
+    from generate_series(1, $history) i;
+  insert into edu.case_log (case_id, at, actor, action, level)
+    select id, opened_at, 'system', 'opened', 'red' from edu.case_item
+    where indicator like 'history_%' order by id;
+  insert into edu.case_log (case_id, at, actor, action)
+    select id, opened_at + interval '30 days', 'bench', 'closed' from edu.case_item
+    where indicator like 'history_%' order by id;
+  analyze edu.case_item; analyze edu.case_log" >/dev/null
+fi
 if [ "$mode" = pull ]; then
   # 100 000 rows to pull, in approved years (the province sees approved years only)
   county_sql "$c" "insert into edu.county_aggregate (stage, indicator, period, schools, mean,
@@ -118,6 +136,7 @@ n=$(wc -l <"$work/latency")
 p() { awk -v q="$1" -v n="$n" 'NR == int((n - 1) * q) + 1 { print; exit }' "$work/latency"; }
 echo "$n files of $per_file records from $nschools collectors over ${seconds}s:" \
   "$(awk -v t="$total" -v s="$start" -v e="$end" 'BEGIN { printf "%.0f", t / (e - s) }') records/s achieved (asked $rate)"
+[ "$history" -gt 0 ] && echo "with $history closed cases in the county's history"
 echo "latency from inbox to committed warnings: p50 $(p 0.5) ms, p99 $(p 0.99) ms, worst $(tail -1 "$work/latency") ms"
 if [ "$mode" = pull ]; then
   kill $puller 2>/dev/null || true

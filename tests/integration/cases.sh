@@ -216,6 +216,8 @@ check_eq "$(county_sql "$work" "select state from edu.case where id = $id")" res
 alerts supervisor close "$id" --note 已补足培训学时，核实无误
 check_eq "$?" 0 "销号 is accepted once green"
 check_eq "$(county_sql "$work" "select state from edu.case where id = $id")" closed "the case is closed"
+check_eq "$(county_sql "$work" "select count(*) from edu.case_open where case_id = $id")" 0 \
+  "and leaves the cases the clock looks at (edu.case_open)"
 alerts supervisor ack "$id"
 check_eq "$?" 1 "a closed case cannot be acknowledged again"
 
@@ -227,6 +229,8 @@ county_wait_stored "$work" $((stored + 2)) 20 || check_fail "the relapse not sto
 sleep 0.5
 check_eq "$(county_sql "$work" "select state || ' ' || reopened from edu.case where id = $id")" \
   "open 1" "red again reopens the same case (reopened 1)"
+check_eq "$(county_sql "$work" "select count(*) from edu.case_open where case_id = $id")" 1 \
+  "and is among the cases the clock looks at again"
 check_eq "$(county_sql "$work" "select count(*) from edu.alert where kind = 'case_reopened'
   and message like '%#$id %'")" 1 "with a case_reopened alert"
 check_eq "$(county_sql "$work" "select count(*) from edu.case where kind = 'threshold'
@@ -349,6 +353,28 @@ check_eq "$([ "$(grep -c '"kind" : "missing"' "$work/hook.jsonl")" -ge "$machine
   "the JSON webhook still got each of the $machines items"
 
 
+# edu.case_open holds exactly the cases not closed, kept by their events; an older schema
+# gets it filled from the cases it has (migration 12 again on a schema at 11)
+open_mismatch() {
+  county_sql "$work" "select count(*) from edu.case c full join edu.case_open o on o.case_id = c.id
+    where (c.state <> 'closed') is distinct from (o.case_id is not null)"
+}
+not_closed=$(county_sql "$work" "select count(*) from edu.case where state <> 'closed'")
+check_eq "$([ "$not_closed" -gt 1 ] && echo some)" some "cases to check ($not_closed not closed)"
+check_eq "$(open_mismatch)" 0 "edu.case_open holds the $not_closed cases not closed, and no other"
 county_stop_all "$work"
+# the schema at 11, where case $id is closed again (so the filling has a closed case to leave)
+county_sql "$work" "set client_min_messages = warning;
+  drop table edu.case_open; drop function edu.case_open_follow() cascade;
+  delete from edu.role_grant where objects = 'edu.case_open';
+  delete from edu.schema_version where version = 12;
+  insert into edu.case_log (case_id, at, actor, action) values ($id, now(), 'x', 'closed')" \
+  >/dev/null
+"$bin/edu-aggregator" -c "$work/aggregator.ini" migrate >"$work/out" 2>&1
+check_eq "$?" 0 "migrate brings the schema from 11 to 12"
+check_eq "$(open_mismatch)" 0 "and fills edu.case_open from the cases there are"
+check_eq "$(county_sql "$work" "select count(*) from edu.case_open")" "$((not_closed - 1))" \
+  "($((not_closed - 1)) cases: case $id is closed)"
+
 check_logs_clean "$work"
 check_done
