@@ -62,12 +62,12 @@ PGconn *store_conn(store_t *self);
  *  batch and verdicts; the result is the caller's (store_prepared_destroy). */
 store_prepared_t *store_prepare(const Edu__V1__Batch *batch, const verdict_t *verdicts);
 void store_prepared_destroy(store_prepared_t **self_p);
-/*  The binary COPY data of the stage (PostgreSQL's format, header and trailer included),
+/*  The COPY data of the stage (COPY's text format: fields separated by tabs, NULL as \N),
  *  *size bytes: one row per latest accepted or refused record, the columns of edu_stage (seq,
  *  school_code, indicator, period, value, source_file, source_row, reason, column_name,
  *  detail; reason NULL for an accepted record). Borrowed. */
 const char *store_prepared_stage(const store_prepared_t *self, size_t *size);
-/*  The binary COPY data of the history: one row per accepted record above hwm, the columns
+/*  The COPY data of the history (text format): one row per accepted record above hwm, the columns
  *  received_at (`received`, microseconds since 2000-01-01 UTC), sender, spool_id, school_code,
  *  indicator, period, value, seq, source_file, source_row of edu.observation_log. NULL when no
  *  accepted record lies above hwm; the caller destroys it. */

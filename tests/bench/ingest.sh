@@ -106,42 +106,25 @@ echo "baseline: psql \\copy of the same $total rows in $((t1 - t0)) ms: $copy re
 awk -v a="$e2e" -v b="$copy" 'BEGIN { printf "ratio: end to end / COPY = %.2f\n", a / b }'
 
 # 4. the floor: the store's own statements on the same rows, run by psql without the pipeline
-#    (no CSV, spool, network, validation or warnings): per 5 000-row batch of one school, binary
-#    COPY of its records into the history, binary COPY of each key's latest record into a stage
-#    table, then current values and the spool's mark in one statement, COMMIT. What PostgreSQL
-#    must do for each record under the contract, at its own pace.
+#    (no CSV, spool, network, validation or warnings): per 5 000-row batch of one school, COPY
+#    of its records into the history, COPY of each key's latest record into a stage table, then
+#    current values and the spool's mark in one statement, COMMIT. What PostgreSQL must do for
+#    each record under the contract, at its own pace.
 county_sql "$c" "create table floor_log (like edu.observation_log including all);
   create table floor_current (like edu.current_value including all);
   create table floor_state (like edu.spool_state including all)"
 mkdir "$work/floor"
-# the binary COPY files (PostgreSQL's format, as aggregator/store.c makes them): per batch
+# the COPY files (COPY's text format, as aggregator/store.c makes them): per batch
 # B-NNNNN.history and B-NNNNN.stage; the latest of a batch's key is its last row (the load has
 # one key per school), as the aggregator marks it
-perl -e '
-  use strict; use warnings;
-  my ($dir) = @ARGV;
-  my $header = "PGCOPY\n\377\r\n\0" . pack("NN", 0, 0);
-  my $received = (time() - 946684800) * 1000000; # timestamptz: µs since 2000-01-01
-  sub text { pack("N", length $_[0]) . $_[0] }
-  my (%n, %history, %stage);
-  while (<STDIN>) {
-    chomp;
-    my ($code, $indicator, $period, $value) = split /,/;
-    my $seq = ++$n{$code};
-    my $f = sprintf("%s/%s-%05d", $dir, $code, int(($seq - 1) / 5000));
-    my $key = text($code) . text($indicator) . text($period) . pack("N d>", 8, $value);
-    $history{$f} .= pack("n N q>", 10, 8, $received) . text($code) . text("bench") . $key
-      . pack("N q>", 8, $seq) . text("load.csv") . pack("N N", 4, $seq + 1);
-    $stage{$f} = pack("n N q>", 10, 8, $seq) . $key . text("load.csv") . pack("N N", 4, $seq + 1)
-      . pack("N N N", (0xffffffff) x 3);
-  }
-  for my $f (keys %history) {
-    for my $part (["history", $history{$f}], ["stage", $stage{$f}]) {
-      open my $out, ">:raw", "$f.$part->[0]" or die "$f: $!";
-      print $out $header, $part->[1], pack("n", 0xffff);
-      close $out;
-    }
-  }' "$work/floor" <"$work/all.csv"
+received=$(date -u '+%Y-%m-%d %H:%M:%S.000000+00')
+awk -F, -v dir="$work/floor" -v received="$received" '
+  { seq = ++n[$1]; f = sprintf("%s/%s-%05d", dir, $1, int((seq - 1) / 5000))
+    if (f != open) { if (open != "") close(open ".history"); open = f }
+    key = $1 "\t" $2 "\t" $3 "\t" $4
+    print received "\t" $1 "\tbench\t" key "\t" seq "\tload.csv\t" seq + 1 >(f ".history")
+    stage[f] = seq "\t" key "\tload.csv\t" seq + 1 "\t\\N\t\\N\t\\N" }
+  END { for (f in stage) print stage[f] >(f ".stage") }' "$work/all.csv"
 {
   echo "create temp table edu_stage (seq bigint, school_code text, indicator text, period text,
     value double precision, source_file text, source_row integer, reason text,
@@ -152,8 +135,8 @@ perl -e '
     last=$(( (10#${b##*-} + 1) * 5000 ))
     last=$(( last < per_school ? last : per_school ))
     echo "begin;"
-    echo "\\copy floor_log (received_at, sender, spool_id, school_code, indicator, period, value, seq, source_file, source_row) from '$f.history' (format binary)"
-    echo "\\copy edu_stage from '$f.stage' (format binary)"
+    echo "\\copy floor_log (received_at, sender, spool_id, school_code, indicator, period, value, seq, source_file, source_row) from '$f.history'"
+    echo "\\copy edu_stage from '$f.stage'"
     echo "with latest as (insert into floor_current as c (school_code, indicator, period, value,
       received_at) select school_code, indicator, period, value, now() from edu_stage
       where reason is null on conflict (school_code, indicator, period) do update set
@@ -167,7 +150,7 @@ t0=$(ms)
 psql -X -q -v ON_ERROR_STOP=1 -d bench -f "$work/floor.sql" >/dev/null
 t1=$(ms)
 floor=$(rate $total $((t1 - t0)))
-echo "baseline: the store's statements alone (psql, 5 000-row transactions, binary COPY) on the same $total rows in $((t1 - t0)) ms: $floor records/s"
+echo "baseline: the store's statements alone (psql, 5 000-row transactions, COPY) on the same $total rows in $((t1 - t0)) ms: $floor records/s"
 awk -v a="$e2e" -v b="$floor" 'BEGIN { printf "ratio: end to end / the store'"'"'s statements alone = %.2f\n", a / b }'
 
 # 5. another baseline: one INSERT per row, each its own statement in one transaction

@@ -135,6 +135,18 @@ check_eq "$?" 0 "状态.txt says the file was delivered"
 check_eq "$(head -c 3 "$inbox_a/状态.txt" | od -An -tx1 | tr -d ' ')" efbbbf "状态.txt starts with a BOM"
 check_grep "等待发送的记录：0 条" "$inbox_a/状态.txt" "and that nothing waits"
 
+# 6. a file name with backslashes, which COPY's text format reads as escapes (\N is NULL, \t a
+# tab) unless escaped, and Chinese: the history keeps it as it is (control characters are not
+# taken in a name)
+odd='第二批\N\t.csv'
+stored=$(county_stored "$work")
+printf '%s\n%s,training_hours,2023-2024,12\n' "$header" "$a" >"$work/odd.csv"
+county_drop "$work" "$a" "$work/odd.csv" "$odd"
+county_wait_stored "$work" $((stored + 1)) 30 || check_fail "the file with an odd name"
+check_eq "$(county_sql "$work" "select source_file = E'第二批\\\\N\\\\t.csv'
+  from edu.observation_log where school_code = '$a' and period = '2023-2024'")" t \
+  "its name reaches the history as it is"
+
 county_stop_all "$work"
 check_logs_clean "$work"
 check_done

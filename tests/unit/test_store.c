@@ -5,6 +5,7 @@
 #include "util.h"
 
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,61 +20,77 @@ typedef struct {
     const char *stored_school; // what COPY must carry of school, when not school itself
 } s_row_t;
 
-/*  Reads PostgreSQL's binary COPY data; reading past its end fails the test. */
+/*  Reads COPY's text format; reading past the end fails the test. */
 typedef struct {
     const char *data;
     size_t size, at;
 } s_reader_t;
 
-/*  The next `bytes` bytes as a signed big-endian integer. */
-static int64_t s_int(s_reader_t *in, size_t bytes)
+#define S_FIELDS_MAX 12
+typedef struct {
+    char text[S_FIELDS_MAX][600]; // each field unescaped
+    bool null[S_FIELDS_MAX];      // \N
+    size_t count;
+} s_fields_t;
+
+/*  The next row's fields: split at tabs up to its newline, each unescaped. */
+static void s_next_row(s_reader_t *in, s_fields_t *row, size_t i)
 {
-    cr_assert_leq(in->at + bytes, in->size, "read past the end at %zu", in->at);
-    uint64_t v = 0;
-    for (size_t i = 0; i < bytes; i++)
-        v = v << 8 | (unsigned char) in->data[in->at++];
-    if (bytes < 8 && v >> (bytes * 8 - 1)) // sign-extend
-        v |= ~(uint64_t) 0 << (bytes * 8);
-    return (int64_t) v;
+    *row = (s_fields_t){.count = 0};
+    for (;;) {
+        cr_assert_lt(row->count, S_FIELDS_MAX, "row %zu: too many fields", i);
+        char *out = row->text[row->count];
+        size_t n = 0;
+        const char *start = in->data + in->at;
+        for (;;) {
+            cr_assert_lt(in->at, in->size, "row %zu: read past the end", i);
+            char c = in->data[in->at++];
+            if (c == '\t' || c == '\n') {
+                row->null[row->count] = in->data + in->at - 1 - start == 2 && start[0] == '\\' &&
+                                        start[1] == 'N';
+                out[n] = '\0';
+                row->count++;
+                if (c == '\n')
+                    return;
+                break;
+            }
+            cr_assert(c != '\r', "row %zu: a bare carriage return", i);
+            if (c == '\\') {
+                cr_assert_lt(in->at, in->size);
+                char e = in->data[in->at++];
+                c = e == 't' ? '\t' : e == 'n' ? '\n' : e == 'r' ? '\r' : e == '\\' ? '\\' : e;
+            }
+            cr_assert_lt(n + 1, sizeof row->text[0]);
+            out[n++] = c;
+        }
+    }
 }
 
-static void s_expect_text(s_reader_t *in, const char *want, size_t row)
+static void s_expect_text(const s_fields_t *row, size_t f, const char *want, size_t i)
 {
-    int64_t len = s_int(in, 4);
-    cr_assert_eq(len, (int64_t) strlen(want), "row %zu: length of \"%s\"", row, want);
-    cr_assert_leq(in->at + (size_t) len, in->size);
-    cr_expect(memcmp(in->data + in->at, want, (size_t) len) == 0, "row %zu: \"%s\"", row, want);
-    in->at += (size_t) len;
+    cr_expect_not(row->null[f], "row %zu, field %zu: NULL, not \"%s\"", i, f, want);
+    cr_expect_str_eq(row->text[f], want, "row %zu, field %zu", i, f);
 }
 
-static void s_expect_header(s_reader_t *in)
+static void s_expect_number(const s_fields_t *row, size_t f, long long want, size_t i)
 {
-    cr_assert_geq(in->size, 19);
-    cr_assert(memcmp(in->data, "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19) == 0, "the header");
-    in->at = 19;
+    char text[32];
+    snprintf(text, sizeof text, "%lld", want);
+    s_expect_text(row, f, text, i);
 }
 
-static void s_expect_bigint(s_reader_t *in, int64_t want, size_t row)
+/*  school_code, indicator, period, value from field f on */
+static void s_expect_key(const s_fields_t *fields, size_t f, const s_row_t *row, size_t i)
 {
-    cr_expect_eq(s_int(in, 4), 8, "row %zu: a bigint's length", row);
-    cr_expect_eq(s_int(in, 8), want, "row %zu: bigint", row);
-}
-
-/*  school_code, indicator, period, value */
-static void s_expect_key(s_reader_t *in, const s_row_t *row, size_t i)
-{
-    s_expect_text(in, row->stored_school ? row->stored_school : row->school, i);
-    s_expect_text(in, row->indicator, i);
-    s_expect_text(in, row->period, i);
-    cr_expect_eq(s_int(in, 4), 8, "row %zu: value's length", i);
-    uint64_t bits = (uint64_t) s_int(in, 8);
-    double value;
-    memcpy(&value, &bits, sizeof value);
-    cr_expect_eq(value, row->value, "row %zu: value %g", i, value);
+    s_expect_text(fields, f, row->stored_school ? row->stored_school : row->school, i);
+    s_expect_text(fields, f + 1, row->indicator, i);
+    s_expect_text(fields, f + 2, row->period, i);
+    double value = strtod(fields->text[f + 3], NULL); // float8's input reads it the same way
+    cr_expect_eq(value, row->value, "row %zu: value %s", i, fields->text[f + 3]);
 }
 
 /*  Prepares rows[0..n) as one batch (seq 1..n) and checks every row of the stage's and of the
- *  history's binary COPY data. */
+ *  history's COPY data. */
 static void s_check(const s_row_t *rows, size_t n)
 {
     Edu__V1__Record *records = xcalloc(n, sizeof *records);
@@ -92,7 +109,7 @@ static void s_check(const s_row_t *rows, size_t n)
         verdicts[i] = (verdict_t){.reason = rows[i].reason,
                                   .column = rows[i].reason ? "value" : ""};
         if (rows[i].reason)
-            snprintf(verdicts[i].detail, sizeof verdicts[i].detail, "bad\ttab");
+            snprintf(verdicts[i].detail, sizeof verdicts[i].detail, "bad\ttab\\ and\r\nmore");
     }
     Edu__V1__Batch batch = EDU__V1__BATCH__INIT;
     batch.spool_id = (char *) "0123456789abcdef";
@@ -103,27 +120,26 @@ static void s_check(const s_row_t *rows, size_t n)
     size_t size = 0;
     const char *data = store_prepared_stage(prepared, &size);
     s_reader_t in = {data, size, 0};
-    s_expect_header(&in);
+    s_fields_t fields;
     for (size_t i = 0; i < n; i++) {
         if (!rows[i].reason && !rows[i].latest)
             continue; // in the history only
-        cr_assert_eq(s_int(&in, 2), 10, "row %zu: its field count", i);
-        s_expect_bigint(&in, (int64_t) i + 1, i);
-        s_expect_key(&in, &rows[i], i);
-        s_expect_text(&in, "a.csv", i);
-        cr_expect_eq(s_int(&in, 4), 4, "row %zu: source_row's length", i);
-        cr_expect_eq(s_int(&in, 4), (int64_t) i + 2, "row %zu: source_row", i);
+        s_next_row(&in, &fields, i);
+        cr_assert_eq(fields.count, 10, "row %zu: its field count", i);
+        s_expect_number(&fields, 0, (long long) i + 1, i);
+        s_expect_key(&fields, 1, &rows[i], i);
+        s_expect_text(&fields, 5, "a.csv", i);
+        s_expect_number(&fields, 6, (long long) i + 2, i);
         if (rows[i].reason) {
-            s_expect_text(&in, refusal_name(rows[i].reason), i);
-            s_expect_text(&in, "value", i);
-            s_expect_text(&in, "bad\ttab", i);
+            s_expect_text(&fields, 7, refusal_name(rows[i].reason), i);
+            s_expect_text(&fields, 8, "value", i);
+            s_expect_text(&fields, 9, "bad\ttab\\ and\r\nmore", i);
         } else {
-            for (int k = 0; k < 3; k++)
-                cr_expect_eq(s_int(&in, 4), -1, "row %zu: NULL reason, column, detail", i);
+            for (size_t k = 7; k < 10; k++)
+                cr_expect(fields.null[k], "row %zu: NULL reason, column, detail", i);
         }
     }
-    cr_expect_eq(s_int(&in, 2), -1, "the stage's trailer");
-    cr_expect_eq(in.at, size, "nothing after the stage's trailer");
+    cr_expect_eq(in.at, size, "nothing after the stage's rows");
 
     // the history, above a mark at each record in turn
     for (size_t hwm = 0; hwm <= n; hwm++) {
@@ -138,22 +154,20 @@ static void s_check(const s_row_t *rows, size_t n)
         }
         cr_assert_not_null(history, "above %zu", hwm);
         in = (s_reader_t){(const char *) zchunk_data(history), zchunk_size(history), 0};
-        s_expect_header(&in);
         for (size_t i = hwm; i < n; i++) {
             if (rows[i].reason)
                 continue;
-            cr_assert_eq(s_int(&in, 2), 10, "row %zu: its field count", i);
-            s_expect_bigint(&in, 42, i);
-            s_expect_text(&in, "2143004052", i);
-            s_expect_text(&in, "0123", i);
-            s_expect_key(&in, &rows[i], i);
-            s_expect_bigint(&in, (int64_t) i + 1, i);
-            s_expect_text(&in, "a.csv", i);
-            cr_expect_eq(s_int(&in, 4), 4, "row %zu: source_row's length", i);
-            cr_expect_eq(s_int(&in, 4), (int64_t) i + 2, "row %zu: source_row", i);
+            s_next_row(&in, &fields, i);
+            cr_assert_eq(fields.count, 10, "row %zu: its field count", i);
+            s_expect_text(&fields, 0, "2000-01-01 00:00:00.000042+00", i); // 42 us
+            s_expect_text(&fields, 1, "2143004052", i);
+            s_expect_text(&fields, 2, "0123", i);
+            s_expect_key(&fields, 3, &rows[i], i);
+            s_expect_number(&fields, 7, (long long) i + 1, i);
+            s_expect_text(&fields, 8, "a.csv", i);
+            s_expect_number(&fields, 9, (long long) i + 2, i);
         }
-        cr_expect_eq(s_int(&in, 2), -1, "the history's trailer");
-        cr_expect_eq(in.at, zchunk_size(history), "nothing after the history's trailer");
+        cr_expect_eq(in.at, zchunk_size(history), "nothing after the history's rows");
         zchunk_destroy(&history);
     }
     store_prepared_destroy(&prepared);
@@ -244,10 +258,99 @@ Test(store, an_empty_batch_has_no_rows)
 {
     Edu__V1__Batch batch = EDU__V1__BATCH__INIT;
     store_prepared_t *prepared = store_prepare(&batch, NULL);
-    size_t size = 0;
-    const char *data = store_prepared_stage(prepared, &size);
-    cr_expect_eq(size, 21, "the header and the trailer only");
+    size_t size = 1;
+    store_prepared_stage(prepared, &size);
+    cr_expect_eq(size, 0, "no stage rows");
     cr_expect_null(store_prepared_history(prepared, 0, 0, "s", "p"), "no history");
-    cr_expect(size == 21 && memcmp(data + 19, "\377\377", 2) == 0, "the trailer");
     store_prepared_destroy(&prepared);
+}
+
+Test(store, numbers_reach_postgresql_exactly)
+{
+    // float8's input reads a value with strtod: every double comes back the same, bit for bit
+    s_row_t rows[] = {
+        {"2143004052", "a", "2025-2026", 0.1, REFUSE_NONE, true, NULL},
+        {"2143004052", "b", "2025-2026", -0.0, REFUSE_NONE, true, NULL},
+        {"2143004052", "c", "2025-2026", 1e300, REFUSE_NONE, true, NULL},
+        {"2143004052", "d", "2025-2026", 5e-324, REFUSE_NONE, true, NULL},
+        {"2143004052", "e", "2025-2026", 123456789012345678.0, REFUSE_NONE, true, NULL},
+        {"2143004052", "f", "2025-2026", -999999999999999.0, REFUSE_NONE, true, NULL},
+        {"2143004052", "g", "2025-2026", 2.0 / 3.0, REFUSE_NONE, true, NULL},
+    };
+    s_check(rows, sizeof rows / sizeof *rows);
+    Edu__V1__Record r = EDU__V1__RECORD__INIT, *p[] = {&r};
+    r.seq = 1, r.school_code = (char *) "2143004052", r.indicator = (char *) "a";
+    r.period = (char *) "2025-2026", r.source_file = (char *) "a.csv", r.source_row = 2;
+    verdict_t v = {.reason = REFUSE_NONE};
+    Edu__V1__Batch batch = EDU__V1__BATCH__INIT;
+    batch.n_records = 1, batch.records = p;
+    double special[] = {-0.0, NAN, INFINITY, -INFINITY};
+    const char *want[] = {"-0", "NaN", "Infinity", "-Infinity"}; // float8's own spellings
+    for (size_t k = 0; k < sizeof special / sizeof *special; k++) {
+        r.value = special[k];
+        store_prepared_t *prepared = store_prepare(&batch, &v);
+        size_t size;
+        const char *data = store_prepared_stage(prepared, &size);
+        s_reader_t in = {data, size, 0};
+        s_fields_t fields;
+        s_next_row(&in, &fields, k);
+        s_expect_text(&fields, 4, want[k], k);
+        store_prepared_destroy(&prepared);
+    }
+}
+
+Test(store, the_time_received_is_utc_to_the_microsecond)
+{
+    Edu__V1__Record r = EDU__V1__RECORD__INIT, *p[] = {&r};
+    r.seq = 1, r.school_code = (char *) "2143004052", r.indicator = (char *) "a";
+    r.period = (char *) "2025-2026", r.source_file = (char *) "tab\tand\\", r.source_row = 2;
+    verdict_t v = {.reason = REFUSE_NONE};
+    Edu__V1__Batch batch = EDU__V1__BATCH__INIT;
+    batch.n_records = 1, batch.records = p;
+    store_prepared_t *prepared = store_prepare(&batch, &v);
+    // 2026-12-04 20:43:00.123456 UTC, and 1999-12-31 23:59:59.999999 (before PostgreSQL's epoch)
+    int64_t at[] = {(1796416980LL - 946684800LL) * 1000000 + 123456, -1};
+    const char *want[] = {"2026-12-04 20:43:00.123456+00", "1999-12-31 23:59:59.999999+00"};
+    for (size_t k = 0; k < 2; k++) {
+        zchunk_t *history = store_prepared_history(prepared, 0, at[k], "2143004052", "0123");
+        cr_assert_not_null(history);
+        s_reader_t in = {(const char *) zchunk_data(history), zchunk_size(history), 0};
+        s_fields_t fields;
+        s_next_row(&in, &fields, k);
+        s_expect_text(&fields, 0, want[k], k);
+        s_expect_text(&fields, 8, "tab\tand\\", k);
+        zchunk_destroy(&history);
+    }
+    store_prepared_destroy(&prepared);
+}
+
+Test(store, each_special_character_is_escaped_alone)
+{
+    // a file name may hold any byte but NUL: each of COPY's special characters, alone in it
+    const char *names[] = {"a\tb.csv", "a\nb.csv", "a\rb.csv", "a\\b.csv", "a\\N"};
+    Edu__V1__Record r = EDU__V1__RECORD__INIT, *p[] = {&r};
+    r.seq = 1, r.school_code = (char *) "2143004052", r.indicator = (char *) "a";
+    r.period = (char *) "2025-2026", r.source_row = 2;
+    verdict_t v = {.reason = REFUSE_NONE};
+    Edu__V1__Batch batch = EDU__V1__BATCH__INIT;
+    batch.n_records = 1, batch.records = p;
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+        r.source_file = (char *) names[k];
+        store_prepared_t *prepared = store_prepare(&batch, &v);
+        size_t size;
+        const char *data = store_prepared_stage(prepared, &size);
+        s_reader_t in = {data, size, 0};
+        s_fields_t fields;
+        s_next_row(&in, &fields, k);
+        cr_expect_eq(fields.count, 10, "%zu: still ten fields", k);
+        s_expect_text(&fields, 5, names[k], k);
+        cr_expect_eq(in.at, size, "%zu: one row", k);
+        zchunk_t *history = store_prepared_history(prepared, 0, 0, "2143004052", "0123");
+        in = (s_reader_t){(const char *) zchunk_data(history), zchunk_size(history), 0};
+        s_next_row(&in, &fields, k);
+        s_expect_text(&fields, 8, names[k], k);
+        cr_expect_eq(in.at, zchunk_size(history), "%zu: one history row", k);
+        zchunk_destroy(&history);
+        store_prepared_destroy(&prepared);
+    }
 }
