@@ -252,7 +252,7 @@ static void s_put_double(zchunk_t *buf, double v)
         n = snprintf(text, sizeof text, "NaN");
     else if (isinf(v))
         n = snprintf(text, sizeof text, v > 0 ? "Infinity" : "-Infinity");
-    else if (v == (double) (int64_t) v && fabs(v) < 1e15 && !(v == 0 && signbit(v)))
+    else if (fabs(v) < 1e15 && v == (double) (int64_t) v && !(v == 0 && signbit(v)))
         n = snprintf(text, sizeof text, "%" PRId64, (int64_t) v); // most values: whole numbers
     else
         n = snprintf(text, sizeof text, "%.17g", v);

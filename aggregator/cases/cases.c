@@ -381,7 +381,8 @@ int cases_apply(PGconn *conn, const cases_config_t *config, time_t now, bool ful
 /*  The cases the clock makes overdue: not escalated since they (re)opened, and past their due
  *  date, or not acknowledged case_ack_days ($3) after they (re)opened. The conditions of
  *  edu.case's state, read from each case's own events (two index scans) for the cases not
- *  closed (edu.case_open) only, instead of the view over every case ever opened. */
+ *  closed (edu.case_open) only, instead of the view over every case ever opened: the events of
+ *  its cycle (from its latest opening on; that event itself is never one of those counted). */
 static const pg_statement_t s_overdue = {
     "edu_cases_overdue",
     "SELECT coalesce(string_agg(o.case_id::text, ',' ORDER BY o.case_id), '')"
@@ -389,12 +390,11 @@ static const pg_statement_t s_overdue = {
     " CROSS JOIN LATERAL (SELECT max(id) AS start, max(at) AS started_at FROM edu.case_log"
     "   WHERE case_id = o.case_id AND action IN ('opened', 'reopened')) cy"
     " CROSS JOIN LATERAL (SELECT"
-    "     bool_or(action IN ('closed', 'escalated') AND id > cy.start) AS settled,"
-    "     bool_or(action = 'acknowledged' AND id > cy.start) AS acknowledged,"
+    "     bool_or(action IN ('closed', 'escalated')) AS settled,"
+    "     bool_or(action = 'acknowledged') AS acknowledged,"
     "     (array_agg(action ORDER BY id DESC) FILTER (WHERE action IN ('resolved', 'level',"
     "       'reopened', 'opened')))[1] = 'resolved' AS resolved,"
-    "     (array_agg(due ORDER BY id DESC) FILTER (WHERE action = 'assigned'"
-    "       AND id > cy.start))[1] AS due"
+    "     (array_agg(due ORDER BY id DESC) FILTER (WHERE action = 'assigned'))[1] AS due"
     "   FROM edu.case_log WHERE case_id = o.case_id AND id >= cy.start) st"
     " WHERE NOT st.settled"
     "   AND (st.due < $1::date"

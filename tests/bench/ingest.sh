@@ -124,7 +124,7 @@ awk -F, -v dir="$work/floor" -v received="$received" '
     key = $1 "\t" $2 "\t" $3 "\t" $4
     print received "\t" $1 "\tbench\t" key "\t" seq "\tload.csv\t" seq + 1 >(f ".history")
     stage[f] = seq "\t" key "\tload.csv\t" seq + 1 "\t\\N\t\\N\t\\N" }
-  END { for (f in stage) print stage[f] >(f ".stage") }' "$work/all.csv"
+  END { for (f in stage) { print stage[f] >(f ".stage"); close(f ".stage") } }' "$work/all.csv"
 {
   echo "create temp table edu_stage (seq bigint, school_code text, indicator text, period text,
     value double precision, source_file text, source_row integer, reason text,

@@ -63,6 +63,20 @@ done
 alerts() { # alerts WHO ARGS... - edu-alerts with WHO's key; output in $work/out, errors in $work/err
   "$bin/edu-alerts" -c "$work/$1.ini" "${@:2}" >"$work/out" 2>"$work/err"
 }
+# overdue_by_view TIME - the cases edu.case says are overdue at TIME (case_ack_days 7), and
+# escalated_at TIME - those the clock escalated at TIME: the sweep's query reads the cases' own
+# events, not the view, and must agree with it
+overdue_by_view() {
+  county_sql "$work" "select coalesce(string_agg(id::text, ',' order by id), '') from edu.case
+    where state <> 'closed' and not escalated
+      and ((due is not null and due < ('$1'::timestamptz at time zone 'Asia/Shanghai')::date)
+        or (state <> 'resolved' and acknowledged_at is null
+          and started_at <= '$1'::timestamptz - interval '7 days'))"
+}
+escalated_at() {
+  county_sql "$work" "select coalesce(string_agg(case_id::text, ',' order by case_id), '')
+    from edu.case_log where action = 'escalated' and at = '$1'::timestamptz"
+}
 restart_at() { # restart_at TIME - the county's clock moves to TIME
   export EDU_NOW=$1
   county_stop "$work" aggregator
@@ -178,7 +192,10 @@ check_eq "$(county_sql "$work" "select count(*) from edu.alert where kind = 'cas
   "no reminder at the first start"
 
 # overdue: the due date passes, the case is escalated (督办), with a red alert
+overdue=$(overdue_by_view 2025-12-02T09:00:00+08:00)
 restart_at 2025-12-02T09:00:00+08:00
+check_eq "$(escalated_at 2025-12-02T09:00:00+08:00)" "$overdue" \
+  "the clock escalates the $(echo "$overdue" | tr ',' '\n' | grep -c .) cases edu.case says are overdue, no other"
 reminders_reach 1
 check_eq "$(reminders)" 1 "past repeat_interval, the robot gets one reminder, not one per interval missed"
 open_red=$(county_sql "$work" "select count(*) from edu.case where level = 'red'
@@ -352,6 +369,13 @@ done
 check_eq "$([ "$(grep -c '"kind" : "missing"' "$work/hook.jsonl")" -ge "$machines" ] && echo yes)" yes \
   "the JSON webhook still got each of the $machines items"
 
+
+# a reopened case is a new cycle: not acknowledged since it reopened, it is escalated again
+overdue=$(overdue_by_view 2025-12-20T09:00:00+08:00)
+check_eq "$(echo ",$overdue," | grep -c ",$id,")" 1 "case $id, reopened, is overdue again by edu.case"
+restart_at 2025-12-20T09:00:00+08:00
+check_eq "$(escalated_at 2025-12-20T09:00:00+08:00)" "$overdue" \
+  "and the clock escalates it with the others edu.case says are overdue, no other"
 
 # edu.case_open holds exactly the cases not closed, kept by their events; an older schema
 # gets it filled from the cases it has (migration 12 again on a schema at 11)

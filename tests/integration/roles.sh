@@ -74,6 +74,22 @@ done
 denied "$writer" "update edu.case_log set actor = 'someone else'"
 denied "$writer" "update edu.period_log set action = 'approved'"
 denied "$writer" "update edu.late_change_log set new_value = 0"
+# the cases not closed (what the clock reads) follow the events, whoever adds them: the working
+# role's events move a case in and out, the working role itself cannot
+for sql in "delete from edu.case_open" "truncate edu.case_open" \
+  "insert into edu.case_open (case_id) values (-1)"; do
+  denied "$writer" "$sql"
+done
+case_id=$(as "$writer" "insert into edu.case_item (kind, subject, stage, indicator, period,
+  case_type, opened_at) values ('threshold', 'x', '', 'x', 'x', 'rectify', now()) returning id")
+allowed "$writer" "insert into edu.case_log (case_id, at, actor, action, level)
+  values ($case_id, now(), 'test', 'opened', 'red')"
+check_eq "$(as "$db" "select count(*) from edu.case_open where case_id = $case_id")" 1 \
+  "a case the working role opens is among the open cases"
+allowed "$writer" "insert into edu.case_log (case_id, at, actor, action)
+  values ($case_id, now(), 'test', 'closed')"
+check_eq "$(as "$db" "select count(*) from edu.case_open where case_id = $case_id")" 0 \
+  "and leaves them when it closes it"
 check_eq "$(as "$db" "select count(*) from edu.observation_log")" "$stored" "the history is untouched"
 
 # the readers' role: aggregates and warnings, nothing of the schools' records, no writes

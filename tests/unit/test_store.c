@@ -238,7 +238,7 @@ Test(store, keys_longer_than_the_buffer_keep_their_periods_apart)
 
 Test(store, text_is_cut_at_its_bound_and_invalid_utf8_replaced)
 {
-    // PostgreSQL refuses text that is not UTF-8, binary COPY included: one bad record must not
+    // PostgreSQL refuses text that is not UTF-8, in COPY too: one bad record must not
     // make the whole batch fail forever
     static char school[80], cut[65];
     memset(school, '3', 79);
