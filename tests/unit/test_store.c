@@ -265,6 +265,40 @@ Test(store, an_empty_batch_has_no_rows)
     store_prepared_destroy(&prepared);
 }
 
+/*  A batch of one accepted record of school 2143004052, from source_file. */
+typedef struct {
+    Edu__V1__Record record, *records[1];
+    verdict_t verdict;
+    Edu__V1__Batch batch;
+} s_one_t;
+
+static void s_one(s_one_t *one, const char *source_file)
+{
+    *one = (s_one_t){.record = EDU__V1__RECORD__INIT, .batch = EDU__V1__BATCH__INIT};
+    one->record.seq = 1;
+    one->record.school_code = (char *) "2143004052";
+    one->record.indicator = (char *) "a";
+    one->record.period = (char *) "2025-2026";
+    one->record.source_file = (char *) source_file;
+    one->record.source_row = 2;
+    one->records[0] = &one->record;
+    one->verdict.reason = REFUSE_NONE;
+    one->batch.n_records = 1;
+    one->batch.records = one->records;
+}
+
+/*  Prepares one's batch; its stage's one row into fields. The caller destroys the result. */
+static store_prepared_t *s_one_stage(const s_one_t *one, s_fields_t *fields, size_t k)
+{
+    store_prepared_t *prepared = store_prepare(&one->batch, &one->verdict);
+    size_t size;
+    const char *data = store_prepared_stage(prepared, &size);
+    s_reader_t in = {data, size, 0};
+    s_next_row(&in, fields, k);
+    cr_expect_eq(in.at, size, "%zu: one row in the stage", k);
+    return prepared;
+}
+
 Test(store, numbers_reach_postgresql_exactly)
 {
     // float8's input reads a value with strtod: every double comes back the same, bit for bit
@@ -278,22 +312,14 @@ Test(store, numbers_reach_postgresql_exactly)
         {"2143004052", "g", "2025-2026", 2.0 / 3.0, REFUSE_NONE, true, NULL},
     };
     s_check(rows, sizeof rows / sizeof *rows);
-    Edu__V1__Record r = EDU__V1__RECORD__INIT, *p[] = {&r};
-    r.seq = 1, r.school_code = (char *) "2143004052", r.indicator = (char *) "a";
-    r.period = (char *) "2025-2026", r.source_file = (char *) "a.csv", r.source_row = 2;
-    verdict_t v = {.reason = REFUSE_NONE};
-    Edu__V1__Batch batch = EDU__V1__BATCH__INIT;
-    batch.n_records = 1, batch.records = p;
+    s_one_t one;
+    s_one(&one, "a.csv");
     double special[] = {-0.0, NAN, INFINITY, -INFINITY};
     const char *want[] = {"-0", "NaN", "Infinity", "-Infinity"}; // float8's own spellings
     for (size_t k = 0; k < sizeof special / sizeof *special; k++) {
-        r.value = special[k];
-        store_prepared_t *prepared = store_prepare(&batch, &v);
-        size_t size;
-        const char *data = store_prepared_stage(prepared, &size);
-        s_reader_t in = {data, size, 0};
+        one.record.value = special[k];
         s_fields_t fields;
-        s_next_row(&in, &fields, k);
+        store_prepared_t *prepared = s_one_stage(&one, &fields, k);
         s_expect_text(&fields, 4, want[k], k);
         store_prepared_destroy(&prepared);
     }
@@ -301,13 +327,9 @@ Test(store, numbers_reach_postgresql_exactly)
 
 Test(store, the_time_received_is_utc_to_the_microsecond)
 {
-    Edu__V1__Record r = EDU__V1__RECORD__INIT, *p[] = {&r};
-    r.seq = 1, r.school_code = (char *) "2143004052", r.indicator = (char *) "a";
-    r.period = (char *) "2025-2026", r.source_file = (char *) "tab\tand\\", r.source_row = 2;
-    verdict_t v = {.reason = REFUSE_NONE};
-    Edu__V1__Batch batch = EDU__V1__BATCH__INIT;
-    batch.n_records = 1, batch.records = p;
-    store_prepared_t *prepared = store_prepare(&batch, &v);
+    s_one_t one;
+    s_one(&one, "tab\tand\\");
+    store_prepared_t *prepared = store_prepare(&one.batch, &one.verdict);
     // 2026-12-04 20:43:00.123456 UTC, and 1999-12-31 23:59:59.999999 (before PostgreSQL's epoch)
     int64_t at[] = {(1796416980LL - 946684800LL) * 1000000 + 123456, -1};
     const char *want[] = {"2026-12-04 20:43:00.123456+00", "1999-12-31 23:59:59.999999+00"};
@@ -328,25 +350,16 @@ Test(store, each_special_character_is_escaped_alone)
 {
     // a file name may hold any byte but NUL: each of COPY's special characters, alone in it
     const char *names[] = {"a\tb.csv", "a\nb.csv", "a\rb.csv", "a\\b.csv", "a\\N"};
-    Edu__V1__Record r = EDU__V1__RECORD__INIT, *p[] = {&r};
-    r.seq = 1, r.school_code = (char *) "2143004052", r.indicator = (char *) "a";
-    r.period = (char *) "2025-2026", r.source_row = 2;
-    verdict_t v = {.reason = REFUSE_NONE};
-    Edu__V1__Batch batch = EDU__V1__BATCH__INIT;
-    batch.n_records = 1, batch.records = p;
+    s_one_t one;
+    s_one(&one, "");
     for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
-        r.source_file = (char *) names[k];
-        store_prepared_t *prepared = store_prepare(&batch, &v);
-        size_t size;
-        const char *data = store_prepared_stage(prepared, &size);
-        s_reader_t in = {data, size, 0};
+        one.record.source_file = (char *) names[k];
         s_fields_t fields;
-        s_next_row(&in, &fields, k);
+        store_prepared_t *prepared = s_one_stage(&one, &fields, k);
         cr_expect_eq(fields.count, 10, "%zu: still ten fields", k);
         s_expect_text(&fields, 5, names[k], k);
-        cr_expect_eq(in.at, size, "%zu: one row", k);
         zchunk_t *history = store_prepared_history(prepared, 0, 0, "2143004052", "0123");
-        in = (s_reader_t){(const char *) zchunk_data(history), zchunk_size(history), 0};
+        s_reader_t in = {(const char *) zchunk_data(history), zchunk_size(history), 0};
         s_next_row(&in, &fields, k);
         s_expect_text(&fields, 8, names[k], k);
         cr_expect_eq(in.at, zchunk_size(history), "%zu: one history row", k);
